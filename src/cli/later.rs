@@ -1,0 +1,48 @@
+//! Commands of the contract that later versions deliver. They parse their arguments, so help
+//! shows them, and refuse to run with a clear message.
+
+use super::Failure;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    /// A CSV or Parquet file, folder or glob.
+    pub data: PathBuf,
+    /// Comma-separated quasi-identifier columns.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub quasi_identifiers: Vec<String>,
+    /// A sensitive column.
+    #[arg(long)]
+    pub sensitive: Option<String>,
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// The budget ledger file.
+    pub ledger: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    /// The job file whose key and column settings are used.
+    pub job: PathBuf,
+    /// The encrypted column.
+    #[arg(long)]
+    pub column: String,
+    /// Values to decrypt.
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// An OpenLineage JSON-lines file written by `anonymize run`.
+    pub lineage_file: PathBuf,
+}
+
+pub fn not_available(command: &str) -> Result<(), Failure> {
+    Err(Failure::user(anyhow::anyhow!("`{command}` is not available yet in this version of anonymize")))
+}

@@ -1,0 +1,127 @@
+//! Consent: rows without consent, and subjects on an opt-out or deletion list, are removed
+//! before any transformation, so they never reach an output.
+
+use crate::io::text::to_text;
+use crate::io::{BATCH_SIZE, DataSource, IoError};
+use crate::job::{ColumnType, Consent, CsvOptions, Exclusion};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::Schema;
+use std::collections::HashSet;
+
+/// Rows removed from one batch, by reason. A row excluded for both reasons counts once, under
+/// `by_column`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Excluded {
+    /// Consent column false or null.
+    pub by_column: u64,
+    /// Subject on an exclusion list.
+    pub by_list: u64,
+}
+
+impl std::ops::AddAssign for Excluded {
+    fn add_assign(&mut self, other: Self) {
+        self.by_column += other.by_column;
+        self.by_list += other.by_list;
+    }
+}
+
+impl Excluded {
+    pub fn total(&self) -> u64 {
+        self.by_column + self.by_list
+    }
+}
+
+/// The consent rules of a job, bound to the input schema and with the lists loaded.
+#[derive(Debug, Default)]
+pub struct ConsentFilter {
+    column: Option<usize>,
+    lists: Vec<(usize, HashSet<String>)>,
+}
+
+/// The schema of an exclusion list (header and inference only).
+///
+/// # Errors
+/// The list cannot be read.
+pub fn list_schema(exclusion: &Exclusion) -> Result<Schema, IoError> {
+    Ok(list_source(exclusion)?.schema().as_ref().clone())
+}
+
+fn list_source(exclusion: &Exclusion) -> Result<DataSource, IoError> {
+    let mut options = CsvOptions::default();
+    // The key is matched as text, exactly as written.
+    options.types.insert(exclusion.key.clone(), ColumnType::String);
+    DataSource::open_path(&exclusion.path, Some(exclusion.format), &options, BATCH_SIZE)
+}
+
+impl ConsentFilter {
+    /// Binds `consent` to `schema` and reads every exclusion list into memory.
+    ///
+    /// # Errors
+    /// A list cannot be read. (Missing columns were reported by the job check before.)
+    pub fn load(consent: Option<&Consent>, schema: &Schema) -> Result<Self, IoError> {
+        let Some(consent) = consent else { return Ok(Self::default()) };
+        let column = consent.column.as_ref().and_then(|c| schema.index_of(c).ok());
+        let mut lists = Vec::new();
+        for exclusion in &consent.exclude {
+            let Ok(index) = schema.index_of(&exclusion.key) else { continue };
+            let source = list_source(exclusion)?;
+            let key_index = source.schema().index_of(&exclusion.key).map_err(|source| IoError::Arrow { source })?;
+            let mut keys = HashSet::new();
+            for batch in source.batches() {
+                let batch = batch?;
+                if let Some(text) = to_text(batch.column(key_index)) {
+                    keys.extend(text.iter().flatten().map(str::to_string));
+                }
+            }
+            lists.push((index, keys));
+        }
+        Ok(Self { column, lists })
+    }
+
+    /// Whether the filter removes anything at all.
+    pub fn is_active(&self) -> bool {
+        self.column.is_some() || !self.lists.is_empty()
+    }
+
+    /// Subjects listed across all exclusion lists.
+    pub fn listed_subjects(&self) -> usize {
+        self.lists.iter().map(|(_, keys)| keys.len()).sum()
+    }
+
+    /// Removes excluded rows from a batch.
+    ///
+    /// # Errors
+    /// Arrow failed to filter.
+    pub fn apply(&self, batch: &RecordBatch) -> Result<(RecordBatch, Excluded), arrow::error::ArrowError> {
+        if !self.is_active() {
+            return Ok((batch.clone(), Excluded::default()));
+        }
+        let rows = batch.num_rows();
+        let mut keep = vec![true; rows];
+        let mut excluded = Excluded::default();
+        if let Some(index) = self.column {
+            let flags = batch.column(index).as_boolean();
+            for (row, keep) in keep.iter_mut().enumerate() {
+                if flags.is_null(row) || !flags.value(row) {
+                    *keep = false;
+                    excluded.by_column += 1;
+                }
+            }
+        }
+        for (index, keys) in &self.lists {
+            let Some(text) = to_text(batch.column(*index)) else { continue };
+            for (row, keep) in keep.iter_mut().enumerate() {
+                if *keep && !text.is_null(row) && keys.contains(text.value(row)) {
+                    *keep = false;
+                    excluded.by_list += 1;
+                }
+            }
+        }
+        if excluded.total() == 0 {
+            return Ok((batch.clone(), excluded));
+        }
+        let mask = BooleanArray::from(keep);
+        Ok((filter_record_batch(batch, &mask)?, excluded))
+    }
+}

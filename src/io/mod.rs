@@ -1,0 +1,214 @@
+//! Reading and writing data: CSV and Parquet inputs streamed as Arrow record batches, and
+//! outputs written to a temporary file that is renamed into place only when complete.
+
+pub mod csv;
+pub mod output;
+pub mod parquet;
+pub mod text;
+
+use crate::job::{DataFormat, Input, format_from_extension};
+use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Rows per record batch.
+pub const BATCH_SIZE: usize = 16_384;
+
+/// A problem reading or writing data. Never carries a cell's value.
+#[derive(Debug, thiserror::Error)]
+pub enum IoError {
+    #[error("no input files match `{path}`")]
+    NoFiles { path: PathBuf },
+    #[error("input pattern `{pattern}` is not a valid glob")]
+    Pattern { pattern: String },
+    #[error("cannot tell the format of `{path}` from its extension; set `format: csv` or `format: parquet`")]
+    UnknownFormat { path: PathBuf },
+    #[error("cannot open `{path}`")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {problem}", location(path, *line))]
+    Malformed { path: PathBuf, line: Option<u64>, problem: String },
+    #[error("{}, column `{column}`: the value {problem}", location(path, *line))]
+    Cell { path: PathBuf, line: Option<u64>, column: String, problem: String },
+    #[error("`{path}` does not have the same columns and types as the first input file")]
+    SchemaMismatch { path: PathBuf },
+    #[error("cannot read Parquet file `{path}`")]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
+    #[error("cannot write `{path}`")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write Parquet file `{path}`")]
+    ParquetWrite {
+        path: PathBuf,
+        #[source]
+        source: ::parquet::errors::ParquetError,
+    },
+    #[error("output `{path}` exists; set `output.overwrite: true` to replace it")]
+    Exists { path: PathBuf },
+    #[error("Arrow could not build a batch")]
+    Arrow {
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+}
+
+fn location(path: &Path, line: Option<u64>) -> String {
+    match line {
+        Some(line) => format!("{}, line {line}", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+/// The files an input path names: a file, every data file of a folder, or a glob's matches,
+/// in name order so that runs are reproducible.
+///
+/// # Errors
+/// [`IoError::NoFiles`] when nothing matches, [`IoError::Pattern`] for a bad glob.
+pub fn resolve_files(path: &Path) -> Result<Vec<PathBuf>, IoError> {
+    let text = path.to_string_lossy();
+    let mut files: Vec<PathBuf> = if path.is_dir() {
+        std::fs::read_dir(path)
+            .map_err(|source| IoError::Open { path: path.to_path_buf(), source })?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && !is_hidden(p) && format_from_extension(p).is_some())
+            .collect()
+    } else if text.contains(['*', '?', '[']) {
+        glob::glob(&text)
+            .map_err(|_| IoError::Pattern { pattern: text.to_string() })?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file() && !is_hidden(p))
+            .collect()
+    } else if path.is_file() {
+        vec![path.to_path_buf()]
+    } else {
+        Vec::new()
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(IoError::NoFiles { path: path.to_path_buf() });
+    }
+    Ok(files)
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+}
+
+/// Text columns of any encoding are read as `Utf8`, so kernels see one string type.
+fn normalize_type(data_type: &DataType) -> DataType {
+    match data_type {
+        DataType::LargeUtf8 | DataType::Utf8View => DataType::Utf8,
+        DataType::Dictionary(_, value)
+            if matches!(**value, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) =>
+        {
+            DataType::Utf8
+        }
+        other => other.clone(),
+    }
+}
+
+fn normalize_schema(schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> =
+        schema.fields().iter().map(|f| Field::new(f.name(), normalize_type(f.data_type()), true)).collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// One input: its files, their common schema, and how to read them.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    files: Vec<(PathBuf, DataFormat)>,
+    schema: SchemaRef,
+    csv: crate::job::CsvOptions,
+    batch_size: usize,
+}
+
+impl DataSource {
+    /// Finds the input's files and reads their schema (CSV: header and the first rows for type
+    /// inference; Parquet: the footer). No data is read beyond that.
+    ///
+    /// # Errors
+    /// Missing files, unknown formats, unreadable headers or footers.
+    pub fn open(input: &Input, batch_size: usize) -> Result<Self, IoError> {
+        Self::open_path(&input.path, input.format, &input.csv, batch_size)
+    }
+
+    /// As [`DataSource::open`], for a path with explicit options.
+    ///
+    /// # Errors
+    /// As [`DataSource::open`].
+    pub fn open_path(
+        path: &Path,
+        format: Option<DataFormat>,
+        csv: &crate::job::CsvOptions,
+        batch_size: usize,
+    ) -> Result<Self, IoError> {
+        let files = resolve_files(path)?
+            .into_iter()
+            .map(|p| {
+                let f = format
+                    .or_else(|| format_from_extension(&p))
+                    .ok_or_else(|| IoError::UnknownFormat { path: p.clone() })?;
+                Ok((p, f))
+            })
+            .collect::<Result<Vec<_>, IoError>>()?;
+        let (first, first_format) = &files[0];
+        let schema = match first_format {
+            DataFormat::Csv => csv::infer_schema(first, csv)?,
+            DataFormat::Parquet => normalize_schema(&parquet::read_schema(first)?),
+        };
+        Ok(Self { files, schema, csv: csv.clone(), batch_size })
+    }
+
+    /// The schema every batch has.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// The input files, in reading order.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _)| p.as_path())
+    }
+
+    /// Rows in all files when the format records it (Parquet), for progress bars.
+    pub fn known_rows(&self) -> Option<u64> {
+        self.files.iter().map(|(p, f)| if *f == DataFormat::Parquet { parquet::row_count(p).ok() } else { None }).sum()
+    }
+
+    /// Bytes of all input files.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+    }
+
+    /// Every batch of every file, in order. Batches never span two files.
+    pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, IoError>> + Send + '_ {
+        self.files.iter().flat_map(
+            move |(path, format)| -> Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send> {
+                let opened: Result<Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send>, IoError> =
+                    match format {
+                        DataFormat::Csv => csv::CsvBatches::open(path, &self.csv, self.schema.clone(), self.batch_size)
+                            .map(|b| Box::new(b) as _),
+                        DataFormat::Parquet => {
+                            parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size)
+                                .map(|b| Box::new(b) as _)
+                        }
+                    };
+                match opened {
+                    Ok(batches) => batches,
+                    Err(e) => Box::new(std::iter::once(Err(e))),
+                }
+            },
+        )
+    }
+}

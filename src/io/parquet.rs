@@ -1,0 +1,89 @@
+//! Parquet input: the footer's schema and row count, and batches cast to the normalized schema.
+
+use super::IoError;
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, IoError> {
+    let file = File::open(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|source| IoError::Parquet { path: path.to_path_buf(), source })
+}
+
+/// The Arrow schema stored in a Parquet file.
+///
+/// # Errors
+/// The file cannot be opened or is not Parquet.
+pub fn read_schema(path: &Path) -> Result<Schema, IoError> {
+    Ok(builder(path)?.schema().as_ref().clone())
+}
+
+/// Rows recorded in a Parquet file's footer.
+///
+/// # Errors
+/// The file cannot be opened or is not Parquet.
+pub fn row_count(path: &Path) -> Result<u64, IoError> {
+    Ok(builder(path)?.metadata().file_metadata().num_rows().max(0) as u64)
+}
+
+/// Streams one Parquet file as batches of the normalized schema.
+pub struct ParquetBatches {
+    path: PathBuf,
+    reader: ParquetRecordBatchReader,
+    schema: SchemaRef,
+}
+
+impl ParquetBatches {
+    /// Opens `path`, checking that its columns match `schema`.
+    ///
+    /// # Errors
+    /// The file cannot be opened, or has other columns or types.
+    pub fn open(path: &Path, schema: SchemaRef, batch_size: usize) -> Result<Self, IoError> {
+        let builder = builder(path)?;
+        let own = super::normalize_schema(builder.schema());
+        let same = own.fields().len() == schema.fields().len()
+            && own
+                .fields()
+                .iter()
+                .zip(schema.fields())
+                .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if !same {
+            return Err(IoError::SchemaMismatch { path: path.to_path_buf() });
+        }
+        let reader = builder
+            .with_batch_size(batch_size)
+            .build()
+            .map_err(|source| IoError::Parquet { path: path.to_path_buf(), source })?;
+        Ok(Self { path: path.to_path_buf(), reader, schema })
+    }
+}
+
+impl Iterator for ParquetBatches {
+    type Item = Result<RecordBatch, IoError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let batch = match self.reader.next()? {
+            Ok(batch) => batch,
+            Err(source) => {
+                return Some(Err(IoError::Parquet { path: self.path.clone(), source: source.into() }));
+            }
+        };
+        let columns =
+            batch
+                .columns()
+                .iter()
+                .zip(self.schema.fields())
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() { Ok(c.clone()) } else { arrow::compute::cast(c, f.data_type()) }
+                })
+                .collect::<Result<Vec<_>, _>>();
+        Some(
+            columns
+                .and_then(|c| RecordBatch::try_new(self.schema.clone(), c))
+                .map_err(|source| IoError::Arrow { source }),
+        )
+    }
+}

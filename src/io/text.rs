@@ -1,0 +1,190 @@
+//! Canonical text of Arrow values: what pseudonyms hash, exclusion lists match on and CSV
+//! output prints. Integers in decimal, dates as `YYYY-MM-DD`, timestamps as ISO 8601, booleans
+//! as `true`/`false`, floats in the shortest form that reads back to the same number.
+
+use arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
+use arrow::datatypes::{
+    DataType, Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
+use chrono::{DateTime, NaiveDate};
+use std::fmt::Write;
+use std::sync::Arc;
+
+/// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
+const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
+
+/// A date from days since 1970-01-01.
+pub fn date_from_days(days: i32) -> Option<NaiveDate> {
+    NaiveDate::from_num_days_from_ce_opt(days.checked_add(UNIX_EPOCH_DAYS_FROM_CE)?)
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn days_from_date(date: NaiveDate) -> i32 {
+    date.num_days_from_ce() - UNIX_EPOCH_DAYS_FROM_CE
+}
+
+use chrono::Datelike;
+
+/// The canonical text of every value of `array`; null stays null.
+///
+/// Returns `None` for types that have no canonical text (lists, structs, binary).
+///
+/// ```
+/// use arrow::array::{ArrayRef, Int64Array};
+/// use std::sync::Arc;
+/// let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(-7), None]));
+/// let text = anonymize::io::text::to_text(&values).unwrap();
+/// assert_eq!(text.value(0), "-7");
+/// assert!(text.is_null(1));
+/// ```
+pub fn to_text(array: &ArrayRef) -> Option<StringArray> {
+    macro_rules! each {
+        ($t:ty, $f:expr) => {{
+            let typed = array.as_primitive::<$t>();
+            let mut builder = StringBuilder::with_capacity(typed.len(), typed.len() * 8);
+            let mut buffer = String::new();
+            for value in typed.iter() {
+                match value {
+                    Some(v) => {
+                        buffer.clear();
+                        #[allow(clippy::redundant_closure_call)]
+                        ($f)(&mut buffer, v);
+                        builder.append_value(&buffer);
+                    }
+                    None => builder.append_null(),
+                }
+            }
+            builder.finish()
+        }};
+    }
+    let integer = |b: &mut String, v: &dyn std::fmt::Display| {
+        let _ = write!(b, "{v}");
+    };
+    Some(match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().clone(),
+        DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
+            let cast = arrow::compute::cast(array, &DataType::Utf8).ok()?;
+            cast.as_string::<i32>().clone()
+        }
+        DataType::Boolean => array.as_boolean().iter().map(|v| v.map(|b| if b { "true" } else { "false" })).collect(),
+        DataType::Int8 => each!(Int8Type, |b: &mut String, v: i8| integer(b, &v)),
+        DataType::Int16 => each!(Int16Type, |b: &mut String, v: i16| integer(b, &v)),
+        DataType::Int32 => each!(Int32Type, |b: &mut String, v: i32| integer(b, &v)),
+        DataType::Int64 => each!(Int64Type, |b: &mut String, v: i64| integer(b, &v)),
+        DataType::UInt8 => each!(UInt8Type, |b: &mut String, v: u8| integer(b, &v)),
+        DataType::UInt16 => each!(UInt16Type, |b: &mut String, v: u16| integer(b, &v)),
+        DataType::UInt32 => each!(UInt32Type, |b: &mut String, v: u32| integer(b, &v)),
+        DataType::UInt64 => each!(UInt64Type, |b: &mut String, v: u64| integer(b, &v)),
+        DataType::Float16 => {
+            let cast = arrow::compute::cast(array, &DataType::Float32).ok()?;
+            return to_text(&cast);
+        }
+        DataType::Float32 => each!(Float32Type, |b: &mut String, v: f32| float32(b, v)),
+        DataType::Float64 => each!(Float64Type, |b: &mut String, v: f64| float(b, v)),
+        DataType::Date32 => each!(Date32Type, |b: &mut String, v: i32| date(b, v)),
+        DataType::Date64 => each!(Date64Type, |b: &mut String, v: i64| timestamp(b, v, TimeUnit::Millisecond, true)),
+        DataType::Timestamp(unit, _) => match unit {
+            TimeUnit::Second => each!(TimestampSecondType, |b: &mut String, v: i64| timestamp(b, v, *unit, false)),
+            TimeUnit::Millisecond => {
+                each!(TimestampMillisecondType, |b: &mut String, v: i64| timestamp(b, v, *unit, false))
+            }
+            TimeUnit::Microsecond => {
+                each!(TimestampMicrosecondType, |b: &mut String, v: i64| timestamp(b, v, *unit, false))
+            }
+            TimeUnit::Nanosecond => {
+                each!(TimestampNanosecondType, |b: &mut String, v: i64| timestamp(b, v, *unit, false))
+            }
+        },
+        DataType::Decimal128(..) | DataType::Decimal256(..) => {
+            let cast = arrow::compute::cast(array, &DataType::Utf8).ok()?;
+            cast.as_string::<i32>().clone()
+        }
+        _ => return None,
+    })
+}
+
+fn float(buffer: &mut String, v: f64) {
+    if v.is_nan() {
+        buffer.push_str("NaN");
+    } else if v.is_infinite() {
+        buffer.push_str(if v > 0.0 { "inf" } else { "-inf" });
+    } else {
+        let _ = write!(buffer, "{v}");
+    }
+}
+
+fn float32(buffer: &mut String, v: f32) {
+    if v.is_finite() {
+        let _ = write!(buffer, "{v}");
+    } else {
+        float(buffer, f64::from(v));
+    }
+}
+
+fn date(buffer: &mut String, days: i32) {
+    match date_from_days(days) {
+        Some(d) => {
+            let _ = write!(buffer, "{}", d.format("%Y-%m-%d"));
+        }
+        None => {
+            let _ = write!(buffer, "{days}");
+        }
+    }
+}
+
+fn timestamp(buffer: &mut String, value: i64, unit: TimeUnit, date_only_if_midnight: bool) {
+    let nanos = match unit {
+        TimeUnit::Second => value.checked_mul(1_000_000_000),
+        TimeUnit::Millisecond => value.checked_mul(1_000_000),
+        TimeUnit::Microsecond => value.checked_mul(1_000),
+        TimeUnit::Nanosecond => Some(value),
+    };
+    let Some(moment) = nanos.map(DateTime::from_timestamp_nanos) else {
+        let _ = write!(buffer, "{value}");
+        return;
+    };
+    let naive = moment.naive_utc();
+    if date_only_if_midnight && naive.time() == chrono::NaiveTime::MIN {
+        let _ = write!(buffer, "{}", naive.format("%Y-%m-%d"));
+    } else {
+        let _ = write!(buffer, "{}", naive.format("%Y-%m-%dT%H:%M:%S%.f"));
+    }
+}
+
+/// A text column as an `ArrayRef`.
+pub fn text_array(values: StringArray) -> ArrayRef {
+    Arc::new(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{BooleanArray, Date32Array, Float64Array, TimestampMicrosecondArray};
+
+    fn text(array: ArrayRef) -> Vec<Option<String>> {
+        to_text(&array).unwrap().iter().map(|v| v.map(String::from)).collect()
+    }
+
+    #[test]
+    fn canonical_texts() {
+        assert_eq!(
+            text(Arc::new(Date32Array::from(vec![Some(0), Some(19_000), None]))),
+            vec![Some("1970-01-01".into()), Some("2022-01-08".into()), None]
+        );
+        assert_eq!(
+            text(Arc::new(Float64Array::from(vec![0.1, 1e21, -2.5]))),
+            vec![Some("0.1".into()), Some("1000000000000000000000".into()), Some("-2.5".into())]
+        );
+        assert_eq!(
+            text(Arc::new(BooleanArray::from(vec![true, false]))),
+            vec![Some("true".into()), Some("false".into())]
+        );
+        assert_eq!(
+            text(Arc::new(TimestampMicrosecondArray::from(vec![1_500_000]))),
+            vec![Some("1970-01-01T00:00:01.500".into())]
+        );
+        assert_eq!(days_from_date(NaiveDate::from_ymd_opt(2022, 1, 8).unwrap()), 19_000);
+    }
+}

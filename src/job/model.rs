@@ -1,0 +1,344 @@
+//! The validated job: every value checked and typed, every path resolved against the job file's
+//! folder. Built by [`super::parse`]; nothing here refers to the input's schema yet.
+
+use super::config::{
+    Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, EncryptMethod, Mechanism, Metric, PseudonymMethod,
+    SuppressedRows, UnlistedColumns,
+};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A privacy-loss parameter: finite and greater than zero.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
+pub struct Epsilon(f64);
+
+impl Epsilon {
+    /// `None` unless `value` is finite and positive.
+    pub fn new(value: f64) -> Option<Self> {
+        (value.is_finite() && value > 0.0).then_some(Self(value))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+/// A failure probability: finite, in `[0, 1)`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
+pub struct Delta(f64);
+
+impl Delta {
+    /// `None` unless `value` is in `[0, 1)`.
+    pub fn new(value: f64) -> Option<Self> {
+        (value.is_finite() && (0.0..1.0).contains(&value)).then_some(Self(value))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+/// The k of k-anonymity: at least 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct K(u64);
+
+impl K {
+    /// `None` when `value < 2`.
+    pub fn new(value: u64) -> Option<Self> {
+        (value >= 2).then_some(Self(value))
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// Clamping bounds: finite, `low < high`.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Bounds {
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Bounds {
+    /// `None` unless both are finite and `low < high`.
+    pub fn new(low: f64, high: f64) -> Option<Self> {
+        (low.is_finite() && high.is_finite() && low < high).then_some(Self { low, high })
+    }
+}
+
+/// Where the pseudonymization key comes from. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Env(String),
+    File(PathBuf),
+}
+
+/// The validated job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job file as given on the command line.
+    pub file: PathBuf,
+    /// Lowercase hex BLAKE3 of the job file's bytes.
+    pub file_blake3: String,
+    pub name: String,
+    pub namespace: String,
+    pub owner: Option<String>,
+    pub purpose: Option<String>,
+    pub description: Option<String>,
+    pub input: Input,
+    pub consent: Option<Consent>,
+    pub pseudonym_key: Option<KeySource>,
+    pub unlisted_columns: UnlistedColumns,
+    /// In the order the job lists them.
+    pub columns: Vec<ColumnSpec>,
+    pub privacy: Privacy,
+    pub aggregates: Vec<Aggregate>,
+    pub output: Output,
+    pub lineage: Option<PathBuf>,
+    pub report: Option<PathBuf>,
+}
+
+impl Job {
+    /// The action for a column, if the job names it.
+    pub fn column(&self, name: &str) -> Option<&ColumnSpec> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Where the data comes from and how to read it.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// The path as written, resolved against the job file's folder.
+    pub path: PathBuf,
+    /// `None`: from the files' extensions.
+    pub format: Option<DataFormat>,
+    pub csv: CsvOptions,
+}
+
+/// How CSV files are read.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+    pub has_header: bool,
+    pub null_values: Vec<String>,
+    pub types: BTreeMap<String, ColumnType>,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        Self { delimiter: b',', has_header: true, null_values: vec![String::new()], types: BTreeMap::new() }
+    }
+}
+
+/// Which rows may be used.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub column: Option<String>,
+    pub exclude: Vec<Exclusion>,
+}
+
+/// An opt-out or deletion-request list.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    pub path: PathBuf,
+    pub key: String,
+    pub format: DataFormat,
+}
+
+/// One column and what happens to it.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub action: Action,
+}
+
+/// What happens to a column.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Keep { sensitive: bool },
+    Drop,
+    Redact { with: Option<String> },
+    Mask(Mask),
+    Pseudonymize(Pseudonymize),
+    Encrypt(Encrypt),
+    Generalize(Generalize),
+    Noise(Noise),
+}
+
+impl Action {
+    /// The action's name as the job file spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Keep { .. } => "keep",
+            Action::Drop => "drop",
+            Action::Redact { .. } => "redact",
+            Action::Mask(_) => "mask",
+            Action::Pseudonymize(_) => "pseudonymize",
+            Action::Encrypt(_) => "encrypt",
+            Action::Generalize(_) => "generalize",
+            Action::Noise(_) => "noise",
+        }
+    }
+
+    /// Whether the action needs the job's key.
+    pub fn needs_key(&self) -> bool {
+        matches!(self, Action::Pseudonymize(_) | Action::Encrypt(_))
+    }
+}
+
+/// `mask`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    pub keep_first: usize,
+    pub keep_last: usize,
+    pub char: char,
+}
+
+/// `pseudonymize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pseudonymize {
+    pub method: PseudonymMethod,
+    pub domain: String,
+    /// Hex characters, 16 to 64.
+    pub length: usize,
+    pub keep_domain: bool,
+}
+
+/// `encrypt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encrypt {
+    pub method: EncryptMethod,
+    pub alphabet: Vec<char>,
+    pub domain: String,
+}
+
+/// `generalize`.
+#[derive(Debug, Clone)]
+pub struct Generalize {
+    /// `None`: only the original value and `*`.
+    pub hierarchy: Option<Hierarchy>,
+    /// A pinned level; `None` lets the search choose.
+    pub level: Option<u32>,
+}
+
+/// A generalization hierarchy; every one ends with the fully suppressed level `*`.
+#[derive(Debug, Clone)]
+pub enum Hierarchy {
+    Interval { widths: Vec<f64> },
+    Date { levels: Vec<DateLevel> },
+    Prefix { keep: Vec<u32> },
+    Map { values: BTreeMap<String, Vec<String>> },
+    File { path: PathBuf, delimiter: u8 },
+}
+
+impl Hierarchy {
+    /// Levels above the original value, the final `*` included (a file's count is known only
+    /// once it is read, so it is `None` here).
+    pub fn levels(&self) -> Option<u32> {
+        let n = match self {
+            Hierarchy::Interval { widths } => widths.len(),
+            Hierarchy::Date { levels } => levels.len(),
+            Hierarchy::Prefix { keep } => keep.len(),
+            Hierarchy::Map { values } => values.values().next().map_or(0, Vec::len),
+            Hierarchy::File { .. } => return None,
+        };
+        Some(n as u32 + 1)
+    }
+
+    /// The hierarchy's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Hierarchy::Interval { .. } => "interval",
+            Hierarchy::Date { .. } => "date",
+            Hierarchy::Prefix { .. } => "prefix",
+            Hierarchy::Map { .. } => "map",
+            Hierarchy::File { .. } => "file",
+        }
+    }
+}
+
+/// `noise`.
+#[derive(Debug, Clone)]
+pub struct Noise {
+    pub mechanism: Mechanism,
+    pub epsilon: Epsilon,
+    pub delta: Option<Delta>,
+    pub bounds: Bounds,
+    pub unit_days: bool,
+    pub clamp_output: bool,
+}
+
+/// `privacy:`.
+#[derive(Debug, Clone, Default)]
+pub struct Privacy {
+    pub k_anonymity: Option<KAnonymity>,
+    pub l_diversity: Option<LDiversity>,
+    pub t_closeness: Option<f64>,
+    pub budget: Option<Budget>,
+}
+
+impl Privacy {
+    /// Whether any privacy target is set.
+    pub fn any(&self) -> bool {
+        self.k_anonymity.is_some() || self.l_diversity.is_some() || self.t_closeness.is_some() || self.budget.is_some()
+    }
+}
+
+/// `privacy.k_anonymity`.
+#[derive(Debug, Clone)]
+pub struct KAnonymity {
+    pub k: K,
+    pub suppression_limit: f64,
+    pub suppressed_rows: SuppressedRows,
+    pub metric: Metric,
+    pub algorithm: Algorithm,
+}
+
+/// `privacy.l_diversity`.
+#[derive(Debug, Clone)]
+pub struct LDiversity {
+    pub l: u64,
+    pub variant: DiversityVariant,
+}
+
+/// `privacy.budget`.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    pub ledger: PathBuf,
+    pub dataset: String,
+    pub epsilon: Epsilon,
+    pub delta: Delta,
+}
+
+/// One private aggregate release.
+#[derive(Debug, Clone)]
+pub struct Aggregate {
+    pub name: String,
+    pub path: PathBuf,
+    pub format: DataFormat,
+    pub privacy_unit: String,
+    pub group_by: Vec<String>,
+    pub max_groups_per_unit: u64,
+    pub measures: Vec<Measure>,
+    pub epsilon: Epsilon,
+    pub delta: Option<Delta>,
+    pub public_groups: Option<Vec<String>>,
+}
+
+/// One measure of an aggregate.
+#[derive(Debug, Clone)]
+pub enum Measure {
+    Count,
+    Sum { column: String, bounds: Bounds },
+    Mean { column: String, bounds: Bounds },
+    Histogram { column: String, bins: Option<Vec<f64>> },
+}
+
+/// Where the de-identified table goes.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub path: PathBuf,
+    pub format: DataFormat,
+    pub overwrite: bool,
+}

@@ -1,0 +1,880 @@
+//! From the document tree to the validated [`Job`], collecting every problem on the way.
+
+use super::config::*;
+use super::issues::{Issue, Issues, KeyPath, closest};
+use super::model::*;
+use super::tree::{Node, NodeValue};
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "version",
+    "name",
+    "namespace",
+    "owner",
+    "purpose",
+    "description",
+    "input",
+    "consent",
+    "secrets",
+    "unlisted_columns",
+    "columns",
+    "privacy",
+    "aggregates",
+    "output",
+    "lineage",
+    "report",
+];
+
+const ACTIONS: &[&str] = &["keep", "drop", "redact", "mask", "pseudonymize", "encrypt", "generalize", "noise"];
+
+/// Collects problems while walking the tree.
+pub(super) struct Parser<'a> {
+    root: &'a Node,
+    dir: &'a Path,
+    pub(super) issues: Issues,
+}
+
+impl<'a> Parser<'a> {
+    pub(super) fn new(root: &'a Node, dir: &'a Path) -> Self {
+        Self { root, dir, issues: Issues::default() }
+    }
+
+    fn issue(&mut self, path: &KeyPath, message: impl Into<String>) {
+        self.issue_with_hint(path, message, None::<String>);
+    }
+
+    fn issue_with_hint(&mut self, path: &KeyPath, message: impl Into<String>, hint: Option<impl Into<String>>) {
+        self.issues.push(Issue {
+            path: path.clone(),
+            position: self.root.position_of(&path.0),
+            message: message.into(),
+            hint: hint.map(Into::into),
+        });
+    }
+
+    /// Deserializes a node into a serde type; a failure becomes an issue with the inner path.
+    fn de<T: DeserializeOwned>(&mut self, node: &Node, path: &KeyPath) -> Option<T> {
+        self.de_json(node.to_json(), path)
+    }
+
+    fn de_json<T: DeserializeOwned>(&mut self, value: serde_json::Value, path: &KeyPath) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(error) => {
+                let mut full = path.clone();
+                for segment in error.path().iter() {
+                    match segment {
+                        serde_path_to_error::Segment::Seq { index } => full = full.join(index),
+                        serde_path_to_error::Segment::Map { key } => full = full.join(key),
+                        serde_path_to_error::Segment::Enum { variant } => full = full.join(variant),
+                        serde_path_to_error::Segment::Unknown => {}
+                    }
+                }
+                let message = error.into_inner().to_string();
+                let hint = unknown_field_hint(&message);
+                self.issue_with_hint(&full, message, hint);
+                None
+            }
+        }
+    }
+
+    fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() { p.to_path_buf() } else { normalize(&self.dir.join(p)) }
+    }
+
+    /// Parses the whole document.
+    pub(super) fn job(&mut self, file: &Path, file_blake3: String) -> Option<Job> {
+        let root = self.root;
+        let NodeValue::Mapping(entries) = &root.value else {
+            self.issue(&KeyPath::default(), format!("a job file is a mapping of keys, found {}", root.kind()));
+            return None;
+        };
+        for (key, _, _) in entries {
+            if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+                let hint = closest(key, TOP_LEVEL_KEYS.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+                self.issue_with_hint(&KeyPath::root(key), format!("unknown key `{key}`"), hint);
+            }
+        }
+        let required = |this: &mut Self, key: &str| -> Option<&'a Node> {
+            let node = root.get(key);
+            if node.is_none() {
+                this.issue(&KeyPath::default(), format!("missing key `{key}`"));
+            }
+            node
+        };
+
+        let version = required(self, "version").and_then(|n| self.de::<u32>(n, &KeyPath::root("version")));
+        if let Some(v) = version
+            && v != 1
+        {
+            self.issue(
+                &KeyPath::root("version"),
+                format!("version {v} is not supported; this anonymize reads version 1"),
+            );
+        }
+        let name = required(self, "name").and_then(|n| self.de::<String>(n, &KeyPath::root("name")));
+        if let Some(name) = &name
+            && (name.trim().is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            self.issue(&KeyPath::root("name"), "a job name is one word: letters, digits, `_`, `-` and `.`");
+        }
+        let optional_text = |this: &mut Self, key: &str| -> Option<String> {
+            root.get(key).and_then(|n| this.de::<Option<String>>(n, &KeyPath::root(key))).flatten()
+        };
+        let namespace = optional_text(self, "namespace").unwrap_or_else(|| "anonymize".to_string());
+        let owner = optional_text(self, "owner");
+        let purpose = optional_text(self, "purpose");
+        let description = optional_text(self, "description");
+
+        let input = required(self, "input").and_then(|n| self.input(n));
+        let consent = root.get("consent").and_then(|n| self.consent(n, purpose.as_deref()));
+        let pseudonym_key = root.get("secrets").and_then(|n| self.secrets(n));
+        let unlisted_columns = root
+            .get("unlisted_columns")
+            .map_or(Some(UnlistedColumns::Error), |n| self.de(n, &KeyPath::root("unlisted_columns")));
+        let columns = required(self, "columns").and_then(|n| self.columns(n));
+        let privacy = root.get("privacy").map_or(Some(Privacy::default()), |n| self.privacy(n));
+        let aggregates = root.get("aggregates").map_or(Some(Vec::new()), |n| self.aggregates(n));
+        let output = required(self, "output").and_then(|n| self.output(n));
+        let lineage = optional_text(self, "lineage").map(|p| self.resolve(&p));
+        let report = optional_text(self, "report").map(|p| self.resolve(&p));
+
+        if let (Some(columns), Some(privacy), Some(aggregates)) = (&columns, &privacy, &aggregates) {
+            self.cross_checks(columns, privacy, aggregates, pseudonym_key.is_some(), root.get("secrets").is_some());
+        }
+        if let (Some(input), Some(output)) = (&input, &output)
+            && same_file(&input.path, &output.path)
+        {
+            self.issue(
+                &KeyPath::root("output").join("path"),
+                "the output path is the input path; the raw data would be overwritten",
+            );
+        }
+
+        Some(Job {
+            file: file.to_path_buf(),
+            file_blake3,
+            name: name?,
+            namespace,
+            owner,
+            purpose,
+            description,
+            input: input?,
+            consent,
+            pseudonym_key,
+            unlisted_columns: unlisted_columns?,
+            columns: columns?,
+            privacy: privacy?,
+            aggregates: aggregates?,
+            output: output?,
+            lineage,
+            report,
+        })
+        .filter(|_| version == Some(1))
+    }
+
+    fn input(&mut self, node: &Node) -> Option<Input> {
+        let path = KeyPath::root("input");
+        let config: InputConfig = self.de(node, &path)?;
+        let format = config.format.or_else(|| format_from_extension(Path::new(&config.path)));
+        let mut csv = CsvOptions::default();
+        if format == Some(DataFormat::Parquet) {
+            for (key, set) in [
+                ("delimiter", config.delimiter.is_some()),
+                ("has_header", config.has_header.is_some()),
+                ("null_values", config.null_values.is_some()),
+                ("types", config.types.is_some()),
+            ] {
+                if set {
+                    self.issue(
+                        &path.join(key),
+                        format!("`{key}` applies to CSV input only; Parquet files carry their own schema"),
+                    );
+                }
+            }
+        }
+        if let Some(d) = &config.delimiter {
+            match single_byte(d) {
+                Some(b) => csv.delimiter = b,
+                None => self.issue(
+                    &path.join("delimiter"),
+                    "a delimiter is one ASCII character, such as \",\", \";\" or \"\\t\"",
+                ),
+            }
+        }
+        if let Some(h) = config.has_header {
+            csv.has_header = h;
+        }
+        if let Some(n) = config.null_values {
+            csv.null_values = n;
+        }
+        if let Some(t) = config.types {
+            csv.types = t;
+        }
+        if config.path.trim().is_empty() {
+            self.issue(&path.join("path"), "the input path is empty");
+        }
+        Some(Input { path: self.resolve(&config.path), format: config.format, csv })
+    }
+
+    fn consent(&mut self, node: &Node, purpose: Option<&str>) -> Option<Consent> {
+        let path = KeyPath::root("consent");
+        let config: ConsentConfig = self.de(node, &path)?;
+        let column = config.column.or_else(|| purpose.map(|p| format!("consent_{p}")));
+        if column.is_none() && config.exclude.is_empty() {
+            self.issue_with_hint(
+                &path,
+                "consent names neither a column nor an exclusion list",
+                Some("set `consent.column`, or `purpose` to use the column `consent_<purpose>`"),
+            );
+        }
+        let mut exclude = Vec::new();
+        for (i, e) in config.exclude.into_iter().enumerate() {
+            let p = path.join("exclude").join(i);
+            let resolved = self.resolve(&e.path);
+            let format = e.format.or_else(|| format_from_extension(&resolved));
+            match format {
+                None => self.issue(
+                    &p.join("path"),
+                    "cannot tell the list's format from its extension; set `format: csv` or `format: parquet`",
+                ),
+                Some(_) if !resolved.is_file() => {
+                    self.issue(&p.join("path"), format!("exclusion list `{}` does not exist", e.path))
+                }
+                Some(format) => exclude.push(Exclusion { path: resolved, key: e.key, format }),
+            }
+        }
+        Some(Consent { column, exclude })
+    }
+
+    /// Secrets are read by hand: a value written inline must never be echoed in a message.
+    fn secrets(&mut self, node: &Node) -> Option<KeySource> {
+        let path = KeyPath::root("secrets");
+        let NodeValue::Mapping(entries) = &node.value else {
+            self.issue(&path, format!("expected a mapping of secret names, found {}", node.kind()));
+            return None;
+        };
+        let mut source = None;
+        for (name, _, value) in entries {
+            let p = path.join(name);
+            if name != "pseudonym_key" {
+                self.issue(&p, format!("unknown secret `{name}`; the only secret is `pseudonym_key`"));
+                continue;
+            }
+            let how = "write `{ env: VARIABLE }` or `{ file: PATH }`";
+            match &value.value {
+                NodeValue::Mapping(fields) if fields.len() == 1 => {
+                    let (kind, _, v) = &fields[0];
+                    match (kind.as_str(), &v.value) {
+                        ("env", NodeValue::String(var)) if !var.is_empty() => {
+                            source = Some(KeySource::Env(var.clone()))
+                        }
+                        ("file", NodeValue::String(file)) if !file.is_empty() => {
+                            source = Some(KeySource::File(self.resolve(file)))
+                        }
+                        ("env" | "file", _) => {
+                            self.issue(&p.join(kind), format!("expected a non-empty name, found {}", v.kind()))
+                        }
+                        _ => self.issue_with_hint(&p, format!("unknown key source `{kind}`"), Some(how)),
+                    }
+                }
+                NodeValue::Mapping(_) => self.issue_with_hint(&p, "a key has exactly one source", Some(how)),
+                _ => self.issue_with_hint(
+                    &p,
+                    "keys are never written in job files (the value is not shown here)",
+                    Some(format!("{how}; generate a key with `anonymize keygen`")),
+                ),
+            }
+        }
+        source
+    }
+
+    fn columns(&mut self, node: &Node) -> Option<Vec<ColumnSpec>> {
+        let path = KeyPath::root("columns");
+        let NodeValue::Mapping(entries) = &node.value else {
+            self.issue(&path, format!("expected a mapping from column names to actions, found {}", node.kind()));
+            return None;
+        };
+        if entries.is_empty() {
+            self.issue(&path, "no columns are listed");
+        }
+        let mut columns = Vec::new();
+        let mut ok = true;
+        for (name, _, spec) in entries {
+            match self.column(name, spec, &path.join(name)) {
+                Some(action) => columns.push(ColumnSpec { name: name.clone(), action }),
+                None => ok = false,
+            }
+        }
+        ok.then_some(columns)
+    }
+
+    fn column(&mut self, name: &str, node: &Node, path: &KeyPath) -> Option<Action> {
+        let (action, payload) = match &node.value {
+            NodeValue::String(action) => (action.clone(), serde_json::Map::new()),
+            NodeValue::Mapping(entries) => {
+                let Some(action) = node.get("action") else {
+                    self.issue_with_hint(path, "missing key `action`", Some(format!("one of: {}", ACTIONS.join(", "))));
+                    return None;
+                };
+                let NodeValue::String(action) = &action.value else {
+                    self.issue(&path.join("action"), format!("expected an action name, found {}", action.kind()));
+                    return None;
+                };
+                let payload = entries
+                    .iter()
+                    .filter(|(k, _, _)| k != "action")
+                    .map(|(k, _, v)| (k.clone(), v.to_json()))
+                    .collect();
+                (action.clone(), payload)
+            }
+            _ => {
+                self.issue(path, format!("expected an action name or a mapping with `action`, found {}", node.kind()));
+                return None;
+            }
+        };
+        let value = serde_json::Value::Object(payload);
+        match action.as_str() {
+            "keep" => self.de_json::<KeepConfig>(value, path).map(|c| Action::Keep { sensitive: c.sensitive }),
+            "drop" => self.de_json::<DropConfig>(value, path).map(|_| Action::Drop),
+            "redact" => self.de_json::<RedactConfig>(value, path).map(|c| Action::Redact { with: c.with }),
+            "mask" => {
+                let c: MaskConfig = self.de_json(value, path)?;
+                let char = match c.char.as_deref() {
+                    None => '*',
+                    Some(s) => {
+                        let mut chars = s.chars();
+                        match (chars.next(), chars.next()) {
+                            (Some(ch), None) => ch,
+                            _ => {
+                                self.issue(&path.join("char"), "the mask character is exactly one character");
+                                return None;
+                            }
+                        }
+                    }
+                };
+                Some(Action::Mask(Mask { keep_first: c.keep_first as usize, keep_last: c.keep_last as usize, char }))
+            }
+            "pseudonymize" => {
+                let c: PseudonymizeConfig = self.de_json(value, path)?;
+                let length = c.length.unwrap_or(32);
+                if !(16..=64).contains(&length) {
+                    self.issue(&path.join("length"), format!("length is 16 to 64 hex characters, not {length}"));
+                    return None;
+                }
+                let domain = c.domain.unwrap_or_else(|| name.to_string());
+                if domain.is_empty() {
+                    self.issue(&path.join("domain"), "the domain is empty");
+                    return None;
+                }
+                Some(Action::Pseudonymize(Pseudonymize {
+                    method: c.method,
+                    domain,
+                    length: length as usize,
+                    keep_domain: c.keep_domain,
+                }))
+            }
+            "encrypt" => {
+                let c: EncryptConfig = self.de_json(value, path)?;
+                let alphabet: Vec<char> = c.alphabet.as_deref().unwrap_or("0123456789").chars().collect();
+                let mut sorted = alphabet.clone();
+                sorted.sort_unstable();
+                sorted.dedup();
+                if alphabet.len() < 2 || sorted.len() != alphabet.len() {
+                    self.issue(&path.join("alphabet"), "an alphabet has at least two characters, none repeated");
+                    return None;
+                }
+                let domain = c.domain.unwrap_or_else(|| name.to_string());
+                Some(Action::Encrypt(Encrypt { method: c.method, alphabet, domain }))
+            }
+            "generalize" => self.generalize(value, path),
+            "noise" => {
+                let c: NoiseConfig = self.de_json(value, path)?;
+                let epsilon = self.epsilon(c.epsilon, &path.join("epsilon"))?;
+                let bounds = self.bounds(&c.bounds, &path.join("bounds"))?;
+                let delta = match (c.mechanism, c.delta) {
+                    (Mechanism::Gaussian, None) => {
+                        self.issue(&path.join("delta"), "the gaussian mechanism needs `delta`, in (0, 1)");
+                        return None;
+                    }
+                    (Mechanism::Gaussian, Some(d)) => {
+                        if !(d.is_finite() && d > 0.0 && d < 1.0) {
+                            self.issue(&path.join("delta"), "delta is in (0, 1)");
+                            return None;
+                        }
+                        Delta::new(d)
+                    }
+                    (Mechanism::Laplace, Some(_)) => {
+                        self.issue(
+                            &path.join("delta"),
+                            "the laplace mechanism is pure differential privacy and takes no `delta`",
+                        );
+                        return None;
+                    }
+                    (Mechanism::Laplace, None) => None,
+                };
+                Some(Action::Noise(Noise {
+                    mechanism: c.mechanism,
+                    epsilon,
+                    delta,
+                    bounds,
+                    unit_days: c.unit.is_some(),
+                    clamp_output: c.clamp_output,
+                }))
+            }
+            other => {
+                let hint = closest(other, ACTIONS.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+                self.issue_with_hint(
+                    &path.join("action"),
+                    format!("unknown action `{other}`, expected one of: {}", ACTIONS.join(", ")),
+                    hint,
+                );
+                None
+            }
+        }
+    }
+
+    fn generalize(&mut self, mut value: serde_json::Value, path: &KeyPath) -> Option<Action> {
+        let hierarchy = value.as_object_mut().and_then(|m| m.remove("hierarchy"));
+        let options: GeneralizeOptions = self.de_json(value, path)?;
+        let hierarchy = match hierarchy {
+            None | Some(serde_json::Value::Null) => None,
+            Some(h) => Some(self.hierarchy(h, &path.join("hierarchy"))?),
+        };
+        let levels = hierarchy.as_ref().map_or(Some(1), Hierarchy::levels);
+        if let (Some(level), Some(levels)) = (options.level, levels)
+            && level > levels
+        {
+            self.issue(
+                &path.join("level"),
+                format!("level {level} does not exist; this hierarchy has levels 0 (original) to {levels} (`*`)"),
+            );
+            return None;
+        }
+        Some(Action::Generalize(Generalize { hierarchy, level: options.level }))
+    }
+
+    fn hierarchy(&mut self, mut value: serde_json::Value, path: &KeyPath) -> Option<Hierarchy> {
+        let Some(object) = value.as_object_mut() else {
+            self.issue(path, "expected a mapping with `type`");
+            return None;
+        };
+        let kind = match object.remove("type") {
+            Some(serde_json::Value::String(kind)) => kind,
+            _ => {
+                self.issue(path, "missing key `type` (interval, date, prefix, map or file)");
+                return None;
+            }
+        };
+        match kind.as_str() {
+            "interval" => {
+                let c: IntervalHierarchyConfig = self.de_json(value, path)?;
+                let valid = !c.widths.is_empty()
+                    && c.widths.iter().all(|w| w.is_finite() && *w > 0.0)
+                    && c.widths.windows(2).all(|w| {
+                        let ratio = w[1] / w[0];
+                        w[1] > w[0] && (ratio - ratio.round()).abs() < 1e-9
+                    });
+                if !valid {
+                    self.issue(
+                        &path.join("widths"),
+                        "widths are positive and increasing, each a multiple of the one before (so intervals nest)",
+                    );
+                    return None;
+                }
+                Some(Hierarchy::Interval { widths: c.widths })
+            }
+            "date" => {
+                let c: DateHierarchyConfig = self.de_json(value, path)?;
+                if c.levels.is_empty() || !c.levels.windows(2).all(|w| w[0] < w[1]) {
+                    self.issue(
+                        &path.join("levels"),
+                        "levels go from finest to coarsest: day, month, quarter, year, 5y, 10y",
+                    );
+                    return None;
+                }
+                Some(Hierarchy::Date { levels: c.levels })
+            }
+            "prefix" => {
+                let c: PrefixHierarchyConfig = self.de_json(value, path)?;
+                if c.keep.is_empty() || !c.keep.windows(2).all(|w| w[0] > w[1]) {
+                    self.issue(
+                        &path.join("keep"),
+                        "keep lists the characters kept per level, decreasing, such as [4, 3, 2]",
+                    );
+                    return None;
+                }
+                Some(Hierarchy::Prefix { keep: c.keep })
+            }
+            "map" => {
+                let c: MapHierarchyConfig = self.de_json(value, path)?;
+                let lengths: Vec<usize> = c.values.values().map(Vec::len).collect();
+                if lengths.is_empty() || lengths[0] == 0 || lengths.iter().any(|&l| l != lengths[0]) {
+                    self.issue(
+                        &path.join("values"),
+                        "every value lists its generalization for each level, all lists of one length",
+                    );
+                    return None;
+                }
+                Some(Hierarchy::Map { values: c.values })
+            }
+            "file" => {
+                let c: FileHierarchyConfig = self.de_json(value, path)?;
+                let delimiter = match c.delimiter.as_deref().map_or(Some(b';'), single_byte) {
+                    Some(d) => d,
+                    None => {
+                        self.issue(&path.join("delimiter"), "a delimiter is one ASCII character");
+                        return None;
+                    }
+                };
+                let resolved = self.resolve(&c.path);
+                if !resolved.is_file() {
+                    self.issue(&path.join("path"), format!("hierarchy file `{}` does not exist", c.path));
+                    return None;
+                }
+                Some(Hierarchy::File { path: resolved, delimiter })
+            }
+            other => {
+                self.issue(
+                    &path.join("type"),
+                    format!("unknown hierarchy type `{other}`, expected one of: interval, date, prefix, map, file"),
+                );
+                None
+            }
+        }
+    }
+
+    fn epsilon(&mut self, value: f64, path: &KeyPath) -> Option<Epsilon> {
+        let epsilon = Epsilon::new(value);
+        if epsilon.is_none() {
+            self.issue(path, "epsilon is a finite number greater than 0");
+        }
+        epsilon
+    }
+
+    fn bounds(&mut self, values: &[f64], path: &KeyPath) -> Option<Bounds> {
+        let bounds = match values {
+            [low, high] => Bounds::new(*low, *high),
+            _ => None,
+        };
+        if bounds.is_none() {
+            self.issue(path, "bounds are [low, high]: two finite numbers with low < high");
+        }
+        bounds
+    }
+
+    fn privacy(&mut self, node: &Node) -> Option<Privacy> {
+        let path = KeyPath::root("privacy");
+        let config: PrivacyConfig = self.de(node, &path)?;
+        let mut ok = true;
+        let k_anonymity = config.k_anonymity.and_then(|c| {
+            let p = path.join("k_anonymity");
+            let k = K::new(c.k);
+            if k.is_none() {
+                self.issue(&p.join("k"), format!("k is at least 2, not {}", c.k));
+            }
+            let limit_ok = c.suppression_limit.is_finite() && (0.0..1.0).contains(&c.suppression_limit);
+            if !limit_ok {
+                self.issue(&p.join("suppression_limit"), "the suppression limit is a fraction of rows in [0, 1)");
+            }
+            let built = Some(KAnonymity {
+                k: k?,
+                suppression_limit: c.suppression_limit,
+                suppressed_rows: c.suppressed_rows,
+                metric: c.metric,
+                algorithm: c.algorithm,
+            })
+            .filter(|_| limit_ok);
+            ok &= built.is_some();
+            built
+        });
+        let l_diversity = config.l_diversity.and_then(|c| {
+            if c.l < 2 {
+                self.issue(&path.join("l_diversity").join("l"), format!("l is at least 2, not {}", c.l));
+                ok = false;
+                return None;
+            }
+            Some(LDiversity { l: c.l, variant: c.variant })
+        });
+        let t_closeness = config.t_closeness.and_then(|c| {
+            if !(c.t.is_finite() && c.t > 0.0 && c.t <= 1.0) {
+                self.issue(&path.join("t_closeness").join("t"), "t is in (0, 1]");
+                ok = false;
+                return None;
+            }
+            Some(c.t)
+        });
+        let budget = config.budget.and_then(|c| {
+            let p = path.join("budget");
+            let epsilon = self.epsilon(c.epsilon, &p.join("epsilon"));
+            let delta = Delta::new(c.delta);
+            if delta.is_none() {
+                self.issue(&p.join("delta"), "delta is in [0, 1)");
+            }
+            if c.dataset.trim().is_empty() {
+                self.issue(&p.join("dataset"), "the dataset name is empty");
+            }
+            let built =
+                Some(Budget { ledger: self.resolve(&c.ledger), dataset: c.dataset, epsilon: epsilon?, delta: delta? });
+            ok &= built.is_some();
+            built
+        });
+        ok.then_some(Privacy { k_anonymity, l_diversity, t_closeness, budget })
+    }
+
+    fn aggregates(&mut self, node: &Node) -> Option<Vec<Aggregate>> {
+        let path = KeyPath::root("aggregates");
+        let NodeValue::Sequence(items) = &node.value else {
+            self.issue(&path, format!("expected a list of releases, found {}", node.kind()));
+            return None;
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match self.aggregate(item, &path.join(i)) {
+                Some(a) if out.iter().any(|o: &Aggregate| o.name == a.name) => {
+                    self.issue(&path.join(i).join("name"), format!("two releases are named `{}`", a.name));
+                    ok = false;
+                }
+                Some(a) => out.push(a),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn aggregate(&mut self, node: &Node, path: &KeyPath) -> Option<Aggregate> {
+        let mut value = node.to_json();
+        let measures = value.as_object_mut().and_then(|m| m.remove("measures"));
+        let c: AggregateOptions = self.de_json(value, path)?;
+        let epsilon = self.epsilon(c.epsilon, &path.join("epsilon"));
+        let delta = match c.delta {
+            None => None,
+            Some(d) if d.is_finite() && d > 0.0 && d < 1.0 => Delta::new(d),
+            Some(_) => {
+                self.issue(&path.join("delta"), "delta is in (0, 1)");
+                return None;
+            }
+        };
+        if c.public_groups.is_none() && !c.group_by.is_empty() && delta.is_none() {
+            self.issue_with_hint(
+                &path.join("delta"),
+                "groups that are not public need `delta` for private partition selection",
+                Some("set `delta` (such as 1.0e-6) or list the groups in `public_groups`"),
+            );
+        }
+        if c.max_groups_per_unit == 0 {
+            self.issue(&path.join("max_groups_per_unit"), "max_groups_per_unit is at least 1");
+        }
+        let resolved = self.resolve(&c.path);
+        let format = format_from_extension(&resolved);
+        if format.is_none() {
+            self.issue(&path.join("path"), "a release is written as `.csv` or `.parquet`");
+        }
+        let measures = self.measures(measures, &path.join("measures"))?;
+        Some(Aggregate {
+            name: c.name,
+            path: resolved,
+            format: format?,
+            privacy_unit: c.privacy_unit,
+            group_by: c.group_by,
+            max_groups_per_unit: c.max_groups_per_unit.max(1),
+            measures,
+            epsilon: epsilon?,
+            delta,
+            public_groups: c.public_groups,
+        })
+        .filter(|_| c.max_groups_per_unit > 0)
+    }
+
+    fn measures(&mut self, value: Option<serde_json::Value>, path: &KeyPath) -> Option<Vec<Measure>> {
+        let Some(serde_json::Value::Array(items)) = value else {
+            self.issue(
+                path,
+                "a release lists its `measures`: count, { sum: COLUMN, bounds: [..] }, { mean: .. }, { histogram: .. }",
+            );
+            return None;
+        };
+        if items.is_empty() {
+            self.issue(path, "no measures are listed");
+            return None;
+        }
+        let mut out = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let p = path.join(i);
+            match item {
+                serde_json::Value::String(s) if s == "count" => out.push(Measure::Count),
+                serde_json::Value::Object(mut m) => {
+                    let kind = ["sum", "mean", "histogram"].into_iter().find(|k| m.contains_key(*k));
+                    let Some(kind) = kind else {
+                        self.issue(&p, "a measure is `count` or a mapping with `sum`, `mean` or `histogram`");
+                        return None;
+                    };
+                    let Some(serde_json::Value::String(column)) = m.remove(kind) else {
+                        self.issue(&p.join(kind), "expected a column name");
+                        return None;
+                    };
+                    let rest = serde_json::Value::Object(m);
+                    if kind == "histogram" {
+                        let c: HistogramMeasureConfig = self.de_json(rest, &p)?;
+                        out.push(Measure::Histogram { column, bins: c.bins });
+                    } else {
+                        let c: BoundedMeasureConfig = self.de_json(rest, &p)?;
+                        let bounds = self.bounds(&c.bounds, &p.join("bounds"))?;
+                        out.push(if kind == "sum" {
+                            Measure::Sum { column, bounds }
+                        } else {
+                            Measure::Mean { column, bounds }
+                        });
+                    }
+                }
+                _ => {
+                    self.issue(&p, "a measure is `count` or a mapping with `sum`, `mean` or `histogram`");
+                    return None;
+                }
+            }
+        }
+        Some(out)
+    }
+
+    fn output(&mut self, node: &Node) -> Option<Output> {
+        let path = KeyPath::root("output");
+        let c: OutputConfig = self.de(node, &path)?;
+        let resolved = self.resolve(&c.path);
+        let format = c.format.or_else(|| format_from_extension(&resolved));
+        if format.is_none() {
+            self.issue_with_hint(
+                &path.join("path"),
+                "cannot tell the output format from the extension",
+                Some("end the path with .parquet or .csv, or set `format`"),
+            );
+        }
+        Some(Output { path: resolved, format: format?, overwrite: c.overwrite })
+    }
+
+    /// Checks that need more than one section.
+    fn cross_checks(
+        &mut self,
+        columns: &[ColumnSpec],
+        privacy: &Privacy,
+        aggregates: &[Aggregate],
+        has_key: bool,
+        has_secrets: bool,
+    ) {
+        for c in columns {
+            if c.action.needs_key() && !has_key && !has_secrets {
+                self.issue_with_hint(
+                    &KeyPath::root("columns").join(&c.name),
+                    format!("`{}` needs a key, and `secrets.pseudonym_key` is not set", c.action.name()),
+                    Some("add `secrets: { pseudonym_key: { env: ANONYMIZE_KEY } }`"),
+                );
+            }
+            if let Action::Generalize(g) = &c.action
+                && g.level.is_none()
+                && privacy.k_anonymity.is_none()
+            {
+                self.issue_with_hint(
+                    &KeyPath::root("columns").join(&c.name),
+                    "`generalize` without a fixed `level` needs `privacy.k_anonymity` to choose one",
+                    Some("set `level`, or add `privacy: { k_anonymity: { k: 10 } }`"),
+                );
+            }
+        }
+        let sensitive = columns.iter().any(|c| matches!(c.action, Action::Keep { sensitive: true }));
+        if !sensitive {
+            for (key, set) in
+                [("l_diversity", privacy.l_diversity.is_some()), ("t_closeness", privacy.t_closeness.is_some())]
+            {
+                if set {
+                    self.issue_with_hint(
+                        &KeyPath::root("privacy").join(key),
+                        format!("`{key}` protects sensitive columns, and no column is `sensitive: true`"),
+                        Some("mark the protected column `{ action: keep, sensitive: true }`"),
+                    );
+                }
+            }
+        }
+        let quasi = columns.iter().any(|c| matches!(c.action, Action::Generalize(_)));
+        if privacy.k_anonymity.is_some() && !quasi {
+            self.issue(
+                &KeyPath::root("privacy").join("k_anonymity"),
+                "k-anonymity needs quasi-identifiers, and no column is `generalize`",
+            );
+        }
+        let mut spend = 0.0;
+        let mut uses_dp = false;
+        for c in columns {
+            if let Action::Noise(n) = &c.action {
+                spend += n.epsilon.get();
+                uses_dp = true;
+            }
+        }
+        for a in aggregates {
+            spend += a.epsilon.get();
+            uses_dp = true;
+        }
+        match &privacy.budget {
+            None if uses_dp => self.issue_with_hint(
+                &KeyPath::root("privacy"),
+                "noise and aggregates spend privacy budget, and `privacy.budget` is not set",
+                Some("add `budget: { ledger: PATH, dataset: NAME, epsilon: TOTAL }` so spending is accounted across runs"),
+            ),
+            Some(b) if spend > b.epsilon.get() => self.issue(
+                &KeyPath::root("privacy").join("budget").join("epsilon"),
+                format!("one run of this job spends epsilon {spend}, more than the budget's total of {}", b.epsilon.get()),
+            ),
+            _ => {}
+        }
+    }
+}
+
+fn unknown_field_hint(message: &str) -> Option<String> {
+    // serde: "unknown field `x`, expected one of `a`, `b`" / "expected `a` or `b`"
+    let field = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let expected: Vec<&str> = message.split("expected").nth(1)?.split('`').skip(1).step_by(2).collect();
+    closest(field, expected).map(|c| format!("did you mean `{c}`?"))
+}
+
+fn single_byte(text: &str) -> Option<u8> {
+    let text = if text == "\\t" { "\t" } else { text };
+    match text.as_bytes() {
+        [b] if b.is_ascii() && *b != b'"' && *b != b'\n' && *b != b'\r' => Some(*b),
+        _ => None,
+    }
+}
+
+/// `csv` or `parquet` from a path's extension.
+pub fn format_from_extension(path: &Path) -> Option<DataFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "csv" | "tsv" | "txt" => Some(DataFormat::Csv),
+        "parquet" | "pq" => Some(DataFormat::Parquet),
+        _ => None,
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Removes `.` and `name/..` pairs without touching the file system, so messages and
+/// summaries show `sample_data/x.csv` rather than `pipelines/../sample_data/x.csv`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() { PathBuf::from(".") } else { out.iter().collect() }
+}

@@ -1,0 +1,162 @@
+//! The job's secret key: loaded from an environment variable or a file, never from the job
+//! file; identified in lineage and reports only by its key id.
+
+use crate::job::KeySource;
+use std::fmt;
+use std::path::PathBuf;
+
+/// A 256-bit key. Its bytes never leave this type except into key derivation, and `Debug`
+/// does not show them.
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+/// The public demo key shipped in `sample_data/keys/`. Runs that use it are warned.
+pub const DEMO_KEY_ID: &str = "586859865f43fbb7";
+
+/// Why a key could not be loaded. Names the source, never the content.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the key variable `{name}` is not set")]
+    MissingEnv { name: String },
+    #[error("cannot read the key file `{path}`")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the key from {source_name} is not 64 hexadecimal characters (32 bytes)")]
+    Malformed { source_name: String },
+    #[error("the operating system's random generator failed")]
+    Entropy,
+}
+
+impl Key {
+    /// Parses 64 hex characters; surrounding white space is ignored.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+            let high = (pair[0] as char).to_digit(16)?;
+            let low = (pair[1] as char).to_digit(16)?;
+            bytes[i] = (high * 16 + low) as u8;
+        }
+        Some(Self(bytes))
+    }
+
+    /// Loads the key from its source.
+    ///
+    /// # Errors
+    /// The variable is unset, the file unreadable, or the content not a key.
+    pub fn load(source: &KeySource) -> Result<Self, KeyError> {
+        let (text, source_name) = match source {
+            KeySource::Env(name) => {
+                let value = std::env::var(name).map_err(|_| KeyError::MissingEnv { name: name.clone() })?;
+                (value, format!("environment variable `{name}`"))
+            }
+            KeySource::File(path) => {
+                let value =
+                    std::fs::read_to_string(path).map_err(|source| KeyError::File { path: path.clone(), source })?;
+                (value, format!("file `{}`", path.display()))
+            }
+        };
+        Self::from_hex(&text).ok_or(KeyError::Malformed { source_name })
+    }
+
+    /// A fresh random key from the operating system.
+    ///
+    /// # Errors
+    /// [`KeyError::Entropy`] when the OS generator fails.
+    pub fn generate() -> Result<Self, KeyError> {
+        use rand::TryRng;
+        let mut bytes = [0u8; 32];
+        rand::rngs::SysRng.try_fill_bytes(&mut bytes).map_err(|_| KeyError::Entropy)?;
+        Ok(Self(bytes))
+    }
+
+    /// Lowercase hex, for `anonymize keygen` only.
+    pub fn to_hex(&self) -> String {
+        hex(&self.0)
+    }
+
+    /// The first 16 hex characters of `BLAKE3(key)`: tells keys apart without revealing them.
+    pub fn id(&self) -> String {
+        blake3::hash(&self.0).to_hex()[..16].to_string()
+    }
+
+    /// Whether this is the public demo key.
+    pub fn is_demo(&self) -> bool {
+        self.id() == DEMO_KEY_ID
+    }
+
+    /// The raw bytes, for key derivation.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key(id {})", self.id())
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        for byte in &mut self.0 {
+            // SAFETY: `byte` is a valid, aligned, exclusive reference.
+            unsafe { std::ptr::write_volatile(byte, 0) };
+        }
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+/// Appends lowercase hex of bytes to `out`.
+pub fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_only_64_hex_characters() {
+        let text = "00".repeat(32);
+        assert!(Key::from_hex(&format!("  {text}\n")).is_some());
+        assert!(Key::from_hex(&text[..62]).is_none());
+        assert!(Key::from_hex(&"zz".repeat(32)).is_none());
+        assert!(Key::from_hex(&format!("{text}00")).is_none());
+    }
+
+    #[test]
+    fn errors_and_debug_never_show_the_key() {
+        let secret = "ab".repeat(31) + "zz";
+        // SAFETY: tests in this module do not read this variable concurrently.
+        unsafe { std::env::set_var("ANONYMIZE_TEST_BAD_KEY", &secret) };
+        let error = Key::load(&KeySource::Env("ANONYMIZE_TEST_BAD_KEY".into())).unwrap_err();
+        assert!(!error.to_string().contains("abab"));
+        let key = Key::from_hex(&"ab".repeat(32)).unwrap();
+        assert!(!format!("{key:?}").contains("abab"));
+    }
+
+    #[test]
+    fn generated_keys_differ_and_round_trip() {
+        let a = Key::generate().unwrap();
+        let b = Key::generate().unwrap();
+        assert_ne!(a.to_hex(), b.to_hex());
+        assert_eq!(Key::from_hex(&a.to_hex()).unwrap().id(), a.id());
+    }
+}

@@ -1,0 +1,24 @@
+//! `anonymize` turns raw customer data into analytics-safe data, as a declarative job file says.
+//!
+//! The pipeline flows one way:
+//!
+//! 1. [`job`]: the job file (YAML or TOML) is parsed and validated, every problem at once, into
+//!    a [`job::Job`].
+//! 2. [`plan`]: the job is bound to its input's schema (no rows read) and compiled into one
+//!    step per column.
+//! 3. [`io`]: CSV or Parquet input streams as Arrow record batches.
+//! 4. [`consent`]: rows without consent and subjects on exclusion lists are removed first.
+//! 5. [`transform`]: per-column kernels (mask, redact, pseudonymize…), run batch by batch in
+//!    parallel by the [`runner`].
+//! 6. [`io::output`]: the output is written to a temporary file and renamed into place whole.
+//!
+//! [`keys`] holds the secret key; [`sample`] generates synthetic customer tables.
+
+pub mod consent;
+pub mod io;
+pub mod job;
+pub mod keys;
+pub mod plan;
+pub mod runner;
+pub mod sample;
+pub mod transform;

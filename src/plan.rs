@@ -1,0 +1,218 @@
+//! A validated [`Job`] bound to its input and compiled into ordered per-column steps.
+//!
+//! Binding reads schemas only (the input's and the exclusion lists'), so `anonymize validate`
+//! and `anonymize run --dry-run` see every problem `anonymize run` would, without reading rows.
+
+use crate::consent;
+use crate::io::{BATCH_SIZE, DataSource, IoError};
+use crate::job::{Action, Issues, Job, KeyPath, check, plural};
+use crate::keys::{Key, KeyError};
+use crate::transform::Kernel;
+use crate::transform::pseudonymize::Pseudonymizer;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a job cannot be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read the input")]
+    Input(#[source] IoError),
+    #[error("cannot read exclusion list `{path}`")]
+    ExclusionList {
+        path: std::path::PathBuf,
+        #[source]
+        source: IoError,
+    },
+    #[error("job file `{path}` does not fit its input; {count}:\n{issues}", count = plural(issues.len(), "problem"))]
+    Invalid { path: std::path::PathBuf, issues: Issues },
+    #[error("{}", not_available(.0))]
+    NotAvailable(Vec<(KeyPath, String)>),
+    #[error("cannot load the key")]
+    Key(#[source] KeyError),
+}
+
+fn not_available(items: &[(KeyPath, String)]) -> String {
+    let mut text = String::from("this job uses features that are not available yet in this version of anonymize:");
+    for (path, what) in items {
+        text.push_str(&format!("\n  - {path}: {what} is not available yet"));
+    }
+    text.push_str("\n  nothing was read or written");
+    text
+}
+
+/// The input opened and the job checked against its schema.
+pub struct Bound {
+    pub source: DataSource,
+}
+
+/// Opens the input and checks the job against its schema and its lists' schemas.
+///
+/// # Errors
+/// [`PlanError::Invalid`] with every problem, or an input that cannot be read.
+pub fn bind(job: &Job) -> Result<Bound, PlanError> {
+    let source = DataSource::open(&job.input, BATCH_SIZE).map_err(PlanError::Input)?;
+    let mut list_schemas = Vec::new();
+    if let Some(consent) = &job.consent {
+        for exclusion in &consent.exclude {
+            let schema = consent::list_schema(exclusion)
+                .map_err(|source| PlanError::ExclusionList { path: exclusion.path.clone(), source })?;
+            list_schemas.push(schema);
+        }
+    }
+    let issues = check::against_schema(job, &source.schema(), &list_schemas);
+    if !issues.is_empty() {
+        return Err(PlanError::Invalid { path: job.file.clone(), issues });
+    }
+    Ok(Bound { source })
+}
+
+/// Why a column is not in the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// `action: drop`.
+    Action,
+    /// Not named in the job, with `unlisted_columns: drop`.
+    Unlisted,
+}
+
+/// One input column and what becomes of it.
+#[derive(Clone)]
+pub struct Step {
+    pub name: String,
+    pub input_index: usize,
+    pub input_type: DataType,
+    /// `None`: the column is dropped.
+    pub output: Option<(Kernel, DataType)>,
+    pub action: &'static str,
+    /// Parameters worth stating in the summary (method, domain, kept characters).
+    pub detail: String,
+    pub dropped: Option<DropReason>,
+}
+
+/// The compiled job.
+pub struct Plan {
+    /// One step per input column, in input order.
+    pub steps: Vec<Step>,
+    pub output_schema: SchemaRef,
+}
+
+impl fmt::Debug for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Plan").field("columns", &self.steps.iter().map(|s| &s.name).collect::<Vec<_>>()).finish()
+    }
+}
+
+/// Features of the contract that this version parses and validates but cannot run yet.
+fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
+    let mut items = Vec::new();
+    for c in &job.columns {
+        if matches!(c.action, Action::Encrypt(_) | Action::Generalize(_) | Action::Noise(_)) {
+            items.push((KeyPath::root("columns").join(&c.name), format!("the `{}` action", c.action.name())));
+        }
+    }
+    let privacy = KeyPath::root("privacy");
+    if job.privacy.k_anonymity.is_some() {
+        items.push((privacy.join("k_anonymity"), "k-anonymity".into()));
+    }
+    if job.privacy.l_diversity.is_some() {
+        items.push((privacy.join("l_diversity"), "l-diversity".into()));
+    }
+    if job.privacy.t_closeness.is_some() {
+        items.push((privacy.join("t_closeness"), "t-closeness".into()));
+    }
+    if job.privacy.budget.is_some() {
+        items.push((privacy.join("budget"), "the privacy budget ledger".into()));
+    }
+    if !job.aggregates.is_empty() {
+        items.push((KeyPath::root("aggregates"), "differentially private aggregates".into()));
+    }
+    if job.lineage.is_some() {
+        items.push((KeyPath::root("lineage"), "OpenLineage output".into()));
+    }
+    if job.report.is_some() {
+        items.push((KeyPath::root("report"), "the privacy report".into()));
+    }
+    items
+}
+
+/// Loads the job's key if any column needs it.
+///
+/// # Errors
+/// [`PlanError::Key`] when the key is needed and cannot be loaded.
+pub fn load_key(job: &Job) -> Result<Option<Key>, PlanError> {
+    if !job.columns.iter().any(|c| c.action.needs_key()) {
+        return Ok(None);
+    }
+    match &job.pseudonym_key {
+        Some(source) => Key::load(source).map(Some).map_err(PlanError::Key),
+        // `load` refuses such a job; kept for callers that build a `Job` by hand.
+        None => Err(PlanError::NotAvailable(vec![(KeyPath::root("secrets"), "a key source".into())])),
+    }
+}
+
+/// Compiles the job against the input schema.
+///
+/// # Errors
+/// [`PlanError::NotAvailable`] for features of later versions.
+pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, PlanError> {
+    let missing = unavailable(job);
+    if !missing.is_empty() {
+        return Err(PlanError::NotAvailable(missing));
+    }
+    let mut steps = Vec::new();
+    let mut fields = Vec::new();
+    for (input_index, field) in schema.fields().iter().enumerate() {
+        let name = field.name().clone();
+        let input_type = field.data_type().clone();
+        let spec = job.column(&name);
+        let (kernel, action, detail, dropped) = match spec.map(|s| &s.action) {
+            None => (None, "drop", "not listed; unlisted_columns: drop".to_string(), Some(DropReason::Unlisted)),
+            Some(Action::Drop) => (None, "drop", String::new(), Some(DropReason::Action)),
+            Some(Action::Keep { sensitive }) => {
+                (Some(Kernel::Keep), "keep", if *sensitive { "sensitive".into() } else { String::new() }, None)
+            }
+            Some(Action::Redact { with }) => (
+                Some(Kernel::Redact { with: with.clone() }),
+                "redact",
+                if with.is_some() { "replaced by a constant".into() } else { "set to null".into() },
+                None,
+            ),
+            Some(Action::Mask(rule)) => (
+                Some(Kernel::Mask(rule.clone())),
+                "mask",
+                format!("keeps first {}, last {} characters", rule.keep_first, rule.keep_last),
+                None,
+            ),
+            Some(Action::Pseudonymize(p)) => {
+                let Some(key) = key else {
+                    return Err(PlanError::NotAvailable(vec![(KeyPath::root("secrets"), "a key source".into())]));
+                };
+                let method = match p.method {
+                    crate::job::config::PseudonymMethod::KeyedHash => "keyed-hash",
+                    crate::job::config::PseudonymMethod::HmacSha256 => "hmac-sha256",
+                };
+                let kernel = Pseudonymizer::new(key, p.method, &p.domain, p.length, p.keep_domain);
+                let mut detail = format!("{method}, domain `{}`, {} hex characters", p.domain, p.length);
+                if p.keep_domain {
+                    detail.push_str(", e-mail domain kept");
+                }
+                (Some(Kernel::Pseudonymize(kernel)), "pseudonymize", detail, None)
+            }
+            Some(other @ (Action::Encrypt(_) | Action::Generalize(_) | Action::Noise(_))) => {
+                let what = format!("the `{}` action", other.name());
+                return Err(PlanError::NotAvailable(vec![(KeyPath::root("columns").join(&name), what)]));
+            }
+        };
+        let output = kernel.map(|k| {
+            let t = k.output_type(&input_type);
+            (k, t)
+        });
+        if let Some((_, t)) = &output {
+            fields.push(Field::new(&name, t.clone(), true));
+        }
+        steps.push(Step { name, input_index, input_type, output, action, detail, dropped });
+    }
+    Ok(Plan { steps, output_schema: Arc::new(Schema::new(fields)) })
+}

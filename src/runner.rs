@@ -1,0 +1,363 @@
+//! Executes a plan: read batches → consent filter → per-column kernels (in parallel) → write,
+//! in input order, so the output is byte-identical whatever the thread count.
+
+use crate::consent::{ConsentFilter, Excluded};
+use crate::io::output::{BatchWriter, check_target};
+use crate::io::{DataSource, IoError};
+use crate::job::{DataFormat, Job, JobError};
+use crate::plan::{self, DropReason, Plan, PlanError};
+use crate::transform::TransformError;
+use arrow::array::{ArrayRef, RecordBatch};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// How a run is carried out (not what it does: that is the job's).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Worker threads; `None`: all cores.
+    pub threads: Option<usize>,
+    /// Makes every random draw reproducible (and the run not differentially private).
+    pub seed: Option<u64>,
+    /// Plan only: read schemas, write nothing.
+    pub dry_run: bool,
+    /// Draw a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Why a run failed. Nothing is left under an output's final name when it does.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
+    #[error("Arrow failed on a batch")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RunError {
+    /// 1 when the job or its data is wrong, 2 for an internal error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Arrow(_) | RunError::Internal(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What a run did, for the human summary and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub job: String,
+    pub job_file: String,
+    pub job_blake3: String,
+    pub run_id: String,
+    pub dry_run: bool,
+    pub input_files: Vec<String>,
+    pub input_bytes: u64,
+    pub rows_read: u64,
+    pub rows_excluded: Excluded,
+    pub rows_written: u64,
+    pub columns: Vec<ColumnSummary>,
+    pub output: OutputSummary,
+    pub key_id: Option<String>,
+    pub demo_key: bool,
+    pub seeded: bool,
+    pub threads: usize,
+    pub elapsed_seconds: f64,
+}
+
+/// One input column in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSummary {
+    pub name: String,
+    pub action: &'static str,
+    pub detail: String,
+    pub input_type: String,
+    /// `None` when the column is not in the output.
+    pub output_type: Option<String>,
+    pub dropped: Option<DropReason>,
+}
+
+/// Where the output went.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputSummary {
+    pub path: String,
+    pub format: DataFormat,
+    pub written: bool,
+}
+
+/// A fresh random run id in UUID v4 form (as OpenLineage expects).
+pub fn new_run_id() -> String {
+    use rand::TryRng;
+    let mut bytes = [0u8; 16];
+    if rand::rngs::SysRng.try_fill_bytes(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = crate::keys::hex(&bytes);
+    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+}
+
+/// Runs a loaded job.
+///
+/// Everything that can be checked is checked before the first row is read: the job against the
+/// input schema, the key, the output target. Then batches stream through; the output appears
+/// under its final name only once complete.
+///
+/// # Errors
+/// [`RunError`]; see [`RunError::exit_code`].
+pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
+    let started = Instant::now();
+    let run_id = new_run_id();
+    let plan::Bound { source } = plan::bind(job)?;
+    let key = plan::load_key(job)?;
+    let plan = plan::compile(job, &source.schema(), key.as_ref())?;
+    check_target(&job.output.path, job.output.overwrite)?;
+    let threads = options.threads.unwrap_or_else(rayon::current_num_threads).max(1);
+
+    let mut summary = RunSummary {
+        job: job.name.clone(),
+        job_file: job.file.display().to_string(),
+        job_blake3: job.file_blake3.clone(),
+        run_id: run_id.clone(),
+        dry_run: options.dry_run,
+        input_files: source.files().map(|p| p.display().to_string()).collect(),
+        input_bytes: source.bytes(),
+        rows_read: 0,
+        rows_excluded: Excluded::default(),
+        rows_written: 0,
+        columns: column_summaries(&plan),
+        output: OutputSummary {
+            path: job.output.path.display().to_string(),
+            format: job.output.format,
+            written: false,
+        },
+        key_id: key.as_ref().map(crate::keys::Key::id),
+        demo_key: key.as_ref().is_some_and(crate::keys::Key::is_demo),
+        seeded: options.seed.is_some(),
+        threads,
+        elapsed_seconds: 0.0,
+    };
+    if options.dry_run {
+        summary.elapsed_seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+
+    let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
+    let mut metadata = vec![
+        ("anonymize.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        ("anonymize.run_id".to_string(), run_id),
+        ("anonymize.job".to_string(), job.name.clone()),
+        ("anonymize.job_blake3".to_string(), job.file_blake3.clone()),
+    ];
+    if let Some(id) = &summary.key_id {
+        metadata.push(("anonymize.key_id".to_string(), id.clone()));
+    }
+    let writer = BatchWriter::create(
+        &job.output.path,
+        job.output.format,
+        job.output.overwrite,
+        plan.output_schema.clone(),
+        metadata,
+    )?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("anonymize-{i}"))
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start {threads} worker threads: {e}")))?;
+    let progress = options.progress.then(|| progress_bar(&source));
+    let totals = stream(&source, &plan, &consent, writer, &pool, threads, progress.as_ref())?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    summary.rows_read = totals.rows_read;
+    summary.rows_excluded = totals.excluded;
+    summary.rows_written = totals.rows_written;
+    summary.output.written = true;
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+struct Totals {
+    rows_read: u64,
+    excluded: Excluded,
+    rows_written: u64,
+}
+
+/// Reads on one thread, transforms windows of batches on the pool, writes in order.
+fn stream(
+    source: &DataSource,
+    plan: &Plan,
+    consent: &ConsentFilter,
+    mut writer: BatchWriter,
+    pool: &rayon::ThreadPool,
+    threads: usize,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Totals, RunError> {
+    let window = threads * 2;
+    let mut totals = Totals { rows_read: 0, excluded: Excluded::default(), rows_written: 0 };
+    std::thread::scope(|scope| -> Result<(), RunError> {
+        let (sender, receiver) = mpsc::sync_channel::<Result<RecordBatch, IoError>>(window);
+        scope.spawn(move || {
+            for batch in source.batches() {
+                let failed = batch.is_err();
+                if sender.send(batch).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let mut chunk = Vec::with_capacity(window);
+        let mut input_done = false;
+        while !input_done {
+            chunk.clear();
+            while chunk.len() < window {
+                match receiver.recv() {
+                    Ok(batch) => chunk.push(batch?),
+                    Err(_) => {
+                        input_done = true;
+                        break;
+                    }
+                }
+            }
+            let results: Vec<Result<(RecordBatch, Excluded), RunError>> =
+                pool.install(|| chunk.par_iter().map(|batch| transform_batch(batch, plan, consent)).collect());
+            for (batch, result) in chunk.iter().zip(results) {
+                let (out, excluded) = result?;
+                totals.rows_read += batch.num_rows() as u64;
+                totals.excluded += excluded;
+                if out.num_rows() > 0 {
+                    writer.write(&out)?;
+                }
+                if let Some(bar) = progress {
+                    bar.inc(batch.num_rows() as u64);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    totals.rows_written = writer.finish()?;
+    Ok(totals)
+}
+
+/// Consent filter, then every column's kernel.
+fn transform_batch(
+    batch: &RecordBatch,
+    plan: &Plan,
+    consent: &ConsentFilter,
+) -> Result<(RecordBatch, Excluded), RunError> {
+    let (kept, excluded) = consent.apply(batch)?;
+    let columns = plan
+        .steps
+        .iter()
+        .filter_map(|step| {
+            step.output.as_ref().map(|(kernel, _)| kernel.apply(&step.name, kept.column(step.input_index)))
+        })
+        .collect::<Result<Vec<ArrayRef>, TransformError>>()?;
+    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
+    let out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
+    Ok((out, excluded))
+}
+
+fn column_summaries(plan: &Plan) -> Vec<ColumnSummary> {
+    plan.steps
+        .iter()
+        .map(|s| ColumnSummary {
+            name: s.name.clone(),
+            action: s.action,
+            detail: s.detail.clone(),
+            input_type: s.input_type.to_string(),
+            output_type: s.output.as_ref().map(|(_, t)| t.to_string()),
+            dropped: s.dropped,
+        })
+        .collect()
+}
+
+fn progress_bar(source: &DataSource) -> indicatif::ProgressBar {
+    let bar = match source.known_rows() {
+        Some(rows) => indicatif::ProgressBar::new(rows).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} {human_pos}/{human_len} rows [{bar:30}] {percent}% {per_sec} eta {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        ),
+        None => indicatif::ProgressBar::new_spinner().with_style(
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows read, {per_sec}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        ),
+    };
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+    bar
+}
+
+impl RunSummary {
+    /// The short human summary printed to stderr.
+    pub fn human(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let verb = if self.dry_run { "planned (dry run, nothing read or written)" } else { "finished" };
+        let _ = writeln!(s, "anonymize: job `{}` {verb} in {:.2} s", self.job, self.elapsed_seconds);
+        let files = crate::job::plural(self.input_files.len(), "file");
+        let first = self.input_files.first().map_or("", String::as_str);
+        let _ = writeln!(s, "  input      {first} ({files}, {})", human_bytes(self.input_bytes));
+        if !self.dry_run {
+            let e = &self.rows_excluded;
+            let _ = writeln!(
+                s,
+                "  rows       {} read, {} excluded by consent ({} without consent, {} on exclusion lists), {} written",
+                self.rows_read,
+                e.total(),
+                e.by_column,
+                e.by_list,
+                self.rows_written
+            );
+        }
+        let state = if self.output.written { "" } else { " (not written)" };
+        let _ = writeln!(s, "  output     {}{state}", Path::new(&self.output.path).display());
+        if let Some(id) = &self.key_id {
+            let _ = writeln!(s, "  key id     {id}");
+        }
+        let _ = writeln!(s, "  threads    {}", self.threads);
+        let _ = writeln!(s, "  columns");
+        let width = self.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
+        for c in &self.columns {
+            let detail = if c.detail.is_empty() { String::new() } else { format!(" ({})", c.detail) };
+            let _ = writeln!(s, "    {:width$}  {}{detail}", c.name, c.action);
+        }
+        if self.demo_key {
+            let _ = writeln!(
+                s,
+                "warning: this run used the public demo key; its tokens protect nothing. Use your own key (anonymize keygen)."
+            );
+        }
+        if self.seeded {
+            let _ = writeln!(
+                s,
+                "note: --seed was given; random draws are reproducible and any noise is not differentially private"
+            );
+        }
+        s
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
