@@ -104,6 +104,18 @@ pub fn new_run_id() -> String {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         bytes = (nanos ^ u128::from(std::process::id())).to_le_bytes();
     }
+    uuid_v4(bytes)
+}
+
+/// A run id derived from the seed and the job file, for reproducible test runs.
+pub fn seeded_run_id(seed: u64, job_blake3: &str) -> String {
+    let mut hasher = blake3::Hasher::new_derive_key("anonymize seeded run id v1");
+    hasher.update(&seed.to_le_bytes());
+    hasher.update(job_blake3.as_bytes());
+    uuid_v4(hasher.finalize().as_bytes()[..16].try_into().unwrap_or([0; 16]))
+}
+
+fn uuid_v4(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex = crate::keys::hex(&bytes);
@@ -120,7 +132,11 @@ pub fn new_run_id() -> String {
 /// [`RunError`]; see [`RunError::exit_code`].
 pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let run_id = new_run_id();
+    // Seeded runs are reproducible byte for byte, their run id included.
+    let run_id = match options.seed {
+        Some(seed) => seeded_run_id(seed, &job.file_blake3),
+        None => new_run_id(),
+    };
     let plan::Bound { source } = plan::bind(job)?;
     let key = plan::load_key(job)?;
     let plan = plan::compile(job, &source.schema(), key.as_ref())?;

@@ -32,7 +32,7 @@ use chrono::Datelike;
 /// Returns `None` for types that have no canonical text (lists, structs, binary).
 ///
 /// ```
-/// use arrow::array::{ArrayRef, Int64Array};
+/// use arrow::array::{Array, ArrayRef, Int64Array};
 /// use std::sync::Arc;
 /// let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(-7), None]));
 /// let text = anonymize::io::text::to_text(&values).unwrap();

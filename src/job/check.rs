@@ -197,5 +197,8 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
             }
         }
     }
+    for issue in &mut issues.0 {
+        issue.position = job.document.position_of(&issue.path.0);
+    }
     issues
 }

@@ -97,6 +97,8 @@ pub struct Job {
     pub output: Output,
     pub lineage: Option<PathBuf>,
     pub report: Option<PathBuf>,
+    /// The parsed document, to point later problems at their line and column.
+    pub document: super::tree::Node,
 }
 
 impl Job {

@@ -71,7 +71,13 @@ impl<'a> Parser<'a> {
                         serde_path_to_error::Segment::Unknown => {}
                     }
                 }
-                let message = error.into_inner().to_string();
+                let mut message = error.into_inner().to_string();
+                // Non-finite numbers travel as text (JSON has no infinity); say what they are.
+                for non_finite in ["inf", "-inf", "NaN"] {
+                    if message == format!("invalid type: string \"{non_finite}\", expected f64") {
+                        message = format!("expected a finite number, found {non_finite}");
+                    }
+                }
                 let hint = unknown_field_hint(&message);
                 self.issue_with_hint(&full, message, hint);
                 None
@@ -171,6 +177,7 @@ impl<'a> Parser<'a> {
             output: output?,
             lineage,
             report,
+            document: root.clone(),
         })
         .filter(|_| version == Some(1))
     }

@@ -129,6 +129,8 @@ pub fn parse_yaml(text: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::options::Options::default();
     options.strict_booleans = true;
     options.leading_zero_numbers_as_strings = true;
+    // `.inf` and `.nan` reach validation, which names the key that must be finite.
+    options.non_finite_float_policy = serde_saphyr::options::NonFiniteFloatPolicy::PassThrough;
     match serde_saphyr::from_str_with_options::<Option<serde_saphyr::Spanned<YamlNode>>>(text, options) {
         Ok(Some(root)) => Ok(from_yaml(root)),
         Ok(None) => Ok(Node { value: NodeValue::Mapping(Vec::new()), position: None }),

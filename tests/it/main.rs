@@ -1,0 +1,79 @@
+//! Integration tests: they drive the real `anonymize` binary.
+
+mod bad_jobs;
+mod leaks;
+mod roundtrip;
+mod runs;
+mod tokens;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the binary in `dir` with `args`.
+pub fn anonymize(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anonymize"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ANONYMIZE_KEY")
+        .env("ANONYMIZE_TEST_KEY", "11".repeat(32))
+        .output()
+        .expect("the binary runs")
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Writes a job file into `dir` and returns its path.
+pub fn write_job(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("job written");
+    path
+}
+
+/// Every cell of a CSV or Parquet file as text, read back through the library.
+pub fn cells(path: &Path) -> Vec<Vec<Option<String>>> {
+    let source = anonymize::io::DataSource::open_path(
+        path,
+        None,
+        &anonymize::job::CsvOptions {
+            types: std::collections::BTreeMap::new(),
+            ..anonymize::job::CsvOptions::default()
+        },
+        1024,
+    )
+    .expect("output readable");
+    let mut rows = Vec::new();
+    for batch in source.batches() {
+        let batch = batch.expect("batch");
+        let texts: Vec<_> = batch.columns().iter().map(|c| anonymize::io::text::to_text(c).expect("text")).collect();
+        for row in 0..batch.num_rows() {
+            rows.push(
+                texts
+                    .iter()
+                    .map(|t| {
+                        use arrow::array::Array;
+                        (!t.is_null(row)).then(|| t.value(row).to_string())
+                    })
+                    .collect(),
+            );
+        }
+    }
+    rows
+}
+
+/// The column names of a data file.
+pub fn column_names(path: &Path) -> Vec<String> {
+    let source = anonymize::io::DataSource::open_path(path, None, &anonymize::job::CsvOptions::default(), 1024)
+        .expect("readable");
+    source.schema().fields().iter().map(|f| f.name().clone()).collect()
+}
