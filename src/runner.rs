@@ -181,12 +181,19 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     if let Some(id) = &summary.key_id {
         metadata.push(("anonymize.key_id".to_string(), id.clone()));
     }
+    let unique_columns: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.output, Some((crate::transform::Kernel::Pseudonymize(_), _))))
+        .map(|s| s.name.clone())
+        .collect();
     let writer = BatchWriter::create(
         &job.output.path,
         job.output.format,
         job.output.overwrite,
         plan.output_schema.clone(),
         metadata,
+        &unique_columns,
     )?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -212,7 +219,15 @@ struct Totals {
     rows_written: u64,
 }
 
-/// Reads on one thread, transforms windows of batches on the pool, writes in order.
+/// Batches on their way to the writer thread. The writer commits only on `Done`: if the
+/// channel closes without it (a failed transform), the output is abandoned, never committed.
+enum ToWriter {
+    Batch(RecordBatch),
+    Done,
+}
+
+/// Three stages that overlap: a reader thread, windows of batches transformed in parallel on
+/// the pool, and a writer thread that writes them in input order.
 fn stream(
     source: &DataSource,
     plan: &Plan,
@@ -234,36 +249,58 @@ fn stream(
                 }
             }
         });
-        let mut chunk = Vec::with_capacity(window);
-        let mut input_done = false;
-        while !input_done {
-            chunk.clear();
-            while chunk.len() < window {
-                match receiver.recv() {
-                    Ok(batch) => chunk.push(batch?),
-                    Err(_) => {
-                        input_done = true;
-                        break;
+        let (to_writer, from_transform) = mpsc::sync_channel::<ToWriter>(window);
+        let written = scope.spawn(move || -> Result<Option<u64>, IoError> {
+            for message in from_transform {
+                match message {
+                    ToWriter::Batch(batch) => writer.write(&batch)?,
+                    ToWriter::Done => return writer.finish().map(Some),
+                }
+            }
+            Ok(None)
+        });
+        let transformed = (|| -> Result<(), RunError> {
+            let mut chunk = Vec::with_capacity(window);
+            let mut input_done = false;
+            while !input_done {
+                chunk.clear();
+                while chunk.len() < window {
+                    match receiver.recv() {
+                        Ok(batch) => chunk.push(batch?),
+                        Err(_) => {
+                            input_done = true;
+                            break;
+                        }
+                    }
+                }
+                let results: Vec<Result<(RecordBatch, Excluded), RunError>> =
+                    pool.install(|| chunk.par_iter().map(|batch| transform_batch(batch, plan, consent)).collect());
+                for (batch, result) in chunk.iter().zip(results) {
+                    let (out, excluded) = result?;
+                    totals.rows_read += batch.num_rows() as u64;
+                    totals.excluded += excluded;
+                    // A closed channel means the writer failed; its error is collected below.
+                    if out.num_rows() > 0 && to_writer.send(ToWriter::Batch(out)).is_err() {
+                        return Ok(());
+                    }
+                    if let Some(bar) = progress {
+                        bar.inc(batch.num_rows() as u64);
                     }
                 }
             }
-            let results: Vec<Result<(RecordBatch, Excluded), RunError>> =
-                pool.install(|| chunk.par_iter().map(|batch| transform_batch(batch, plan, consent)).collect());
-            for (batch, result) in chunk.iter().zip(results) {
-                let (out, excluded) = result?;
-                totals.rows_read += batch.num_rows() as u64;
-                totals.excluded += excluded;
-                if out.num_rows() > 0 {
-                    writer.write(&out)?;
-                }
-                if let Some(bar) = progress {
-                    bar.inc(batch.num_rows() as u64);
-                }
-            }
+            let _ = to_writer.send(ToWriter::Done);
+            Ok(())
+        })();
+        drop(receiver);
+        drop(to_writer);
+        let written = written.join().map_err(|_| RunError::Internal("the writer thread panicked".into()))?;
+        transformed?;
+        match written? {
+            Some(rows) => totals.rows_written = rows,
+            None => return Err(RunError::Internal("the writer stopped before the end of the data".into())),
         }
         Ok(())
     })?;
-    totals.rows_written = writer.finish()?;
     Ok(totals)
 }
 

@@ -282,7 +282,7 @@ fn ascii_lower(text: &str) -> String {
 /// # Errors
 /// The output cannot be written.
 pub fn write(path: &Path, format: DataFormat, rows: u64, seed: u64, overwrite: bool) -> Result<u64, IoError> {
-    let mut writer = BatchWriter::create(path, format, overwrite, schema(), Vec::new())?;
+    let mut writer = BatchWriter::create(path, format, overwrite, schema(), Vec::new(), &[])?;
     let mut start = 0;
     while start < rows {
         let n = (rows - start).min(crate::io::BATCH_SIZE as u64);
@@ -309,7 +309,7 @@ pub fn write_deletion_requests(path: &Path, rows: u64, every: u64, overwrite: bo
     }
     let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(ids.finish()), Arc::new(dates.finish())])
         .map_err(|source| IoError::Arrow { source })?;
-    let mut writer = BatchWriter::create(path, DataFormat::Csv, overwrite, schema, Vec::new())?;
+    let mut writer = BatchWriter::create(path, DataFormat::Csv, overwrite, schema, Vec::new(), &[])?;
     writer.write(&batch)?;
     writer.finish()
 }

@@ -117,6 +117,8 @@ enum Inner {
 
 impl BatchWriter {
     /// Starts an output of `schema`; `metadata` goes into the Parquet footer's key-value pairs.
+    /// `unique_columns` hold (nearly) unique values such as tokens: Parquet skips the dictionary
+    /// encoding it would build and then abandon for them.
     ///
     /// # Errors
     /// As [`AtomicFile::create`].
@@ -126,16 +128,25 @@ impl BatchWriter {
         overwrite: bool,
         schema: SchemaRef,
         metadata: Vec<(String, String)>,
+        unique_columns: &[String],
     ) -> Result<Self, IoError> {
         let (atomic, file) = AtomicFile::create(target, overwrite)?;
         let inner = match format {
             DataFormat::Parquet => {
                 let metadata =
                     metadata.into_iter().map(|(k, v)| parquet::file::metadata::KeyValue::new(k, v)).collect::<Vec<_>>();
-                let properties = WriterProperties::builder()
+                let mut properties = WriterProperties::builder()
                     .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
-                    .set_key_value_metadata((!metadata.is_empty()).then_some(metadata))
-                    .build();
+                    .set_key_value_metadata((!metadata.is_empty()).then_some(metadata));
+                for column in unique_columns {
+                    // Random hex gains little from a higher zstd level; level 1 is much faster.
+                    properties =
+                        properties.set_column_dictionary_enabled(column.as_str().into(), false).set_column_compression(
+                            column.as_str().into(),
+                            Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()),
+                        );
+                }
+                let properties = properties.build();
                 let writer = ArrowWriter::try_new(file, schema, Some(properties))
                     .map_err(|source| IoError::ParquetWrite { path: target.to_path_buf(), source })?;
                 Inner::Parquet(writer)
