@@ -341,12 +341,12 @@ fn progress_bar(source: &DataSource) -> indicatif::ProgressBar {
     let bar = match source.known_rows() {
         Some(rows) => indicatif::ProgressBar::new(rows).with_style(
             indicatif::ProgressStyle::with_template(
-                "{spinner} {human_pos}/{human_len} rows [{bar:30}] {percent}% {per_sec} eta {eta}",
+                "{spinner} {human_pos}/{human_len} rows {wide_bar} {percent}% eta {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         ),
         None => indicatif::ProgressBar::new_spinner().with_style(
-            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows read, {per_sec}")
+            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows read in {elapsed}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         ),
     };
