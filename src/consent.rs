@@ -84,11 +84,6 @@ impl ConsentFilter {
         self.column.is_some() || !self.lists.is_empty()
     }
 
-    /// Subjects listed across all exclusion lists.
-    pub fn listed_subjects(&self) -> usize {
-        self.lists.iter().map(|(_, keys)| keys.len()).sum()
-    }
-
     /// Removes excluded rows from a batch.
     ///
     /// # Errors
@@ -123,5 +118,31 @@ impl ConsentFilter {
         }
         let mask = BooleanArray::from(keep);
         Ok((filter_record_batch(batch, &mask)?, excluded))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{ArrayRef, Int64Array};
+    use arrow::datatypes::{DataType, Field};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_row_excluded_for_both_reasons_counts_once() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("consent", DataType::Boolean, true),
+        ]));
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3, 4]));
+        let flags: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true)]));
+        let batch = RecordBatch::try_new(schema, vec![ids, flags]).unwrap();
+        // 2 refused consent and is also listed; 4 is listed only.
+        let filter =
+            ConsentFilter { column: Some(1), lists: vec![(0, HashSet::from(["2".to_string(), "4".to_string()]))] };
+        let (kept, excluded) = filter.apply(&batch).unwrap();
+        assert_eq!(excluded, Excluded { by_column: 2, by_list: 1 });
+        assert_eq!(kept.num_rows(), 1);
+        assert_eq!(kept.column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0), 1);
     }
 }

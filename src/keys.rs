@@ -153,6 +153,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_demo_key_is_recognized() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/keys/DEMO-KEY-public-do-not-use.hex");
+        let key = Key::load(&KeySource::File(path)).unwrap();
+        assert!(key.is_demo(), "DEMO_KEY_ID must be the id of the shipped demo key, not {}", key.id());
+        assert!(!Key::from_hex(&"00".repeat(32)).unwrap().is_demo());
+    }
+
+    #[test]
     fn generated_keys_differ_and_round_trip() {
         let a = Key::generate().unwrap();
         let b = Key::generate().unwrap();

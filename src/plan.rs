@@ -30,6 +30,8 @@ pub enum PlanError {
     NotAvailable(Vec<(KeyPath, String)>),
     #[error("cannot load the key")]
     Key(#[source] KeyError),
+    #[error("column `{column}` needs a key, and `secrets.pseudonym_key` is not set")]
+    MissingKey { column: String },
 }
 
 fn not_available(items: &[(KeyPath, String)]) -> String {
@@ -142,13 +144,13 @@ fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
 /// # Errors
 /// [`PlanError::Key`] when the key is needed and cannot be loaded.
 pub fn load_key(job: &Job) -> Result<Option<Key>, PlanError> {
-    if !job.columns.iter().any(|c| c.action.needs_key()) {
+    let Some(column) = job.columns.iter().find(|c| c.action.needs_key()) else {
         return Ok(None);
-    }
+    };
     match &job.pseudonym_key {
         Some(source) => Key::load(source).map(Some).map_err(PlanError::Key),
         // `load` refuses such a job; kept for callers that build a `Job` by hand.
-        None => Err(PlanError::NotAvailable(vec![(KeyPath::root("secrets"), "a key source".into())])),
+        None => Err(PlanError::MissingKey { column: column.name.clone() }),
     }
 }
 
@@ -187,7 +189,7 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
             ),
             Some(Action::Pseudonymize(p)) => {
                 let Some(key) = key else {
-                    return Err(PlanError::NotAvailable(vec![(KeyPath::root("secrets"), "a key source".into())]));
+                    return Err(PlanError::MissingKey { column: name });
                 };
                 let method = match p.method {
                     crate::job::config::PseudonymMethod::KeyedHash => "keyed-hash",

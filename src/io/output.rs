@@ -239,6 +239,18 @@ mod tests {
     }
 
     #[test]
+    fn a_target_that_appears_during_the_run_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        let (atomic, mut file) = AtomicFile::create(&target, false).unwrap();
+        file.write_all(b"new").unwrap();
+        std::fs::write(&target, b"written meanwhile").unwrap();
+        assert!(matches!(atomic.commit(file), Err(IoError::Exists { .. })));
+        assert_eq!(std::fs::read(&target).unwrap(), b"written meanwhile");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is removed");
+    }
+
+    #[test]
     fn existing_targets_are_kept_unless_overwrite() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("out.csv");

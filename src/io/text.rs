@@ -10,7 +10,6 @@ use arrow::datatypes::{
 };
 use chrono::{DateTime, NaiveDate};
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i32 = 719_163;
@@ -153,15 +152,11 @@ fn timestamp(buffer: &mut String, value: i64, unit: TimeUnit, date_only_if_midni
     }
 }
 
-/// A text column as an `ArrayRef`.
-pub fn text_array(values: StringArray) -> ArrayRef {
-    Arc::new(values)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::{BooleanArray, Date32Array, Float64Array, TimestampMicrosecondArray};
+    use std::sync::Arc;
 
     fn text(array: ArrayRef) -> Vec<Option<String>> {
         to_text(&array).unwrap().iter().map(|v| v.map(String::from)).collect()

@@ -70,10 +70,6 @@ impl Issues {
     pub fn push(&mut self, issue: Issue) {
         self.0.push(issue);
     }
-
-    pub fn extend(&mut self, other: Issues) {
-        self.0.extend(other.0);
-    }
 }
 
 impl fmt::Display for Issues {

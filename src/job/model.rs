@@ -247,17 +247,6 @@ impl Hierarchy {
         };
         Some(n as u32 + 1)
     }
-
-    /// The hierarchy's `type`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Hierarchy::Interval { .. } => "interval",
-            Hierarchy::Date { .. } => "date",
-            Hierarchy::Prefix { .. } => "prefix",
-            Hierarchy::Map { .. } => "map",
-            Hierarchy::File { .. } => "file",
-        }
-    }
 }
 
 /// `noise`.
@@ -278,13 +267,6 @@ pub struct Privacy {
     pub l_diversity: Option<LDiversity>,
     pub t_closeness: Option<f64>,
     pub budget: Option<Budget>,
-}
-
-impl Privacy {
-    /// Whether any privacy target is set.
-    pub fn any(&self) -> bool {
-        self.k_anonymity.is_some() || self.l_diversity.is_some() || self.t_closeness.is_some() || self.budget.is_some()
-    }
 }
 
 /// `privacy.k_anonymity`.

@@ -55,14 +55,6 @@ impl Node {
         }
     }
 
-    /// The position of a key (not its value) in a mapping.
-    pub fn key_position(&self, key: &str) -> Option<Position> {
-        match &self.value {
-            NodeValue::Mapping(entries) => entries.iter().find(|(k, _, _)| k == key).and_then(|(_, p, _)| *p),
-            _ => None,
-        }
-    }
-
     /// Follows a dotted path of keys and sequence indices (`columns.email.domain`, `aggregates.0`)
     /// and returns the position of the deepest node reached.
     pub fn position_of(&self, path: &[String]) -> Option<Position> {

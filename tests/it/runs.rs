@@ -56,6 +56,35 @@ fn consent_and_exclusion_lists_remove_rows_before_anything_else() {
 }
 
 #[test]
+fn parquet_outputs_carry_the_run_story_but_never_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(dir.path(), "job.yaml", &people_job(dir.path(), "", "out.parquet"));
+    let output = anonymize(dir.path(), &["run", "job.yaml", "--json", "-q"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let file = std::fs::File::open(dir.path().join("out.parquet")).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    let pairs: std::collections::HashMap<String, Option<String>> = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap()
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    assert_eq!(pairs["anonymize.run_id"].as_deref(), summary["run_id"].as_str());
+    assert_eq!(pairs["anonymize.key_id"].as_deref(), summary["key_id"].as_str());
+    assert_eq!(pairs["anonymize.job"].as_deref(), Some("people"));
+    assert_eq!(pairs["anonymize.job_blake3"].as_deref(), summary["job_blake3"].as_str());
+    let bytes = std::fs::read(dir.path().join("out.parquet")).unwrap();
+    let key = "11".repeat(32);
+    assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key's hex is in the output");
+    assert!(!bytes.windows(32).any(|w| w == [0x11; 32]), "the key's bytes are in the output");
+    assert!(!stdout(&output).contains(&key));
+}
+
+#[test]
 fn same_key_and_domain_give_the_same_token_in_every_run() {
     let dir = tempfile::tempdir().unwrap();
     for out in ["a.csv", "b.csv"] {
