@@ -84,13 +84,13 @@ impl ConsentFilter {
         self.column.is_some() || !self.lists.is_empty()
     }
 
-    /// Removes excluded rows from a batch.
+    /// Removes excluded rows from a batch; also returns which rows were kept when any was not.
     ///
     /// # Errors
     /// Arrow failed to filter.
-    pub fn apply(&self, batch: &RecordBatch) -> Result<(RecordBatch, Excluded), arrow::error::ArrowError> {
+    pub fn apply(&self, batch: &RecordBatch) -> Result<Filtered, arrow::error::ArrowError> {
         if !self.is_active() {
-            return Ok((batch.clone(), Excluded::default()));
+            return Ok(Filtered { batch: batch.clone(), excluded: Excluded::default(), kept: None });
         }
         let rows = batch.num_rows();
         let mut keep = vec![true; rows];
@@ -114,10 +114,28 @@ impl ConsentFilter {
             }
         }
         if excluded.total() == 0 {
-            return Ok((batch.clone(), excluded));
+            return Ok(Filtered { batch: batch.clone(), excluded, kept: None });
         }
         let mask = BooleanArray::from(keep);
-        Ok((filter_record_batch(batch, &mask)?, excluded))
+        Ok(Filtered { batch: filter_record_batch(batch, &mask)?, excluded, kept: Some(mask) })
+    }
+}
+
+/// A batch after the consent filter.
+pub struct Filtered {
+    pub batch: RecordBatch,
+    pub excluded: Excluded,
+    /// Which input rows were kept; `None` when all were.
+    pub kept: Option<BooleanArray>,
+}
+
+impl Filtered {
+    /// The 0-based index in the input batch of the kept row `index`.
+    pub fn input_index(&self, index: usize) -> usize {
+        match &self.kept {
+            None => index,
+            Some(mask) => mask.values().set_indices().nth(index).unwrap_or(index),
+        }
     }
 }
 
@@ -140,9 +158,11 @@ mod tests {
         // 2 refused consent and is also listed; 4 is listed only.
         let filter =
             ConsentFilter { column: Some(1), lists: vec![(0, HashSet::from(["2".to_string(), "4".to_string()]))] };
-        let (kept, excluded) = filter.apply(&batch).unwrap();
+        let filtered = filter.apply(&batch).unwrap();
+        let (kept, excluded) = (&filtered.batch, filtered.excluded);
         assert_eq!(excluded, Excluded { by_column: 2, by_list: 1 });
         assert_eq!(kept.num_rows(), 1);
+        assert_eq!(filtered.input_index(0), 0);
         assert_eq!(kept.column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0), 1);
     }
 }

@@ -8,13 +8,15 @@
 //!    step per column.
 //! 3. [`io`]: CSV or Parquet input streams as Arrow record batches.
 //! 4. [`consent`]: rows without consent and subjects on exclusion lists are removed first.
-//! 5. [`transform`]: per-column kernels (mask, redact, pseudonymize…), run batch by batch in
-//!    parallel by the [`runner`].
+//! 5. [`transform`]: per-column kernels (mask, redact, pseudonymize, encrypt, shift…), run batch
+//!    by batch in parallel by the [`runner`].
 //! 6. [`io::output`]: the output is written to a temporary file and renamed into place whole.
 //!
-//! [`keys`] holds the secret key; [`sample`] generates synthetic customer tables.
+//! [`keys`] holds the secret key; [`decrypt`] reverses `encrypt` columns for key holders;
+//! [`sample`] generates synthetic customer tables.
 
 pub mod consent;
+pub mod decrypt;
 pub mod io;
 pub mod job;
 pub mod keys;

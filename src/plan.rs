@@ -8,7 +8,9 @@ use crate::io::{BATCH_SIZE, DataSource, IoError};
 use crate::job::{Action, Issues, Job, KeyPath, check, plural};
 use crate::keys::{Key, KeyError};
 use crate::transform::Kernel;
+use crate::transform::encrypt::{Alphabet, Ff1};
 use crate::transform::pseudonymize::Pseudonymizer;
+use crate::transform::shift::Shifter;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use std::fmt;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub enum PlanError {
     Key(#[source] KeyError),
     #[error("column `{column}` needs a key, and `secrets.pseudonym_key` is not set")]
     MissingKey { column: String },
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 fn not_available(items: &[(KeyPath, String)]) -> String {
@@ -91,6 +95,8 @@ pub struct Step {
     /// Parameters worth stating in the summary (method, domain, kept characters).
     pub detail: String,
     pub dropped: Option<DropReason>,
+    /// `pseudonymize` with `unique: true`: the token length; tokens are checked for collisions.
+    pub unique: Option<usize>,
 }
 
 /// The compiled job.
@@ -110,7 +116,7 @@ impl fmt::Debug for Plan {
 fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
     let mut items = Vec::new();
     for c in &job.columns {
-        if matches!(c.action, Action::Encrypt(_) | Action::Generalize(_) | Action::Noise(_)) {
+        if matches!(c.action, Action::Generalize(_) | Action::Noise(_)) {
             items.push((KeyPath::root("columns").join(&c.name), format!("the `{}` action", c.action.name())));
         }
     }
@@ -169,6 +175,7 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
         let name = field.name().clone();
         let input_type = field.data_type().clone();
         let spec = job.column(&name);
+        let needs_key = |name: &str| key.ok_or_else(|| PlanError::MissingKey { column: name.to_string() });
         let (kernel, action, detail, dropped) = match spec.map(|s| &s.action) {
             None => (None, "drop", "not listed; unlisted_columns: drop".to_string(), Some(DropReason::Unlisted)),
             Some(Action::Drop) => (None, "drop", String::new(), Some(DropReason::Action)),
@@ -188,9 +195,7 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
                 None,
             ),
             Some(Action::Pseudonymize(p)) => {
-                let Some(key) = key else {
-                    return Err(PlanError::MissingKey { column: name });
-                };
+                let key = needs_key(&name)?;
                 let method = match p.method {
                     crate::job::config::PseudonymMethod::KeyedHash => "keyed-hash",
                     crate::job::config::PseudonymMethod::HmacSha256 => "hmac-sha256",
@@ -200,9 +205,37 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
                 if p.keep_domain {
                     detail.push_str(", e-mail domain kept");
                 }
+                if p.unique {
+                    detail.push_str(", checked unique");
+                }
                 (Some(Kernel::Pseudonymize(kernel)), "pseudonymize", detail, None)
             }
-            Some(other @ (Action::Encrypt(_) | Action::Generalize(_) | Action::Noise(_))) => {
+            Some(Action::Encrypt(e)) => {
+                let key = needs_key(&name)?;
+                let Some(alphabet) = Alphabet::new(&e.alphabet) else {
+                    return Err(PlanError::Internal(format!(
+                        "the alphabet of `{name}` passed validation but is invalid"
+                    )));
+                };
+                let min_length = alphabet.min_length();
+                let detail = format!(
+                    "ff1, domain `{}`, {} alphabet characters, values need at least {min_length} of them",
+                    e.domain,
+                    e.alphabet.len()
+                );
+                (Some(Kernel::Encrypt(Box::new(Ff1::for_domain(key, &e.domain, alphabet)))), "encrypt", detail, None)
+            }
+            Some(Action::Shift(shift)) => {
+                let key = needs_key(&name)?;
+                let Some(by) = schema.index_of(&shift.by).ok() else {
+                    return Err(PlanError::Internal(format!(
+                        "the subject column of `{name}` passed validation but is missing"
+                    )));
+                };
+                let detail = format!("by `{}`, up to {} days either way", shift.by, shift.max_days);
+                (Some(Kernel::Shift { shifter: Shifter::new(key, shift.max_days), by }), "shift", detail, None)
+            }
+            Some(other @ (Action::Generalize(_) | Action::Noise(_))) => {
                 let what = format!("the `{}` action", other.name());
                 return Err(PlanError::NotAvailable(vec![(KeyPath::root("columns").join(&name), what)]));
             }
@@ -214,7 +247,11 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
         if let Some((_, t)) = &output {
             fields.push(Field::new(&name, t.clone(), true));
         }
-        steps.push(Step { name, input_index, input_type, output, action, detail, dropped });
+        let unique = match spec.map(|s| &s.action) {
+            Some(Action::Pseudonymize(p)) if p.unique => Some(p.length),
+            _ => None,
+        };
+        steps.push(Step { name, input_index, input_type, output, action, detail, dropped, unique });
     }
     Ok(Plan { steps, output_schema: Arc::new(Schema::new(fields)) })
 }

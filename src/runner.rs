@@ -3,10 +3,12 @@
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::io::output::{BatchWriter, check_target};
+use crate::io::text::to_text;
 use crate::io::{DataSource, IoError};
 use crate::job::{DataFormat, Job, JobError};
 use crate::plan::{self, DropReason, Plan, PlanError};
 use crate::transform::TransformError;
+use crate::transform::unique::{self, Conflict, Fingerprint, UniqueTokens};
 use arrow::array::{ArrayRef, RecordBatch};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -42,13 +44,19 @@ pub enum RunError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(
+        "column `{column}` has `unique: true`, but {}",
+        if *repeated { format!("its input repeats a value (row {row})") }
+        else { format!("two different values got the same {length}-character token (row {row})") }
+    )]
+    NotUnique { column: String, row: u64, repeated: bool, length: usize },
 }
 
 impl RunError {
     /// 1 when the job or its data is wrong, 2 for an internal error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Arrow(_) | RunError::Internal(_) => 2,
+            RunError::Arrow(_) | RunError::Internal(_) | RunError::Plan(PlanError::Internal(_)) => 2,
             _ => 1,
         }
     }
@@ -184,7 +192,12 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     let unique_columns: Vec<String> = plan
         .steps
         .iter()
-        .filter(|s| matches!(s.output, Some((crate::transform::Kernel::Pseudonymize(_), _))))
+        .filter(|s| {
+            matches!(
+                s.output,
+                Some((crate::transform::Kernel::Pseudonymize(_) | crate::transform::Kernel::Encrypt(_), _))
+            )
+        })
         .map(|s| s.name.clone())
         .collect();
     let writer = BatchWriter::create(
@@ -262,21 +275,53 @@ fn stream(
         let transformed = (|| -> Result<(), RunError> {
             let mut chunk = Vec::with_capacity(window);
             let mut input_done = false;
+            let mut unique: Vec<(usize, UniqueTokens)> = plan
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.unique.is_some() && s.output.is_some())
+                .map(|(i, _)| (i, UniqueTokens::default()))
+                .collect();
+            let mut next_row = 0u64;
             while !input_done {
                 chunk.clear();
                 while chunk.len() < window {
                     match receiver.recv() {
-                        Ok(batch) => chunk.push(batch?),
+                        Ok(batch) => {
+                            let batch = batch?;
+                            let first_row = next_row;
+                            next_row += batch.num_rows() as u64;
+                            chunk.push((first_row, batch));
+                        }
                         Err(_) => {
                             input_done = true;
                             break;
                         }
                     }
                 }
-                let results: Vec<Result<(RecordBatch, Excluded), RunError>> =
-                    pool.install(|| chunk.par_iter().map(|batch| transform_batch(batch, plan, consent)).collect());
-                for (batch, result) in chunk.iter().zip(results) {
-                    let (out, excluded) = result?;
+                let results: Vec<Result<Transformed, RunError>> = pool.install(|| {
+                    chunk
+                        .par_iter()
+                        .map(|(first_row, batch)| transform_batch(batch, *first_row, plan, consent))
+                        .collect()
+                });
+                for ((_, batch), result) in chunk.iter().zip(results) {
+                    let Transformed { batch: out, excluded, fingerprints, input_rows } = result?;
+                    for ((step, seen), prints) in unique.iter_mut().zip(&fingerprints) {
+                        if let Err(conflict) = seen.add(prints) {
+                            let (row, repeated) = match conflict {
+                                Conflict::RepeatedValue { row } => (row, true),
+                                Conflict::Collision { row } => (row, false),
+                            };
+                            let step = &plan.steps[*step];
+                            return Err(RunError::NotUnique {
+                                column: step.name.clone(),
+                                row: input_rows[row],
+                                repeated,
+                                length: step.unique.unwrap_or_default(),
+                            });
+                        }
+                    }
                     totals.rows_read += batch.num_rows() as u64;
                     totals.excluded += excluded;
                     // A closed channel means the writer failed; its error is collected below.
@@ -304,23 +349,50 @@ fn stream(
     Ok(totals)
 }
 
-/// Consent filter, then every column's kernel.
+/// One batch after the consent filter and every kernel.
+struct Transformed {
+    batch: RecordBatch,
+    excluded: Excluded,
+    /// Per `unique` step, in step order.
+    fingerprints: Vec<Vec<Fingerprint>>,
+    /// 1-based input row number of each output row, when a `unique` step needs it.
+    input_rows: Vec<u64>,
+}
+
+/// Consent filter, then every column's kernel. `first_row` is the 0-based input row number of
+/// the batch's first row, for error messages.
 fn transform_batch(
     batch: &RecordBatch,
+    first_row: u64,
     plan: &Plan,
     consent: &ConsentFilter,
-) -> Result<(RecordBatch, Excluded), RunError> {
-    let (kept, excluded) = consent.apply(batch)?;
-    let columns = plan
-        .steps
-        .iter()
-        .filter_map(|step| {
-            step.output.as_ref().map(|(kernel, _)| kernel.apply(&step.name, kept.column(step.input_index)))
-        })
-        .collect::<Result<Vec<ArrayRef>, TransformError>>()?;
+) -> Result<Transformed, RunError> {
+    let filtered = consent.apply(batch)?;
+    let kept = &filtered.batch;
+    let input_row = |index: u64| first_row + filtered.input_index(index as usize) as u64 + 1;
+    let mut columns = Vec::with_capacity(plan.output_schema.fields().len());
+    let mut fingerprints = Vec::new();
+    for step in &plan.steps {
+        let Some((kernel, _)) = &step.output else { continue };
+        let input = kept.column(step.input_index);
+        let out = kernel.apply(&step.name, input, kept).map_err(|e| e.map_rows(input_row))?;
+        if step.unique.is_some() {
+            let text = |array: &ArrayRef| {
+                to_text(array)
+                    .ok_or_else(|| TransformError::NoText { column: step.name.clone(), action: "pseudonymize" })
+            };
+            fingerprints.push(unique::fingerprints(&text(input)?, &text(&out)?));
+        }
+        columns.push(out);
+    }
+    let input_rows = match (&filtered.kept, fingerprints.is_empty()) {
+        (_, true) => Vec::new(),
+        (None, false) => (first_row + 1..=first_row + kept.num_rows() as u64).collect(),
+        (Some(mask), false) => mask.values().set_indices().map(|i| first_row + i as u64 + 1).collect(),
+    };
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
     let out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
-    Ok((out, excluded))
+    Ok(Transformed { batch: out, excluded: filtered.excluded, fingerprints, input_rows })
 }
 
 fn column_summaries(plan: &Plan) -> Vec<ColumnSummary> {

@@ -27,17 +27,6 @@ pub struct BudgetArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DecryptArgs {
-    /// The job file whose key and column settings are used.
-    pub job: PathBuf,
-    /// The encrypted column.
-    #[arg(long)]
-    pub column: String,
-    /// Values to decrypt.
-    pub values: Vec<String>,
-}
-
-#[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// An OpenLineage JSON-lines file written by `anonymize run`.
     pub lineage_file: PathBuf,

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Errors leave here as `anyhow` chains with an exit
 //! code; `main` renders them.
 
+mod decrypt;
 mod keygen;
 mod later;
 mod run;
@@ -34,8 +35,8 @@ pub enum Command {
     Risk(later::RiskArgs),
     /// Show what each dataset has spent of its privacy budget (not available yet).
     Budget(later::BudgetArgs),
-    /// Reverse an `encrypt` column with the job's key (not available yet).
-    Decrypt(later::DecryptArgs),
+    /// Reverse an `encrypt` column with the job's key: values, or a column of a CSV/Parquet file.
+    Decrypt(decrypt::DecryptArgs),
     /// Recompute the checksums recorded in a lineage file (not available yet).
     Verify(later::VerifyArgs),
 }
@@ -67,7 +68,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sample(args) => sample::run(args),
         Command::Risk(_) => later::not_available("anonymize risk"),
         Command::Budget(_) => later::not_available("anonymize budget"),
-        Command::Decrypt(_) => later::not_available("anonymize decrypt"),
+        Command::Decrypt(args) => decrypt::run(args),
         Command::Verify(_) => later::not_available("anonymize verify"),
     }
 }

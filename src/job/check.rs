@@ -64,6 +64,7 @@ fn accepted(action: &Action) -> Option<&'static [Kind]> {
         Action::Pseudonymize(p) if p.keep_domain => &[Text],
         Action::Pseudonymize(_) => &[Text, Integer, Date],
         Action::Encrypt(_) => &[Text, Integer],
+        Action::Shift(_) => &[Date, Timestamp],
         Action::Generalize(g) => match &g.hierarchy {
             None => &[Text, Integer, Float, Boolean, Date, Timestamp],
             Some(Hierarchy::Interval { .. }) => &[Integer, Float],
@@ -123,7 +124,29 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
             } else {
                 "noise on a date column needs `unit: days`"
             };
-            issues.push(issue(path, message, None));
+            issues.push(issue(path.clone(), message, None));
+        }
+        if let Action::Encrypt(e) = &column.action
+            && kind == Kind::Integer
+            && !(e.alphabet.len() == 10 && e.alphabet.iter().all(char::is_ascii_digit))
+        {
+            issues.push(issue(
+                path.join("alphabet"),
+                "an integer column is encrypted digit by digit: its alphabet is the ten digits",
+                (job.input.format != Some(super::DataFormat::Parquet))
+                    .then(|| format!("to encrypt it as text, set `input.types.{}: string`", column.name)),
+            ));
+        }
+        if let Action::Shift(shift) = &column.action {
+            match kind_of(&shift.by) {
+                None => issues.push(missing(path.join("by"), "subject column", &shift.by)),
+                Some(Kind::Other) => issues.push(issue(
+                    path.join("by"),
+                    format!("the subject column `{}` is nested or binary and cannot identify a subject", shift.by),
+                    None,
+                )),
+                Some(_) => {}
+            }
         }
     }
 

@@ -139,6 +139,9 @@ pub struct PseudonymizeConfig {
     /// E-mail: append `@` and the original domain to the token.
     #[serde(default)]
     pub keep_domain: bool,
+    /// The input values are unique (a primary key): stop the run if two tokens collide.
+    #[serde(default)]
+    pub unique: bool,
 }
 
 /// An encryption method.
@@ -160,6 +163,16 @@ pub struct EncryptConfig {
     pub alphabet: Option<String>,
     /// Key and tweak domain; default the column name.
     pub domain: Option<String>,
+}
+
+/// `action: shift`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShiftConfig {
+    /// The column that identifies the subject; all of a subject's dates move together.
+    pub by: String,
+    /// The largest shift in days, either way.
+    pub max_days: u32,
 }
 
 /// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).

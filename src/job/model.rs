@@ -164,6 +164,7 @@ pub enum Action {
     Mask(Mask),
     Pseudonymize(Pseudonymize),
     Encrypt(Encrypt),
+    Shift(Shift),
     Generalize(Generalize),
     Noise(Noise),
 }
@@ -178,6 +179,7 @@ impl Action {
             Action::Mask(_) => "mask",
             Action::Pseudonymize(_) => "pseudonymize",
             Action::Encrypt(_) => "encrypt",
+            Action::Shift(_) => "shift",
             Action::Generalize(_) => "generalize",
             Action::Noise(_) => "noise",
         }
@@ -185,7 +187,7 @@ impl Action {
 
     /// Whether the action needs the job's key.
     pub fn needs_key(&self) -> bool {
-        matches!(self, Action::Pseudonymize(_) | Action::Encrypt(_))
+        matches!(self, Action::Pseudonymize(_) | Action::Encrypt(_) | Action::Shift(_))
     }
 }
 
@@ -205,6 +207,17 @@ pub struct Pseudonymize {
     /// Hex characters, 16 to 64.
     pub length: usize,
     pub keep_domain: bool,
+    /// Stop the run if two distinct values get the same token.
+    pub unique: bool,
+}
+
+/// `shift`: every date of one subject moves by the same secret number of days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shift {
+    /// The column that identifies the subject.
+    pub by: String,
+    /// Shifts are drawn uniformly from `-max_days..=max_days`.
+    pub max_days: u32,
 }
 
 /// `encrypt`.

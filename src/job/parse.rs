@@ -26,7 +26,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "report",
 ];
 
-const ACTIONS: &[&str] = &["keep", "drop", "redact", "mask", "pseudonymize", "encrypt", "generalize", "noise"];
+const ACTIONS: &[&str] = &["keep", "drop", "redact", "mask", "pseudonymize", "encrypt", "shift", "generalize", "noise"];
 
 /// Collects problems while walking the tree.
 pub(super) struct Parser<'a> {
@@ -381,6 +381,7 @@ impl<'a> Parser<'a> {
                     domain,
                     length: length as usize,
                     keep_domain: c.keep_domain,
+                    unique: c.unique,
                 }))
             }
             "encrypt" => {
@@ -389,12 +390,28 @@ impl<'a> Parser<'a> {
                 let mut sorted = alphabet.clone();
                 sorted.sort_unstable();
                 sorted.dedup();
-                if alphabet.len() < 2 || sorted.len() != alphabet.len() {
-                    self.issue(&path.join("alphabet"), "an alphabet has at least two characters, none repeated");
+                if alphabet.len() < 2 || alphabet.len() > 65_535 || sorted.len() != alphabet.len() {
+                    self.issue(&path.join("alphabet"), "an alphabet has 2 to 65,535 characters, none repeated");
                     return None;
                 }
                 let domain = c.domain.unwrap_or_else(|| name.to_string());
+                if domain.is_empty() {
+                    self.issue(&path.join("domain"), "the domain is empty");
+                    return None;
+                }
                 Some(Action::Encrypt(Encrypt { method: c.method, alphabet, domain }))
+            }
+            "shift" => {
+                let c: ShiftConfig = self.de_json(value, path)?;
+                if c.max_days == 0 || c.max_days > 36_500 {
+                    self.issue(&path.join("max_days"), format!("max_days is 1 to 36,500, not {}", c.max_days));
+                    return None;
+                }
+                if c.by == name {
+                    self.issue(&path.join("by"), "a column cannot be shifted by its own values");
+                    return None;
+                }
+                Some(Action::Shift(Shift { by: c.by, max_days: c.max_days }))
             }
             "generalize" => self.generalize(value, path),
             "noise" => {

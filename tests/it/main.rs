@@ -2,6 +2,7 @@
 
 mod bad_jobs;
 mod leaks;
+mod reversible;
 mod roundtrip;
 mod runs;
 mod tokens;
