@@ -21,6 +21,7 @@ pub mod io;
 pub mod job;
 pub mod keys;
 pub mod plan;
+pub mod privacy;
 pub mod runner;
 pub mod sample;
 pub mod transform;

@@ -116,20 +116,11 @@ impl fmt::Debug for Plan {
 fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
     let mut items = Vec::new();
     for c in &job.columns {
-        if matches!(c.action, Action::Generalize(_) | Action::Noise(_)) {
+        if matches!(c.action, Action::Noise(_)) {
             items.push((KeyPath::root("columns").join(&c.name), format!("the `{}` action", c.action.name())));
         }
     }
     let privacy = KeyPath::root("privacy");
-    if job.privacy.k_anonymity.is_some() {
-        items.push((privacy.join("k_anonymity"), "k-anonymity".into()));
-    }
-    if job.privacy.l_diversity.is_some() {
-        items.push((privacy.join("l_diversity"), "l-diversity".into()));
-    }
-    if job.privacy.t_closeness.is_some() {
-        items.push((privacy.join("t_closeness"), "t-closeness".into()));
-    }
     if job.privacy.budget.is_some() {
         items.push((privacy.join("budget"), "the privacy budget ledger".into()));
     }
@@ -143,6 +134,35 @@ fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
         items.push((KeyPath::root("report"), "the privacy report".into()));
     }
     items
+}
+
+fn describe(hierarchy: &crate::job::Hierarchy) -> String {
+    use crate::job::Hierarchy;
+    match hierarchy {
+        Hierarchy::Interval { widths } => {
+            format!("intervals of {}", widths.iter().map(f64::to_string).collect::<Vec<_>>().join(", "))
+        }
+        Hierarchy::Date { levels } => {
+            use crate::job::DateLevel;
+            let names: Vec<&str> = levels
+                .iter()
+                .map(|l| match l {
+                    DateLevel::Day => "day",
+                    DateLevel::Month => "month",
+                    DateLevel::Quarter => "quarter",
+                    DateLevel::Year => "year",
+                    DateLevel::FiveYears => "5y",
+                    DateLevel::TenYears => "10y",
+                })
+                .collect();
+            format!("date levels {}", names.join(", "))
+        }
+        Hierarchy::Prefix { keep } => {
+            format!("prefixes of {} characters", keep.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+        }
+        Hierarchy::Map { .. } => "map hierarchy".to_string(),
+        Hierarchy::File { path, .. } => format!("hierarchy file {}", path.display()),
+    }
 }
 
 /// Loads the job's key if any column needs it.
@@ -235,7 +255,18 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
                 let detail = format!("by `{}`, up to {} days either way", shift.by, shift.max_days);
                 (Some(Kernel::Shift { shifter: Shifter::new(key, shift.max_days), by }), "shift", detail, None)
             }
-            Some(other @ (Action::Generalize(_) | Action::Noise(_))) => {
+            Some(Action::Generalize(g)) => {
+                let hierarchy = match &g.hierarchy {
+                    None => "value or *".to_string(),
+                    Some(h) => describe(h),
+                };
+                let level = match g.level {
+                    Some(l) => format!("level {l}"),
+                    None => "level chosen by the search".to_string(),
+                };
+                (Some(Kernel::Recoded), "generalize", format!("{hierarchy}, {level}"), None)
+            }
+            Some(other @ Action::Noise(_)) => {
                 let what = format!("the `{}` action", other.name());
                 return Err(PlanError::NotAvailable(vec![(KeyPath::root("columns").join(&name), what)]));
             }

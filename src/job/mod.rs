@@ -12,7 +12,7 @@ pub mod model;
 mod parse;
 pub mod tree;
 
-pub use config::{ColumnType, DataFormat};
+pub use config::{Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, Metric, SuppressedRows};
 pub use issues::{Issue, Issues, KeyPath};
 pub use model::*;
 pub use parse::format_from_extension;

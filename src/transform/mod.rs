@@ -29,6 +29,8 @@ pub enum Kernel {
         shifter: shift::Shifter,
         by: usize,
     },
+    /// A quasi-identifier: the runner fills it from the dataset-wide recoding.
+    Recoded,
 }
 
 /// A column's values could not be transformed. Row numbers are batch-local indices of the
@@ -37,6 +39,8 @@ pub enum Kernel {
 pub enum TransformError {
     #[error("column `{column}` has a type that `{action}` cannot turn into text")]
     NoText { column: String, action: &'static str },
+    #[error("internal error: column `{column}` is generalized across the dataset, not row by row")]
+    NotRowLocal { column: String },
     #[error(
         "column `{column}`: `{action}` cannot take the value {}{}: {problem}",
         rows_text(rows),
@@ -59,9 +63,11 @@ impl Kernel {
         match self {
             Kernel::Keep | Kernel::Redact { with: None } | Kernel::Shift { .. } => input.clone(),
             Kernel::Encrypt(_) if input.is_integer() => input.clone(),
-            Kernel::Redact { with: Some(_) } | Kernel::Mask(_) | Kernel::Pseudonymize(_) | Kernel::Encrypt(_) => {
-                DataType::Utf8
-            }
+            Kernel::Redact { with: Some(_) }
+            | Kernel::Mask(_)
+            | Kernel::Pseudonymize(_)
+            | Kernel::Encrypt(_)
+            | Kernel::Recoded => DataType::Utf8,
         }
     }
 
@@ -90,6 +96,7 @@ impl Kernel {
                     problem: r.problem.to_string(),
                 })?
             }
+            Kernel::Recoded => return Err(TransformError::NotRowLocal { column: column.to_string() }),
             Kernel::Shift { shifter, by } => {
                 let subjects = to_text(batch.column(*by))
                     .ok_or_else(|| TransformError::NoText { column: column.to_string(), action: "shift" })?;

@@ -1,5 +1,8 @@
 //! Executes a plan: read batches → consent filter → per-column kernels (in parallel) → write,
-//! in input order, so the output is byte-identical whatever the thread count.
+//! in input order, so the output is byte-identical whatever the thread count. Jobs with
+//! quasi-identifiers first make a statistics pass and a search ([`anonymity`]).
+
+pub mod anonymity;
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::io::output::{BatchWriter, check_target};
@@ -7,8 +10,9 @@ use crate::io::text::to_text;
 use crate::io::{DataSource, IoError};
 use crate::job::{DataFormat, Job, JobError};
 use crate::plan::{self, DropReason, Plan, PlanError};
-use crate::transform::TransformError;
+use crate::privacy::recode::Recoding;
 use crate::transform::unique::{self, Conflict, Fingerprint, UniqueTokens};
+use crate::transform::{Kernel, TransformError};
 use arrow::array::{ArrayRef, RecordBatch};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -44,6 +48,10 @@ pub enum RunError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Anonymity(#[from] anonymity::AnonymityError),
+    #[error(transparent)]
+    Recode(#[from] crate::privacy::recode::RecodeError),
     #[error(
         "column `{column}` has `unique: true`, but {}",
         if *repeated { format!("its input repeats a value (row {row})") }
@@ -79,6 +87,8 @@ pub struct RunSummary {
     pub output: OutputSummary,
     pub key_id: Option<String>,
     pub demo_key: bool,
+    /// k-anonymity and friends, when the job has quasi-identifiers.
+    pub privacy: Option<anonymity::PrivacySummary>,
     pub seeded: bool,
     pub threads: usize,
     pub elapsed_seconds: f64,
@@ -170,6 +180,7 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         },
         key_id: key.as_ref().map(crate::keys::Key::id),
         demo_key: key.as_ref().is_some_and(crate::keys::Key::is_demo),
+        privacy: None,
         seeded: options.seed.is_some(),
         threads,
         elapsed_seconds: 0.0,
@@ -180,6 +191,18 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     }
 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("anonymize-{i}"))
+        .build()
+        .map_err(|e| RunError::Internal(format!("cannot start {threads} worker threads: {e}")))?;
+    let recoding = if anonymity::needed(&plan) {
+        let (recoding, privacy) = anonymity::prepare(job, &plan, &source, &consent, &pool, threads)?;
+        summary.privacy = Some(privacy);
+        Some(recoding)
+    } else {
+        None
+    };
     let mut metadata = vec![
         ("anonymize.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("anonymize.run_id".to_string(), run_id),
@@ -208,13 +231,8 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         metadata,
         &unique_columns,
     )?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("anonymize-{i}"))
-        .build()
-        .map_err(|e| RunError::Internal(format!("cannot start {threads} worker threads: {e}")))?;
     let progress = options.progress.then(|| progress_bar(&source));
-    let totals = stream(&source, &plan, &consent, writer, &pool, threads, progress.as_ref())?;
+    let totals = stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, progress.as_ref())?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -241,10 +259,12 @@ enum ToWriter {
 
 /// Three stages that overlap: a reader thread, windows of batches transformed in parallel on
 /// the pool, and a writer thread that writes them in input order.
+#[allow(clippy::too_many_arguments)]
 fn stream(
     source: &DataSource,
     plan: &Plan,
     consent: &ConsentFilter,
+    recoding: Option<&Recoding>,
     mut writer: BatchWriter,
     pool: &rayon::ThreadPool,
     threads: usize,
@@ -302,7 +322,7 @@ fn stream(
                 let results: Vec<Result<Transformed, RunError>> = pool.install(|| {
                     chunk
                         .par_iter()
-                        .map(|(first_row, batch)| transform_batch(batch, *first_row, plan, consent))
+                        .map(|(first_row, batch)| transform_batch(batch, *first_row, plan, consent, recoding))
                         .collect()
                 });
                 for ((_, batch), result) in chunk.iter().zip(results) {
@@ -366,16 +386,22 @@ fn transform_batch(
     first_row: u64,
     plan: &Plan,
     consent: &ConsentFilter,
+    recoding: Option<&Recoding>,
 ) -> Result<Transformed, RunError> {
     let filtered = consent.apply(batch)?;
     let kept = &filtered.batch;
     let input_row = |index: u64| first_row + filtered.input_index(index as usize) as u64 + 1;
     let mut columns = Vec::with_capacity(plan.output_schema.fields().len());
     let mut fingerprints = Vec::new();
+    let recoded = recoding.map(|r| r.apply(kept)).transpose()?;
+    let mut recoded_columns = recoded.as_ref().map(|r| r.columns.iter());
     for step in &plan.steps {
         let Some((kernel, _)) = &step.output else { continue };
         let input = kept.column(step.input_index);
-        let out = kernel.apply(&step.name, input, kept).map_err(|e| e.map_rows(input_row))?;
+        let out = match (kernel, recoded_columns.as_mut().and_then(Iterator::next)) {
+            (Kernel::Recoded, Some(column)) => column.clone(),
+            _ => kernel.apply(&step.name, input, kept).map_err(|e| e.map_rows(input_row))?,
+        };
         if step.unique.is_some() {
             let text = |array: &ArrayRef| {
                 to_text(array)
@@ -391,7 +417,11 @@ fn transform_batch(
         (Some(mask), false) => mask.values().set_indices().map(|i| first_row + i as u64 + 1).collect(),
     };
     let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
-    let out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
+    let mut out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
+    // Suppressed rows with `suppressed_rows: remove` leave the output here.
+    if let Some(keep) = recoded.as_ref().and_then(|r| r.keep.as_ref()) {
+        out = arrow::compute::filter_record_batch(&out, keep)?;
+    }
     Ok(Transformed { batch: out, excluded: filtered.excluded, fingerprints, input_rows })
 }
 

@@ -1,0 +1,291 @@
+//! Mondrian (LeFevre, DeWitt, Ramakrishnan 2006): top-down multidimensional local recoding.
+//! The table's combinations are split recursively at the median of the dimension with the
+//! widest normalized spread, as long as both halves keep at least k rows (and meet the other
+//! criteria); each final partition is one equivalence class. Numeric and date columns come out
+//! as the partition's bounds `[low, high]`; categorical ones as the lowest hierarchy group
+//! covering all of the partition's values. Nothing is suppressed.
+
+use super::recode::PartitionLabels;
+use super::search::{Metrics, Problem};
+use super::table::{Histogram, add_to_histogram};
+use std::sync::Arc;
+
+/// How a column orders its values for splitting.
+#[derive(Debug, Clone)]
+pub enum Dimension {
+    /// A number per leaf (dates as days).
+    Numeric(Vec<f64>),
+    /// Categorical: split along the hierarchy's order.
+    Categorical,
+}
+
+/// Mondrian's result.
+#[derive(Debug, Clone)]
+pub struct Partitioning {
+    /// Per partition, the indices of `Problem::combos` it holds.
+    pub partitions: Vec<Vec<usize>>,
+    /// Per partition and column, the output label (`None`: null).
+    pub labels: Vec<Vec<Option<Arc<str>>>>,
+    pub metrics: Metrics,
+}
+
+impl Partitioning {
+    /// Leaf tuple → labels, for the output pass.
+    pub fn label_map(&self, problem: &Problem<'_>) -> PartitionLabels {
+        let mut map = PartitionLabels::default();
+        for (p, combos) in self.partitions.iter().enumerate() {
+            for &i in combos {
+                map.insert(problem.combos[i].0.clone().into_boxed_slice(), self.labels[p].clone());
+            }
+        }
+        map
+    }
+}
+
+/// Partitions the problem's table. `None` when even the whole table fails the criteria.
+pub fn partition(problem: &Problem<'_>, dimensions: &[Dimension]) -> Option<Partitioning> {
+    let columns = problem.columns;
+    // Each leaf's rank along its dimension.
+    let ranks: Vec<Vec<f64>> = columns
+        .iter()
+        .zip(dimensions)
+        .map(|(g, d)| match d {
+            Dimension::Numeric(values) => values.clone(),
+            Dimension::Categorical => {
+                let leaves = g.groups(0) as u32;
+                let mut order: Vec<u32> = (0..leaves).collect();
+                let path = |leaf: u32| -> Vec<String> {
+                    (0..=g.max_level)
+                        .rev()
+                        .map(|l| g.label(l, g.lift(leaf, 0, l)).map_or(String::new(), |s| s.to_string()))
+                        .collect()
+                };
+                order.sort_by_key(|&leaf| path(leaf));
+                let mut rank = vec![0.0; leaves as usize];
+                for (r, leaf) in order.into_iter().enumerate() {
+                    rank[leaf as usize] = r as f64;
+                }
+                rank
+            }
+        })
+        .collect();
+    let spans: Vec<f64> = ranks
+        .iter()
+        .map(|r| {
+            let (lo, hi) = r.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+            if hi > lo { hi - lo } else { 1.0 }
+        })
+        .collect();
+    let all: Vec<usize> = (0..problem.combos.len()).collect();
+    if !allowed(problem, &all) {
+        return None;
+    }
+    let mut done = Vec::new();
+    let mut stack = vec![all];
+    while let Some(part) = stack.pop() {
+        match split(problem, &ranks, &spans, part) {
+            Ok((left, right)) => {
+                stack.push(right);
+                stack.push(left);
+            }
+            Err(part) => done.push(part),
+        }
+    }
+    done.sort();
+    let labels: Vec<Vec<Option<Arc<str>>>> = done.iter().map(|p| labels_of(problem, dimensions, p)).collect();
+    let metrics = metrics(problem, dimensions, &ranks, &done);
+    Some(Partitioning { partitions: done, labels, metrics })
+}
+
+fn rows_of(problem: &Problem<'_>, part: &[usize]) -> u64 {
+    part.iter().map(|&i| problem.combos[i].1.count).sum()
+}
+
+/// Whether a partition may be a class: k rows and the other criteria.
+fn allowed(problem: &Problem<'_>, part: &[usize]) -> bool {
+    if rows_of(problem, part) < problem.criteria.k {
+        return false;
+    }
+    if problem.sensitive.is_empty() {
+        return true;
+    }
+    let mut histograms: Vec<Histogram> = vec![Vec::new(); problem.sensitive.len()];
+    for &i in part {
+        for (mine, theirs) in histograms.iter_mut().zip(&problem.combos[i].1.sensitive) {
+            for &(id, n) in theirs {
+                add_to_histogram(mine, id, n);
+            }
+        }
+    }
+    problem.diverse(&histograms)
+}
+
+/// Splits at the median of the widest dimension that allows it; gives the part back if none.
+fn split(
+    problem: &Problem<'_>,
+    ranks: &[Vec<f64>],
+    spans: &[f64],
+    mut part: Vec<usize>,
+) -> Result<(Vec<usize>, Vec<usize>), Vec<usize>> {
+    let rank = |i: usize, c: usize| ranks[c][problem.combos[i].0[c] as usize];
+    let mut order: Vec<(f64, usize)> = (0..ranks.len())
+        .map(|c| {
+            let (lo, hi) = part
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &i| (a.min(rank(i, c)), b.max(rank(i, c))));
+            ((hi - lo) / spans[c], c)
+        })
+        .filter(|&(w, _)| w > 0.0)
+        .collect();
+    order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let total = rows_of(problem, &part);
+    for (_, c) in order {
+        part.sort_by(|&a, &b| rank(a, c).total_cmp(&rank(b, c)).then(a.cmp(&b)));
+        // The median value by rows; the split puts values ≤ it left (or < it when all are ≤).
+        let mut cumulative = 0;
+        let mut median = rank(part[0], c);
+        for &i in &part {
+            cumulative += problem.combos[i].1.count;
+            if cumulative * 2 >= total {
+                median = rank(i, c);
+                break;
+            }
+        }
+        for strict in [false, true] {
+            let cut = part.partition_point(|&i| if strict { rank(i, c) < median } else { rank(i, c) <= median });
+            if cut == 0 || cut == part.len() {
+                continue;
+            }
+            let (left, right) = part.split_at(cut);
+            if allowed(problem, left) && allowed(problem, right) {
+                return Ok((left.to_vec(), right.to_vec()));
+            }
+        }
+    }
+    Err(part)
+}
+
+/// The lowest level at which all of a partition's leaves share one group, and that group.
+fn common_group(problem: &Problem<'_>, c: usize, part: &[usize]) -> (u32, u32) {
+    let g = &problem.columns[c];
+    for level in 0..=g.max_level {
+        let first = g.lift(problem.combos[part[0]].0[c], 0, level);
+        if part.iter().all(|&i| g.lift(problem.combos[i].0[c], 0, level) == first) {
+            return (level, first);
+        }
+    }
+    (g.max_level, 0)
+}
+
+fn numeric_bounds(values: &[f64], problem: &Problem<'_>, c: usize, part: &[usize]) -> (u32, u32) {
+    let mut low = part[0];
+    let mut high = part[0];
+    for &i in part {
+        let v = values[problem.combos[i].0[c] as usize];
+        if v < values[problem.combos[low].0[c] as usize] {
+            low = i;
+        }
+        if v > values[problem.combos[high].0[c] as usize] {
+            high = i;
+        }
+    }
+    (problem.combos[low].0[c], problem.combos[high].0[c])
+}
+
+fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) -> Vec<Option<Arc<str>>> {
+    dimensions
+        .iter()
+        .enumerate()
+        .map(|(c, d)| {
+            let g = &problem.columns[c];
+            match d {
+                Dimension::Numeric(values) => {
+                    let (low, high) = numeric_bounds(values, problem, c, part);
+                    if values[low as usize] == values[high as usize] {
+                        g.label(0, low).cloned()
+                    } else {
+                        let text = |leaf| g.label(0, leaf).map_or(String::new(), |s| s.to_string());
+                        Some(Arc::from(format!("[{}, {}]", text(low), text(high))))
+                    }
+                }
+                Dimension::Categorical => {
+                    let (level, group) = common_group(problem, c, part);
+                    g.label(level, group).cloned()
+                }
+            }
+        })
+        .collect()
+}
+
+fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], ranks: &[Vec<f64>], parts: &[Vec<usize>]) -> Metrics {
+    let n = problem.rows as f64;
+    let columns = problem.columns.len() as f64;
+    let mut m = Metrics::default();
+    if n == 0.0 {
+        return m;
+    }
+    // Input rows per leaf, and per numeric column the leaves in value order with prefix sums.
+    let marginals: Vec<Vec<u64>> = (0..problem.columns.len())
+        .map(|c| {
+            let mut rows = vec![0u64; problem.columns[c].groups(0)];
+            for (leaves, entry) in &problem.combos {
+                rows[leaves[c] as usize] += entry.count;
+            }
+            rows
+        })
+        .collect();
+    let mut precision = 0.0;
+    let mut loss = 0.0;
+    let mut entropy = 0.0;
+    for part in parts {
+        let size = rows_of(problem, part);
+        let size_f = size as f64;
+        m.discernibility += size_f * size_f;
+        for (c, d) in dimensions.iter().enumerate() {
+            let g = &problem.columns[c];
+            let (share, group_rows) = match d {
+                Dimension::Numeric(values) => {
+                    let (low, high) = numeric_bounds(values, problem, c, part);
+                    let (lo, hi) = (values[low as usize], values[high as usize]);
+                    let range = {
+                        let (a, b) =
+                            values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                        b - a
+                    };
+                    let share = if range > 0.0 { (hi - lo) / range } else { 0.0 };
+                    let rows: u64 =
+                        values.iter().zip(&marginals[c]).filter(|&(&v, _)| v >= lo && v <= hi).map(|(_, &r)| r).sum();
+                    (share, rows)
+                }
+                Dimension::Categorical => {
+                    let (level, group) = common_group(problem, c, part);
+                    let rows: u64 = (0..g.groups(0) as u32)
+                        .filter(|&leaf| g.lift(leaf, 0, level) == group)
+                        .map(|leaf| marginals[c][leaf as usize])
+                        .sum();
+                    let _ = &ranks[c];
+                    (f64::from(level) / f64::from(g.max_level.max(1)), rows)
+                }
+            };
+            let loss_share = match d {
+                Dimension::Numeric(_) => share,
+                Dimension::Categorical => {
+                    let (level, group) = common_group(problem, c, part);
+                    g.loss(level, group)
+                }
+            };
+            precision += size_f * share;
+            loss += size_f * loss_share;
+            for &i in part {
+                let (leaves, entry) = &problem.combos[i];
+                let leaf_rows = marginals[c][leaves[c] as usize] as f64;
+                entropy += entry.count as f64 * ((group_rows as f64).log2() - leaf_rows.log2());
+            }
+        }
+    }
+    m.aecs = n / parts.len().max(1) as f64;
+    m.precision = precision / (n * columns);
+    m.loss = loss / (n * columns);
+    m.entropy = entropy;
+    m
+}

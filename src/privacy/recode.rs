@@ -1,0 +1,142 @@
+//! Applies a chosen transformation to each batch of the second pass: every quasi-identifier
+//! becomes its generalized label, and rows of suppressed classes become `*` in every
+//! quasi-identifier (or are removed).
+
+use super::FxBuildHasher;
+use super::hierarchy::{Generalization, SUPPRESSED};
+use super::table::Dictionary;
+use crate::io::text::to_text;
+use crate::job::SuppressedRows;
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StringBuilder};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// One quasi-identifier in the output pass.
+#[derive(Debug, Clone)]
+pub struct RecodedColumn {
+    pub name: String,
+    pub input_index: usize,
+    pub generalization: Generalization,
+    /// Leaf ids of the statistics pass.
+    pub dictionary: Dictionary,
+}
+
+/// Output labels per combination of leaves (Mondrian); `None` is null.
+pub type PartitionLabels = HashMap<Box<[u32]>, Vec<Option<Arc<str>>>, FxBuildHasher>;
+
+/// How rows map to output labels.
+#[derive(Debug, Clone)]
+pub enum Scheme {
+    /// One level per column; rows whose class key (level ids packed) is not in `kept` are
+    /// suppressed. `kept: None` keeps every row (fixed levels without k-anonymity).
+    FullDomain { levels: Vec<u32>, kept: Option<HashSet<u128, FxBuildHasher>>, shifts: Vec<u32> },
+    /// Mondrian: each combination of leaves has its partition's labels.
+    Partitions { labels: PartitionLabels },
+}
+
+/// The second pass's recoding of all quasi-identifiers.
+#[derive(Debug, Clone)]
+pub struct Recoding {
+    pub columns: Vec<RecodedColumn>,
+    pub scheme: Scheme,
+    pub suppressed_rows: SuppressedRows,
+}
+
+/// Why a batch cannot be recoded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecodeError {
+    #[error("column `{column}` holds a value the statistics pass did not see: the input changed while the job ran")]
+    Changed { column: String },
+    #[error("column `{column}` has no text form")]
+    NoText { column: String },
+}
+
+/// A recoded batch: one text array per quasi-identifier, and the rows to keep when suppressed
+/// rows are removed.
+pub struct Recoded {
+    pub columns: Vec<ArrayRef>,
+    pub keep: Option<BooleanArray>,
+    pub suppressed: u64,
+}
+
+impl Recoding {
+    /// Recodes the quasi-identifiers of one (consent-filtered) batch.
+    ///
+    /// # Errors
+    /// [`RecodeError`] when a value is unknown to the statistics pass.
+    pub fn apply(&self, batch: &RecordBatch) -> Result<Recoded, RecodeError> {
+        let rows = batch.num_rows();
+        let texts = self
+            .columns
+            .iter()
+            .map(|c| to_text(batch.column(c.input_index)).ok_or_else(|| RecodeError::NoText { column: c.name.clone() }))
+            .collect::<Result<Vec<StringArray>, _>>()?;
+        let mut leaves = vec![vec![0u32; rows]; self.columns.len()];
+        for (c, (column, text)) in self.columns.iter().zip(&texts).enumerate() {
+            for (row, slot) in leaves[c].iter_mut().enumerate() {
+                let value = (!text.is_null(row)).then(|| text.value(row));
+                *slot =
+                    column.dictionary.get(value).ok_or_else(|| RecodeError::Changed { column: column.name.clone() })?;
+            }
+        }
+        let mut builders: Vec<StringBuilder> =
+            self.columns.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect();
+        let mut keep = Vec::with_capacity(rows);
+        let mut suppressed = 0u64;
+        let mut key_buffer = vec![0u32; self.columns.len()];
+        for row in 0..rows {
+            let labels: Option<Vec<Option<Arc<str>>>> = match &self.scheme {
+                Scheme::FullDomain { levels, kept, shifts } => {
+                    let mut key = 0u128;
+                    let ids: Vec<u32> = self
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .map(|(c, column)| {
+                            let id = column.generalization.lift(leaves[c][row], 0, levels[c]);
+                            key |= u128::from(id) << shifts[c];
+                            id
+                        })
+                        .collect();
+                    let stays = kept.as_ref().is_none_or(|k| k.contains(&key));
+                    stays.then(|| {
+                        ids.iter()
+                            .enumerate()
+                            .map(|(c, &id)| self.columns[c].generalization.label(levels[c], id).cloned())
+                            .collect()
+                    })
+                }
+                Scheme::Partitions { labels } => {
+                    for (slot, column) in key_buffer.iter_mut().zip(&leaves) {
+                        *slot = column[row];
+                    }
+                    labels.get(&key_buffer[..]).cloned()
+                }
+            };
+            match labels {
+                Some(labels) => {
+                    keep.push(true);
+                    for (builder, label) in builders.iter_mut().zip(labels) {
+                        match label {
+                            Some(l) => builder.append_value(&*l),
+                            None => builder.append_null(),
+                        }
+                    }
+                }
+                None => {
+                    suppressed += 1;
+                    keep.push(self.suppressed_rows == SuppressedRows::Mask);
+                    for builder in &mut builders {
+                        builder.append_value(SUPPRESSED);
+                    }
+                }
+            }
+        }
+        let keep = (self.suppressed_rows == SuppressedRows::Remove && suppressed > 0).then(|| BooleanArray::from(keep));
+        Ok(Recoded {
+            columns: builders.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect(),
+            keep,
+            suppressed,
+        })
+    }
+}

@@ -1,0 +1,731 @@
+//! Optimal full-domain generalization with suppression, searched over the generalization
+//! lattice on the frequency table (never on rows).
+//!
+//! A node of the lattice gives every quasi-identifier one level. Its equivalence classes are
+//! the table's combinations grouped by their generalized values. Classes that fail the privacy
+//! criteria (fewer than k rows, too little diversity, too far from the overall distribution) are
+//! suppressed; a node is acceptable when at most `floor(suppression_limit × rows)` rows are.
+//! Among acceptable nodes the best metric wins, ties going to the lower level sum, then to the
+//! lexicographically smaller levels.
+//!
+//! Nodes are evaluated layer by layer (by level sum), in parallel within a layer. A node's
+//! classes are rolled up from a node one level finer in one column, the one with the fewest
+//! classes, so the work per node shrinks as the lattice rises. Generalizing merges classes,
+//! which is why k-anonymity (and distinct l-diversity) only ever suppress fewer rows going up:
+//! that monotonicity is what the brute-force property test checks alongside the optimum.
+
+use super::FxBuildHasher;
+use super::hierarchy::Generalization;
+use super::table::{Entry, FrequencyTable, Histogram, add_to_histogram};
+use crate::job::{DiversityVariant, Metric};
+use rayon::prelude::*;
+use std::collections::HashMap;
+
+/// The privacy criteria a class must meet to stay.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Criteria {
+    pub k: u64,
+    pub suppression_limit: f64,
+    pub l_diversity: Option<(u64, DiversityVariant)>,
+    pub t_closeness: Option<f64>,
+}
+
+/// One sensitive column, as l-diversity and t-closeness see it.
+#[derive(Debug, Clone)]
+pub struct Sensitive {
+    pub name: String,
+    /// For ordered (numeric, date) columns, the rank of each value id; `None`: categorical.
+    pub rank: Option<Vec<u32>>,
+    /// The whole table's distribution, by value id.
+    pub overall: Vec<f64>,
+}
+
+/// The metric values of a transformation; lower is better for each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct Metrics {
+    pub discernibility: f64,
+    pub aecs: f64,
+    pub precision: f64,
+    pub loss: f64,
+    pub entropy: f64,
+}
+
+/// What a node's evaluation found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub levels: Vec<u32>,
+    pub suppressed_rows: u64,
+    pub classes: u64,
+    pub acceptable: bool,
+    /// The objective (the chosen metric); exact integer for discernibility.
+    pub score: Score,
+}
+
+/// A metric value that compares exactly for discernibility.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Score {
+    Exact(u128),
+    Real(f64),
+}
+
+impl Score {
+    fn cmp(&self, other: &Score) -> std::cmp::Ordering {
+        match (self, other) {
+            (Score::Exact(a), Score::Exact(b)) => a.cmp(b),
+            (Score::Real(a), Score::Real(b)) => a.total_cmp(b),
+            (a, b) => a.value().total_cmp(&b.value()),
+        }
+    }
+
+    pub fn value(&self) -> f64 {
+        match self {
+            Score::Exact(v) => *v as f64,
+            Score::Real(v) => *v,
+        }
+    }
+}
+
+/// The problem: quasi-identifier hierarchies, the table's combinations, criteria and metric.
+pub struct Problem<'a> {
+    pub columns: &'a [Generalization],
+    /// A pinned level per column (`level:` in the job), else `None`.
+    pub pinned: Vec<Option<u32>>,
+    pub combos: Vec<(Vec<u32>, Entry)>,
+    pub rows: u64,
+    pub criteria: Criteria,
+    pub sensitive: Vec<Sensitive>,
+    pub metric: Metric,
+    /// Rows per group, per column and level (input counts, for the entropy metric).
+    group_rows: Vec<Vec<Vec<u64>>>,
+    shifts: Vec<u32>,
+    masks: Vec<u128>,
+}
+
+/// Why a search cannot run.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(
+        "the quasi-identifiers have too many distinct values to search together ({bits} bits per combination, at most 128)"
+    )]
+    TooWide { bits: u32 },
+}
+
+/// The classes of one node, struct-of-arrays.
+#[derive(Debug, Clone, Default)]
+pub struct Classes {
+    pub keys: Vec<u128>,
+    pub counts: Vec<u64>,
+    /// Per class, one histogram per sensitive column (empty without sensitive columns).
+    pub histograms: Vec<Vec<Histogram>>,
+}
+
+/// The search's answer.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The best acceptable node, if any.
+    pub best: Option<Evaluation>,
+    pub nodes: usize,
+    /// The largest k some node reaches within the suppression limit (meeting the other
+    /// criteria), for the message when nothing is acceptable.
+    pub best_reachable_k: Option<u64>,
+}
+
+impl<'a> Problem<'a> {
+    /// Sets up a search over `table` (its quasi-identifiers in the order of `columns`).
+    ///
+    /// # Errors
+    /// [`SearchError::TooWide`] when a combination needs more than 128 bits.
+    pub fn new(
+        columns: &'a [Generalization],
+        pinned: Vec<Option<u32>>,
+        table: &FrequencyTable,
+        criteria: Criteria,
+        sensitive: Vec<Sensitive>,
+        metric: Metric,
+    ) -> Result<Self, SearchError> {
+        let combos: Vec<(Vec<u32>, Entry)> =
+            table.sorted_combos().into_iter().map(|(k, e)| (k.to_vec(), e.clone())).collect();
+        let mut shifts = Vec::new();
+        let mut masks = Vec::new();
+        let mut bits = 0u32;
+        for column in columns {
+            let width = 32 - (column.groups(0).max(1) as u32).leading_zeros();
+            shifts.push(bits);
+            masks.push(if width >= 128 { u128::MAX } else { (1u128 << width) - 1 });
+            bits += width;
+        }
+        if bits > 128 {
+            return Err(SearchError::TooWide { bits });
+        }
+        let group_rows = columns
+            .iter()
+            .enumerate()
+            .map(|(c, g)| {
+                let leaves = table.marginal(c);
+                (0..=g.max_level)
+                    .map(|level| {
+                        let mut rows = vec![0u64; g.groups(level)];
+                        for (leaf, &n) in leaves.iter().enumerate() {
+                            rows[g.lift(leaf as u32, 0, level) as usize] += n;
+                        }
+                        rows
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Self { columns, pinned, combos, rows: table.rows, criteria, sensitive, metric, group_rows, shifts, masks })
+    }
+
+    fn id(&self, key: u128, column: usize) -> u32 {
+        ((key >> self.shifts[column]) & self.masks[column]) as u32
+    }
+
+    fn min_level(&self, column: usize) -> u32 {
+        self.pinned[column].unwrap_or(0)
+    }
+
+    fn max_level(&self, column: usize) -> u32 {
+        self.pinned[column].unwrap_or(self.columns[column].max_level)
+    }
+
+    /// Every node of the lattice, by layer (level sum above the bottom).
+    pub fn layers(&self) -> Vec<Vec<Vec<u32>>> {
+        let n = self.columns.len();
+        let mut layers: Vec<Vec<Vec<u32>>> = Vec::new();
+        let mut node: Vec<u32> = (0..n).map(|c| self.min_level(c)).collect();
+        loop {
+            let height: u32 = (0..n).map(|c| node[c] - self.min_level(c)).sum();
+            if layers.len() <= height as usize {
+                layers.resize(height as usize + 1, Vec::new());
+            }
+            layers[height as usize].push(node.clone());
+            // Next node in mixed radix, last column fastest.
+            let mut c = n;
+            loop {
+                if c == 0 {
+                    return layers;
+                }
+                c -= 1;
+                if node[c] < self.max_level(c) {
+                    node[c] += 1;
+                    break;
+                }
+                node[c] = self.min_level(c);
+            }
+        }
+    }
+
+    /// The classes of a node straight from the table (the brute-force path and the bottom).
+    pub fn classes_from_table(&self, levels: &[u32]) -> Classes {
+        let mut index: HashMap<u128, u32, FxBuildHasher> = HashMap::default();
+        let mut classes = Classes::default();
+        for (leaves, entry) in &self.combos {
+            let mut key = 0u128;
+            for (c, &leaf) in leaves.iter().enumerate() {
+                key |= u128::from(self.columns[c].lift(leaf, 0, levels[c])) << self.shifts[c];
+            }
+            self.add(&mut classes, &mut index, key, entry.count, &entry.sensitive);
+        }
+        classes
+    }
+
+    /// The classes of `levels` from those of `from`, one level finer in `column`.
+    fn roll_up(&self, from: &Classes, from_levels: &[u32], column: usize) -> Classes {
+        let mut index: HashMap<u128, u32, FxBuildHasher> = HashMap::default();
+        index.reserve(from.keys.len() / 2);
+        let mut classes = Classes::default();
+        let level = from_levels[column];
+        let (shift, mask) = (self.shifts[column], self.masks[column]);
+        for (i, &key) in from.keys.iter().enumerate() {
+            let id = self.id(key, column);
+            let lifted = u128::from(self.columns[column].up(level, id));
+            let key = (key & !(mask << shift)) | (lifted << shift);
+            let histograms = from.histograms.get(i).map_or(&[][..], Vec::as_slice);
+            self.add(&mut classes, &mut index, key, from.counts[i], histograms);
+        }
+        classes
+    }
+
+    fn add(
+        &self,
+        classes: &mut Classes,
+        index: &mut HashMap<u128, u32, FxBuildHasher>,
+        key: u128,
+        count: u64,
+        histograms: &[Histogram],
+    ) {
+        match index.get(&key) {
+            Some(&i) => {
+                classes.counts[i as usize] += count;
+                for (mine, theirs) in classes.histograms.get_mut(i as usize).into_iter().flatten().zip(histograms) {
+                    for &(id, rows) in theirs {
+                        add_to_histogram(mine, id, rows);
+                    }
+                }
+            }
+            None => {
+                index.insert(key, classes.keys.len() as u32);
+                classes.keys.push(key);
+                classes.counts.push(count);
+                if !self.sensitive.is_empty() {
+                    classes.histograms.push(histograms.to_vec());
+                }
+            }
+        }
+    }
+
+    /// Whether a class meets the criteria other than its size.
+    pub(crate) fn diverse(&self, histograms: &[Histogram]) -> bool {
+        histograms.iter().zip(&self.sensitive).all(|(h, s)| {
+            let total: u64 = h.iter().map(|&(_, n)| n).sum();
+            let l_ok = match self.criteria.l_diversity {
+                None => true,
+                Some((l, DiversityVariant::Distinct)) => h.len() as u64 >= l,
+                Some((l, DiversityVariant::Entropy)) => entropy(h, total) >= (l as f64).ln() - 1e-12,
+            };
+            let t_ok = self.criteria.t_closeness.is_none_or(|t| earth_movers_distance(h, total, s) <= t + 1e-12);
+            l_ok && t_ok
+        })
+    }
+
+    /// Whether class `i` stays: k rows and the other criteria.
+    pub fn class_stays(&self, classes: &Classes, i: usize) -> bool {
+        classes.counts[i] >= self.criteria.k && self.class_is_diverse(classes, i)
+    }
+
+    /// Bit offsets of each column's id in a class key.
+    pub fn shifts(&self) -> &[u32] {
+        &self.shifts
+    }
+
+    /// Whether class `i` stays (its other criteria, not its size).
+    fn class_is_diverse(&self, classes: &Classes, i: usize) -> bool {
+        self.sensitive.is_empty() || self.diverse(&classes.histograms[i])
+    }
+
+    /// Suppressed rows and kept classes of a node for a given k.
+    fn suppression(&self, classes: &Classes, k: u64) -> (u64, u64) {
+        let mut suppressed = 0;
+        let mut kept = 0;
+        for (i, &count) in classes.counts.iter().enumerate() {
+            if count >= k && self.class_is_diverse(classes, i) {
+                kept += 1;
+            } else {
+                suppressed += count;
+            }
+        }
+        (suppressed, kept)
+    }
+
+    /// The most rows that may be suppressed.
+    pub fn allowed_suppression(&self) -> u64 {
+        (self.criteria.suppression_limit * self.rows as f64).floor() as u64
+    }
+
+    /// Evaluates a node: suppression, acceptability and the objective metric.
+    pub fn evaluate(&self, levels: &[u32], classes: &Classes) -> Evaluation {
+        let (suppressed_rows, kept) = self.suppression(classes, self.criteria.k);
+        let acceptable = suppressed_rows <= self.allowed_suppression();
+        let score = if acceptable { self.score(levels, classes) } else { Score::Real(f64::INFINITY) };
+        Evaluation { levels: levels.to_vec(), suppressed_rows, classes: kept, acceptable, score }
+    }
+
+    fn score(&self, levels: &[u32], classes: &Classes) -> Score {
+        if self.metric == Metric::Discernibility {
+            return Score::Exact(self.discernibility(classes));
+        }
+        let m = self.metrics(levels, classes, Some(self.metric));
+        Score::Real(match self.metric {
+            Metric::Aecs => m.aecs,
+            Metric::Precision => m.precision,
+            Metric::Entropy => m.entropy,
+            Metric::Loss | Metric::Discernibility => m.loss,
+        })
+    }
+
+    fn discernibility(&self, classes: &Classes) -> u128 {
+        let mut total = 0u128;
+        for (i, &count) in classes.counts.iter().enumerate() {
+            let count = u128::from(count);
+            if count >= u128::from(self.criteria.k) && self.class_is_diverse(classes, i) {
+                total += count * count;
+            } else {
+                total += count * u128::from(self.rows);
+            }
+        }
+        total
+    }
+
+    /// Every metric of a node (or only `only`, the others left 0).
+    pub fn metrics(&self, levels: &[u32], classes: &Classes, only: Option<Metric>) -> Metrics {
+        let wants = |m: Metric| only.is_none_or(|o| o == m);
+        let n = self.rows as f64;
+        let columns = self.columns.len() as f64;
+        let (suppressed, kept) = self.suppression(classes, self.criteria.k);
+        let mut metrics = Metrics::default();
+        if n == 0.0 {
+            return metrics;
+        }
+        if wants(Metric::Discernibility) {
+            metrics.discernibility = self.discernibility(classes) as f64;
+        }
+        if wants(Metric::Aecs) {
+            metrics.aecs = n / (kept + u64::from(suppressed > 0)) as f64;
+        }
+        let s = suppressed as f64;
+        if wants(Metric::Precision) {
+            let per_row: f64 = levels
+                .iter()
+                .zip(self.columns)
+                .map(|(&l, g)| f64::from(l) / f64::from(g.max_level.max(1)))
+                .sum::<f64>();
+            metrics.precision = ((n - s) * per_row + s * columns) / (n * columns);
+        }
+        if wants(Metric::Loss) || wants(Metric::Entropy) {
+            let mut loss = s * columns;
+            let mut entropy_adjust = 0.0;
+            let log_n = n.log2();
+            for (i, &key) in classes.keys.iter().enumerate() {
+                let count = classes.counts[i];
+                let stays = count >= self.criteria.k && self.class_is_diverse(classes, i);
+                for (c, g) in self.columns.iter().enumerate() {
+                    let id = self.id(key, c);
+                    if stays {
+                        loss += count as f64 * g.loss(levels[c], id);
+                    } else {
+                        let group = self.group_rows[c][levels[c] as usize][id as usize] as f64;
+                        entropy_adjust += count as f64 * (log_n - group.log2());
+                    }
+                }
+            }
+            metrics.loss = loss / (n * columns);
+            let mut entropy = entropy_adjust;
+            for (c, _) in self.columns.iter().enumerate() {
+                let x_log_x =
+                    |rows: &[u64]| rows.iter().filter(|&&r| r > 0).map(|&r| r as f64 * (r as f64).log2()).sum::<f64>();
+                entropy += x_log_x(&self.group_rows[c][levels[c] as usize]) - x_log_x(&self.group_rows[c][0]);
+            }
+            metrics.entropy = entropy;
+        }
+        metrics
+    }
+
+    /// The largest k a node reaches within the suppression limit (diversity criteria included).
+    fn reachable_k(&self, classes: &Classes) -> u64 {
+        let allowed = self.allowed_suppression();
+        let mut sizes: Vec<(u64, bool)> =
+            classes.counts.iter().enumerate().map(|(i, &c)| (c, self.class_is_diverse(classes, i))).collect();
+        sizes.sort_unstable();
+        // Rows that must go whatever k is: classes that fail the other criteria.
+        let mut removed: u64 = sizes.iter().filter(|s| !s.1).map(|s| s.0).sum();
+        if removed > allowed {
+            return 0;
+        }
+        let diverse: Vec<u64> = sizes.iter().filter(|s| s.1).map(|s| s.0).collect();
+        let mut best = diverse.first().copied().unwrap_or(0);
+        for (i, &size) in diverse.iter().enumerate() {
+            removed += size;
+            if removed > allowed {
+                break;
+            }
+            best = diverse.get(i + 1).copied().unwrap_or(best);
+        }
+        best
+    }
+
+    /// Searches the whole lattice.
+    pub fn search(&self) -> Outcome {
+        self.search_with(false)
+    }
+
+    fn search_with(&self, reach: bool) -> Outcome {
+        let layers = self.layers();
+        let nodes = layers.iter().map(Vec::len).sum();
+        let mut best: Option<Evaluation> = None;
+        let mut best_k: Option<u64> = None;
+        let mut previous: HashMap<Vec<u32>, Classes> = HashMap::new();
+        for layer in layers {
+            let computed: Vec<(Vec<u32>, Classes, Evaluation, u64)> = layer
+                .into_par_iter()
+                .map(|levels| {
+                    let classes = self.classes_of(&levels, &previous);
+                    let evaluation = self.evaluate(&levels, &classes);
+                    let k = if reach { self.reachable_k(&classes) } else { 0 };
+                    (levels, classes, evaluation, k)
+                })
+                .collect();
+            previous.clear();
+            for (levels, classes, evaluation, k) in computed {
+                best_k = Some(best_k.map_or(k, |b| b.max(k)));
+                if evaluation.acceptable && best.as_ref().is_none_or(|b| better(&evaluation, b)) {
+                    best = Some(evaluation);
+                }
+                previous.insert(levels, classes);
+            }
+        }
+        Outcome { best, nodes, best_reachable_k: if reach { best_k } else { None } }
+    }
+
+    /// The largest k reachable within the limit, for the failure message (a second search).
+    pub fn best_reachable_k(&self) -> u64 {
+        self.search_with(true).best_reachable_k.unwrap_or(0)
+    }
+
+    fn classes_of(&self, levels: &[u32], previous: &HashMap<Vec<u32>, Classes>) -> Classes {
+        let mut source: Option<(usize, &Vec<u32>, &Classes)> = None;
+        let mut finer = levels.to_vec();
+        for c in 0..levels.len() {
+            if levels[c] > self.min_level(c) {
+                finer[c] -= 1;
+                if let Some((key, classes)) = previous.get_key_value(&finer)
+                    && source.is_none_or(|(_, _, best)| classes.keys.len() < best.keys.len())
+                {
+                    source = Some((c, key, classes));
+                }
+                finer[c] += 1;
+            }
+        }
+        match source {
+            Some((column, from_levels, from)) => self.roll_up(from, from_levels, column),
+            None => self.classes_from_table(levels),
+        }
+    }
+}
+
+/// Whether `a` beats `b`: better score, then lower level sum, then smaller levels.
+pub fn better(a: &Evaluation, b: &Evaluation) -> bool {
+    let sum = |e: &Evaluation| e.levels.iter().map(|&l| u64::from(l)).sum::<u64>();
+    a.score.cmp(&b.score).then(sum(a).cmp(&sum(b))).then(a.levels.cmp(&b.levels)).is_lt()
+}
+
+/// Shannon entropy (natural log) of a histogram.
+fn entropy(histogram: &Histogram, total: u64) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    let total = total as f64;
+    histogram
+        .iter()
+        .filter(|&&(_, n)| n > 0)
+        .map(|&(_, n)| {
+            let p = n as f64 / total;
+            -p * p.ln()
+        })
+        .sum()
+}
+
+/// Earth mover's distance between a class's distribution and the overall one: half the total
+/// variation for categorical columns (every pair of values at distance 1), the mean absolute
+/// cumulative difference over m − 1 steps for ordered ones.
+pub fn earth_movers_distance(histogram: &Histogram, total: u64, sensitive: &Sensitive) -> f64 {
+    let mut p = vec![0.0; sensitive.overall.len()];
+    for &(id, n) in histogram {
+        if let Some(slot) = p.get_mut(id as usize) {
+            *slot = n as f64 / total.max(1) as f64;
+        }
+    }
+    match &sensitive.rank {
+        None => p.iter().zip(&sensitive.overall).map(|(a, b)| (a - b).abs()).sum::<f64>() / 2.0,
+        Some(rank) => {
+            let m = rank.len();
+            if m < 2 {
+                return 0.0;
+            }
+            let mut by_rank = vec![0.0; m];
+            for (id, &r) in rank.iter().enumerate() {
+                by_rank[r as usize] = p[id] - sensitive.overall[id];
+            }
+            let mut cumulative = 0.0;
+            let mut sum = 0.0;
+            for d in by_rank.iter().take(m - 1) {
+                cumulative += d;
+                sum += f64::abs(cumulative);
+            }
+            sum / (m - 1) as f64
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::job::Hierarchy;
+    use crate::privacy::table::FrequencyTable;
+    use arrow::array::StringArray;
+    use rand::{RngExt, SeedableRng};
+
+    pub(crate) const ADULT: [&str; 9] = [
+        "sex",
+        "age",
+        "race",
+        "marital-status",
+        "education",
+        "native-country",
+        "workclass",
+        "occupation",
+        "salary-class",
+    ];
+
+    /// Adult's frequency table and ARX's hierarchies.
+    pub(crate) fn adult() -> (FrequencyTable, Vec<Generalization>) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/adult");
+        let text = std::fs::read_to_string(dir.join("adult.csv")).unwrap();
+        let mut lines = text.lines();
+        lines.next();
+        let mut columns: Vec<Vec<String>> = vec![Vec::new(); 9];
+        for line in lines {
+            for (c, field) in line.trim_end_matches('\r').split(';').enumerate() {
+                columns[c].push(field.to_string());
+            }
+        }
+        let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
+        let table = FrequencyTable::from_batch(&arrays, &[]);
+        let generalizations = ADULT
+            .iter()
+            .enumerate()
+            .map(|(c, name)| {
+                let h = Hierarchy::File { path: dir.join(format!("adult_hierarchy_{name}.csv")), delimiter: b';' };
+                Generalization::build(name, Some(&h), table.quasi[c].values(), &table.marginal(c)).unwrap()
+            })
+            .collect();
+        (table, generalizations)
+    }
+
+    fn criteria(k: u64, limit: f64) -> Criteria {
+        Criteria { k, suppression_limit: limit, l_diversity: None, t_closeness: None }
+    }
+
+    /// ARX's optimum for Adult, k = 5, 4% suppression, discernibility.
+    #[test]
+    fn adult_matches_arx() {
+        let (table, columns) = adult();
+        assert_eq!(table.rows, 30_162);
+        let problem =
+            Problem::new(&columns, vec![None; 9], &table, criteria(5, 0.04), Vec::new(), Metric::Discernibility)
+                .unwrap();
+        let outcome = problem.search();
+        assert_eq!(outcome.nodes, 12_960);
+        let best = outcome.best.unwrap();
+        assert_eq!(best.levels, vec![0, 0, 1, 2, 3, 2, 2, 1, 1]);
+        assert_eq!(best.suppressed_rows, 105);
+        assert_eq!(best.classes, 356);
+        assert_eq!(best.score, Score::Exact(7_220_555));
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    /// Property test: on random small tables, with random k, limits, pinned levels, l-diversity
+    /// and t-closeness, the search's optimum equals brute force over the whole lattice (each
+    /// node's classes computed straight from the table), for every metric; and suppression
+    /// only falls going up the lattice for k-anonymity alone.
+    #[test]
+    fn search_equals_brute_force() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        let mut map = std::collections::BTreeMap::new();
+        for (leaf, group) in [("a", "ab"), ("b", "ab"), ("c", "cd"), ("d", "cd"), ("e", "ef"), ("f", "ef")] {
+            let top = if group == "ef" { "other" } else { "letters" };
+            map.insert(leaf.to_string(), vec![group.to_string(), top.to_string()]);
+        }
+        let hierarchies =
+            [Some(Hierarchy::Map { values: map }), Some(Hierarchy::Interval { widths: vec![2.0, 4.0] }), None];
+        let metrics = [Metric::Discernibility, Metric::Aecs, Metric::Precision, Metric::Loss, Metric::Entropy];
+        let mut cases = 0;
+        for case in 0..150 {
+            let rows = rng.random_range(10..90);
+            let mut columns: Vec<Vec<String>> = vec![Vec::new(); 3];
+            let mut sensitive = Vec::new();
+            for _ in 0..rows {
+                columns[0].push(["a", "b", "c", "d", "e", "f"][rng.random_range(0..6)].to_string());
+                columns[1].push(rng.random_range(0..10).to_string());
+                columns[2].push(["x", "y", "z"][rng.random_range(0..3)].to_string());
+                sensitive.push(rng.random_range(0..4).to_string());
+            }
+            let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
+            let with_sensitive = case % 3 == 0;
+            let sensitive_arrays =
+                if with_sensitive { vec![StringArray::from_iter_values(sensitive.iter())] } else { vec![] };
+            let table = FrequencyTable::from_batch(&arrays, &sensitive_arrays);
+            let generalizations: Vec<Generalization> = (0..3)
+                .map(|c| {
+                    Generalization::build("c", hierarchies[c].as_ref(), table.quasi[c].values(), &table.marginal(c))
+                        .unwrap()
+                })
+                .collect();
+            let mut pinned = vec![None; 3];
+            if case % 5 == 1 {
+                pinned[rng.random_range(0..3)] = Some(1);
+            }
+            let limit = [0.0, 0.1, 0.25][rng.random_range(0..3)];
+            let mut criteria = criteria(rng.random_range(2..6), limit);
+            let mut sensitive_columns = Vec::new();
+            if with_sensitive {
+                let dictionary = &table.sensitive[0];
+                let mut overall = vec![0.0; dictionary.len()];
+                for entry in table.combos.values() {
+                    for &(id, n) in &entry.sensitive[0] {
+                        overall[id as usize] += n as f64 / table.rows as f64;
+                    }
+                }
+                let rank = (case % 2 == 0).then(|| {
+                    let mut ids: Vec<u32> = (0..dictionary.len() as u32).collect();
+                    ids.sort_by_key(|&id| dictionary.values()[id as usize].clone());
+                    let mut rank = vec![0u32; ids.len()];
+                    for (r, id) in ids.into_iter().enumerate() {
+                        rank[id as usize] = r as u32;
+                    }
+                    rank
+                });
+                sensitive_columns.push(Sensitive { name: "s".into(), rank, overall });
+                match case % 4 {
+                    0 => criteria.l_diversity = Some((2, DiversityVariant::Distinct)),
+                    1 => criteria.l_diversity = Some((2, DiversityVariant::Entropy)),
+                    _ => criteria.t_closeness = Some(0.3),
+                }
+            }
+            for metric in metrics {
+                let problem = Problem::new(
+                    &generalizations,
+                    pinned.clone(),
+                    &table,
+                    criteria.clone(),
+                    sensitive_columns.clone(),
+                    metric,
+                )
+                .unwrap();
+                let outcome = problem.search();
+                let mut brute: Option<Evaluation> = None;
+                let mut all = Vec::new();
+                for levels in problem.layers().into_iter().flatten() {
+                    let e = problem.evaluate(&levels, &problem.classes_from_table(&levels));
+                    if e.acceptable && brute.as_ref().is_none_or(|b| better(&e, b)) {
+                        brute = Some(e.clone());
+                    }
+                    all.push(e);
+                }
+                match (&outcome.best, &brute) {
+                    (None, None) => {}
+                    (Some(found), Some(expected)) => {
+                        assert!(close(found.score.value(), expected.score.value()), "case {case} {metric:?}");
+                        let same = all.iter().find(|e| e.levels == found.levels).unwrap();
+                        assert!(same.acceptable && close(same.score.value(), found.score.value()));
+                        assert_eq!(same.suppressed_rows, found.suppressed_rows);
+                        cases += 1;
+                    }
+                    _ => panic!("case {case} {metric:?}: search {:?} brute force {:?}", outcome.best, brute),
+                }
+                if criteria.l_diversity.is_none() && criteria.t_closeness.is_none() {
+                    for a in &all {
+                        for b in &all {
+                            if a.levels.iter().zip(&b.levels).all(|(x, y)| x <= y) {
+                                assert!(b.suppressed_rows <= a.suppressed_rows);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(cases > 500, "{cases} cases had an optimum");
+    }
+}

@@ -1,0 +1,241 @@
+//! The frequency table: how many rows hold each combination of quasi-identifier values, with
+//! the distribution of each sensitive column per combination. One streaming pass builds it
+//! batch by batch (in parallel: each batch makes its own table, then they merge); the search
+//! never touches rows again. Tables of separate parts of the data merge into the table of the
+//! whole (counts add), so partial tables from a cluster can be searched the same way.
+
+use super::FxBuildHasher;
+use arrow::array::{Array, StringArray};
+use std::collections::HashMap;
+
+/// Distinct values of one column, numbered in order of first appearance.
+#[derive(Debug, Clone, Default)]
+pub struct Dictionary {
+    values: Vec<Option<String>>,
+    index: HashMap<String, u32, FxBuildHasher>,
+    null: Option<u32>,
+}
+
+impl Dictionary {
+    /// The id of `value`, added if new.
+    pub fn intern(&mut self, value: Option<&str>) -> u32 {
+        if let Some(id) = self.get(value) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value.map(str::to_string));
+        match value {
+            Some(v) => {
+                self.index.insert(v.to_string(), id);
+            }
+            None => self.null = Some(id),
+        }
+        id
+    }
+
+    /// The id of `value`, if present.
+    pub fn get(&self, value: Option<&str>) -> Option<u32> {
+        match value {
+            Some(v) => self.index.get(v).copied(),
+            None => self.null,
+        }
+    }
+
+    /// Values in id order.
+    pub fn values(&self) -> &[Option<String>] {
+        &self.values
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// A sparse histogram: (value id, rows), sorted by id.
+pub type Histogram = Vec<(u32, u64)>;
+
+/// One combination's rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub count: u64,
+    /// One histogram per sensitive column.
+    pub sensitive: Vec<Histogram>,
+}
+
+/// Rows per combination of quasi-identifier values.
+#[derive(Debug, Clone, Default)]
+pub struct FrequencyTable {
+    pub quasi: Vec<Dictionary>,
+    pub sensitive: Vec<Dictionary>,
+    pub combos: HashMap<Box<[u32]>, Entry, FxBuildHasher>,
+    pub rows: u64,
+}
+
+/// Adds `rows` rows of value `id` to a sorted histogram.
+pub fn add_to_histogram(histogram: &mut Histogram, id: u32, rows: u64) {
+    match histogram.binary_search_by_key(&id, |&(v, _)| v) {
+        Ok(i) => histogram[i].1 += rows,
+        Err(i) => histogram.insert(i, (id, rows)),
+    }
+}
+
+impl FrequencyTable {
+    /// An empty table for `quasi` quasi-identifiers and `sensitive` sensitive columns.
+    pub fn new(quasi: usize, sensitive: usize) -> Self {
+        Self {
+            quasi: vec![Dictionary::default(); quasi],
+            sensitive: vec![Dictionary::default(); sensitive],
+            combos: HashMap::default(),
+            rows: 0,
+        }
+    }
+
+    /// The table of one batch, from the canonical text of its quasi-identifier and sensitive
+    /// columns (all of one length).
+    pub fn from_batch(quasi: &[StringArray], sensitive: &[StringArray]) -> Self {
+        let mut table = Self::new(quasi.len(), sensitive.len());
+        let rows = quasi.first().or(sensitive.first()).map_or(0, Array::len);
+        // Per-column caches keyed by the borrowed text, so a repeated value costs one lookup.
+        let mut caches: Vec<HashMap<Option<&str>, u32, FxBuildHasher>> = vec![HashMap::default(); quasi.len()];
+        let mut sensitive_caches: Vec<HashMap<Option<&str>, u32, FxBuildHasher>> =
+            vec![HashMap::default(); sensitive.len()];
+        let mut key = vec![0u32; quasi.len()];
+        fn value(array: &StringArray, row: usize) -> Option<&str> {
+            (!array.is_null(row)).then(|| array.value(row))
+        }
+        for row in 0..rows {
+            for (c, array) in quasi.iter().enumerate() {
+                let v = value(array, row);
+                let dictionary = &mut table.quasi[c];
+                key[c] = *caches[c].entry(v).or_insert_with(|| dictionary.intern(v));
+            }
+            let entry = match table.combos.get_mut(&key[..]) {
+                Some(entry) => entry,
+                None => table
+                    .combos
+                    .entry(key.clone().into_boxed_slice())
+                    .or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive.len()] }),
+            };
+            entry.count += 1;
+            for (s, array) in sensitive.iter().enumerate() {
+                let v = value(array, row);
+                let dictionary = &mut table.sensitive[s];
+                let id = *sensitive_caches[s].entry(v).or_insert_with(|| dictionary.intern(v));
+                add_to_histogram(&mut entry.sensitive[s], id, 1);
+            }
+        }
+        table.rows = rows as u64;
+        table
+    }
+
+    /// Adds another table's rows (its ids are translated to this table's).
+    pub fn merge(&mut self, other: FrequencyTable) {
+        let translate = |mine: &mut [Dictionary], theirs: &[Dictionary]| -> Vec<Vec<u32>> {
+            mine.iter_mut()
+                .zip(theirs)
+                .map(|(m, t)| t.values().iter().map(|v| m.intern(v.as_deref())).collect())
+                .collect()
+        };
+        let quasi = translate(&mut self.quasi, &other.quasi);
+        let sensitive = translate(&mut self.sensitive, &other.sensitive);
+        let mut key = vec![0u32; quasi.len()];
+        for (their_key, entry) in other.combos {
+            for (c, &id) in their_key.iter().enumerate() {
+                key[c] = quasi[c][id as usize];
+            }
+            let mine = match self.combos.get_mut(&key[..]) {
+                Some(mine) => mine,
+                None => self
+                    .combos
+                    .entry(key.clone().into_boxed_slice())
+                    .or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive.len()] }),
+            };
+            mine.count += entry.count;
+            for (s, histogram) in entry.sensitive.into_iter().enumerate() {
+                for (id, rows) in histogram {
+                    add_to_histogram(&mut mine.sensitive[s], sensitive[s][id as usize], rows);
+                }
+            }
+        }
+        self.rows += other.rows;
+    }
+
+    /// Rows per value of quasi-identifier `column`, in id order.
+    pub fn marginal(&self, column: usize) -> Vec<u64> {
+        let mut counts = vec![0u64; self.quasi[column].len()];
+        for (key, entry) in &self.combos {
+            counts[key[column] as usize] += entry.count;
+        }
+        counts
+    }
+
+    /// The combinations in a canonical order (by their values' text), so that results never
+    /// depend on the order rows arrived in.
+    pub fn sorted_combos(&self) -> Vec<(&[u32], &Entry)> {
+        let mut combos: Vec<(&[u32], &Entry)> = self.combos.iter().map(|(k, e)| (&k[..], e)).collect();
+        combos.sort_by(|a, b| {
+            let text = |key: &[u32], c: usize| self.quasi[c].values()[key[c] as usize].as_deref();
+            (0..self.quasi.len())
+                .map(|c| text(a.0, c).cmp(&text(b.0, c)))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        combos
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(rows: &[(&str, Option<&str>, &str)]) -> FrequencyTable {
+        let a = StringArray::from(rows.iter().map(|r| Some(r.0)).collect::<Vec<_>>());
+        let b = StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>());
+        let s = StringArray::from(rows.iter().map(|r| Some(r.2)).collect::<Vec<_>>());
+        FrequencyTable::from_batch(&[a, b], &[s])
+    }
+
+    /// Content by value text, independent of ids.
+    type Content = Vec<(Vec<Option<String>>, u64, Vec<(Option<String>, u64)>)>;
+
+    fn content(t: &FrequencyTable) -> Content {
+        let mut out: Vec<_> = t
+            .combos
+            .iter()
+            .map(|(k, e)| {
+                let key = k.iter().enumerate().map(|(c, &id)| t.quasi[c].values()[id as usize].clone()).collect();
+                let mut hist: Vec<_> =
+                    e.sensitive[0].iter().map(|&(id, n)| (t.sensitive[0].values()[id as usize].clone(), n)).collect();
+                hist.sort();
+                (key, e.count, hist)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn merged_parts_equal_the_whole() {
+        let rows = [
+            ("a", Some("x"), "flu"),
+            ("b", None, "cold"),
+            ("a", Some("x"), "cold"),
+            ("c", Some("y"), "flu"),
+            ("a", Some("x"), "flu"),
+            ("b", None, "flu"),
+        ];
+        let whole = table(&rows);
+        let mut merged = table(&rows[4..]);
+        merged.merge(table(&rows[..2]));
+        merged.merge(table(&rows[2..4]));
+        assert_eq!(merged.rows, 6);
+        assert_eq!(content(&merged), content(&whole));
+        let ax = content(&whole).into_iter().find(|c| c.0 == vec![Some("a".into()), Some("x".into())]).unwrap();
+        assert_eq!(ax.1, 3);
+        assert_eq!(ax.2, vec![(Some("cold".into()), 1), (Some("flu".into()), 2)]);
+    }
+}
