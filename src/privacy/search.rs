@@ -14,7 +14,6 @@
 //! which is why k-anonymity (and distinct l-diversity) only ever suppress fewer rows going up:
 //! that monotonicity is what the brute-force property test checks alongside the optimum.
 
-use super::FxBuildHasher;
 use super::hierarchy::Generalization;
 use super::table::{Entry, FrequencyTable, Histogram, add_to_histogram};
 use crate::job::{DiversityVariant, Metric};
@@ -217,54 +216,51 @@ impl<'a> Problem<'a> {
 
     /// The classes of a node straight from the table (the brute-force path and the bottom).
     pub fn classes_from_table(&self, levels: &[u32]) -> Classes {
-        let mut index: HashMap<u128, u32, FxBuildHasher> = HashMap::default();
+        let mut grouper = Grouper::with_capacity(self.combos.len());
         let mut classes = Classes::default();
         for (leaves, entry) in &self.combos {
             let mut key = 0u128;
             for (c, &leaf) in leaves.iter().enumerate() {
                 key |= u128::from(self.columns[c].lift(leaf, 0, levels[c])) << self.shifts[c];
             }
-            self.add(&mut classes, &mut index, key, entry.count, &entry.sensitive);
+            self.add(&mut classes, &mut grouper, key, entry.count, &entry.sensitive);
         }
         classes
     }
 
     /// The classes of `levels` from those of `from`, one level finer in `column`.
     fn roll_up(&self, from: &Classes, from_levels: &[u32], column: usize) -> Classes {
-        let mut index: HashMap<u128, u32, FxBuildHasher> = HashMap::default();
-        index.reserve(from.keys.len() / 2);
-        let mut classes = Classes::default();
+        let mut grouper = Grouper::with_capacity(from.keys.len());
+        let mut classes = Classes {
+            keys: Vec::with_capacity(from.keys.len() / 2),
+            counts: Vec::with_capacity(from.keys.len() / 2),
+            histograms: Vec::new(),
+        };
         let level = from_levels[column];
         let (shift, mask) = (self.shifts[column], self.masks[column]);
+        let up = &self.columns[column];
         for (i, &key) in from.keys.iter().enumerate() {
-            let id = self.id(key, column);
-            let lifted = u128::from(self.columns[column].up(level, id));
+            let id = ((key >> shift) & mask) as u32;
+            let lifted = u128::from(up.up(level, id));
             let key = (key & !(mask << shift)) | (lifted << shift);
             let histograms = from.histograms.get(i).map_or(&[][..], Vec::as_slice);
-            self.add(&mut classes, &mut index, key, from.counts[i], histograms);
+            self.add(&mut classes, &mut grouper, key, from.counts[i], histograms);
         }
         classes
     }
 
-    fn add(
-        &self,
-        classes: &mut Classes,
-        index: &mut HashMap<u128, u32, FxBuildHasher>,
-        key: u128,
-        count: u64,
-        histograms: &[Histogram],
-    ) {
-        match index.get(&key) {
-            Some(&i) => {
-                classes.counts[i as usize] += count;
-                for (mine, theirs) in classes.histograms.get_mut(i as usize).into_iter().flatten().zip(histograms) {
+    #[inline]
+    fn add(&self, classes: &mut Classes, grouper: &mut Grouper, key: u128, count: u64, histograms: &[Histogram]) {
+        match grouper.find_or_insert(key, &classes.keys) {
+            Some(i) => {
+                classes.counts[i] += count;
+                for (mine, theirs) in classes.histograms.get_mut(i).into_iter().flatten().zip(histograms) {
                     for &(id, rows) in theirs {
                         add_to_histogram(mine, id, rows);
                     }
                 }
             }
             None => {
-                index.insert(key, classes.keys.len() as u32);
                 classes.keys.push(key);
                 classes.counts.push(count);
                 if !self.sensitive.is_empty() {
@@ -488,6 +484,44 @@ impl<'a> Problem<'a> {
         match source {
             Some((column, from_levels, from)) => self.roll_up(from, from_levels, column),
             None => self.classes_from_table(levels),
+        }
+    }
+}
+
+/// An open-addressing index from class keys to their position in a [`Classes`], sized once
+/// for at most `capacity` keys (a node never has more classes than its source). Linear probing
+/// over a power-of-two table at most half full; far cheaper than a general hash map here,
+/// which is where the search spends its time.
+struct Grouper {
+    slots: Vec<u32>,
+    mask: usize,
+    /// 64 − log2(table size): the multiplicative hash keeps its best (top) bits.
+    shift: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl Grouper {
+    fn with_capacity(capacity: usize) -> Self {
+        let size = (capacity * 2).next_power_of_two().max(16);
+        Self { slots: vec![EMPTY; size], mask: size - 1, shift: 64 - size.trailing_zeros() }
+    }
+
+    /// The position of `key` in `keys`, or `None` after reserving the next position for it.
+    #[inline]
+    fn find_or_insert(&mut self, key: u128, keys: &[u128]) -> Option<usize> {
+        let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(17);
+        let mut slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        loop {
+            let at = self.slots[slot];
+            if at == EMPTY {
+                self.slots[slot] = keys.len() as u32;
+                return None;
+            }
+            if keys[at as usize] == key {
+                return Some(at as usize);
+            }
+            slot = (slot + 1) & self.mask;
         }
     }
 }
