@@ -6,21 +6,6 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
-pub struct RiskArgs {
-    /// A CSV or Parquet file, folder or glob.
-    pub data: PathBuf,
-    /// Comma-separated quasi-identifier columns.
-    #[arg(long, value_delimiter = ',', required = true)]
-    pub quasi_identifiers: Vec<String>,
-    /// A sensitive column.
-    #[arg(long)]
-    pub sensitive: Option<String>,
-    /// Print JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
 pub struct BudgetArgs {
     /// The budget ledger file.
     pub ledger: PathBuf,

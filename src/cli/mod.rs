@@ -4,6 +4,7 @@
 mod decrypt;
 mod keygen;
 mod later;
+mod risk;
 mod run;
 mod sample;
 mod validate;
@@ -31,8 +32,8 @@ pub enum Command {
     Keygen,
     /// Write a synthetic customer table (for demos and benchmarks), deterministic by seed.
     Sample(sample::SampleArgs),
-    /// Re-identification risk of a dataset (not available yet).
-    Risk(later::RiskArgs),
+    /// Re-identification risk of any dataset over the quasi-identifiers you name.
+    Risk(risk::RiskArgs),
     /// Show what each dataset has spent of its privacy budget (not available yet).
     Budget(later::BudgetArgs),
     /// Reverse an `encrypt` column with the job's key: values, or a column of a CSV/Parquet file.
@@ -66,7 +67,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Validate(args) => validate::run(args),
         Command::Keygen => keygen::run(),
         Command::Sample(args) => sample::run(args),
-        Command::Risk(_) => later::not_available("anonymize risk"),
+        Command::Risk(args) => risk::run(args),
         Command::Budget(_) => later::not_available("anonymize budget"),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Verify(_) => later::not_available("anonymize verify"),

@@ -74,6 +74,79 @@ pub struct PrivacySummary {
     pub risk_after: Risk,
 }
 
+impl PrivacySummary {
+    /// The privacy lines of the human summary.
+    pub fn human(&self, s: &mut String) {
+        use std::fmt::Write;
+        let percent = |x: f64| format!("{:.1}%", 100.0 * x);
+        match (self.k, self.algorithm) {
+            (Some(k), Algorithm::Optimal) => {
+                let _ = writeln!(
+                    s,
+                    "  k-anonymity  k = {k} met (smallest class {}), optimal over {} transformations in {:.2} s",
+                    self.smallest_class, self.lattice_nodes, self.search_seconds
+                );
+            }
+            (Some(k), Algorithm::Mondrian) => {
+                let _ = writeln!(
+                    s,
+                    "  k-anonymity  k = {k} met (smallest class {}), Mondrian partitioning in {:.2} s",
+                    self.smallest_class, self.search_seconds
+                );
+            }
+            (None, _) => {
+                let _ = writeln!(s, "  generalized  to pinned levels (no k-anonymity target)");
+            }
+        }
+        if let Some(l) = &self.l_diversity {
+            let _ = writeln!(s, "  l-diversity  l = {l} on {}", self.sensitive.join(", "));
+        }
+        if let Some(t) = self.t_closeness {
+            let _ = writeln!(s, "  t-closeness  t = {t} on {}", self.sensitive.join(", "));
+        }
+        let levels: Vec<String> = self
+            .quasi_identifiers
+            .iter()
+            .map(|q| match q.level {
+                Some(l) => format!("{} {l}/{}{}", q.name, q.max_level, if q.pinned { " (pinned)" } else { "" }),
+                None => format!("{} (per class)", q.name),
+            })
+            .collect();
+        let _ = writeln!(s, "  levels       {}", levels.join(", "));
+        let mode = match self.suppressed_rows_mode {
+            SuppressedRows::Mask => "masked with *",
+            SuppressedRows::Remove => "removed",
+        };
+        let _ = writeln!(
+            s,
+            "  suppressed   {} of {} rows ({}; limit {}), {mode}",
+            self.suppressed_rows,
+            self.rows,
+            percent(self.suppressed_rows as f64 / self.rows.max(1) as f64),
+            percent(self.suppression_limit)
+        );
+        let m = &self.metrics;
+        let _ = writeln!(
+            s,
+            "  classes      {}; metric {:?}: discernibility {:.0}, aecs {:.2}, precision {:.4}, loss {:.4}, entropy {:.1}",
+            self.classes, self.metric, m.discernibility, m.aecs, m.precision, m.loss, m.entropy
+        );
+        let (b, a) = (&self.risk_before, &self.risk_after);
+        let _ = writeln!(
+            s,
+            "  risk         highest {:.3} -> {:.3}, average {:.4} -> {:.4}, unique rows {} -> {}, rows above 0.2 {} -> {}",
+            b.prosecutor_highest,
+            a.prosecutor_highest,
+            b.prosecutor_average,
+            a.prosecutor_average,
+            percent(b.unique_rows),
+            percent(a.unique_rows),
+            percent(b.rows_above_0_2),
+            percent(a.rows_above_0_2)
+        );
+    }
+}
+
 struct QuasiIdentifier {
     name: String,
     input_index: usize,
@@ -188,8 +261,12 @@ pub fn prepare(
             let Some(partitioning) = pool.install(|| mondrian::partition(&problem, &dimensions)) else {
                 return Err(unreachable(&problem, &criteria, target, 0).into());
             };
-            let sizes: Vec<u64> =
-                partitioning.partitions.iter().map(|p| p.iter().map(|&i| problem.combos[i].1.count).sum()).collect();
+            // Partitions that print the same labels are one class in the output.
+            let mut by_labels: std::collections::BTreeMap<&[Option<std::sync::Arc<str>>], u64> = Default::default();
+            for (p, labels) in partitioning.partitions.iter().zip(&partitioning.labels) {
+                *by_labels.entry(labels).or_default() += p.iter().map(|&i| problem.combos[i].1.count).sum::<u64>();
+            }
+            let sizes: Vec<u64> = by_labels.into_values().collect();
             let scheme = Scheme::Partitions { labels: partitioning.label_map(&problem) };
             let classes = sizes.len() as u64;
             (scheme, vec![None; quasi.len()], 0, classes, partitioning.metrics, 1, sizes)

@@ -490,6 +490,9 @@ impl RunSummary {
             let detail = if c.detail.is_empty() { String::new() } else { format!(" ({})", c.detail) };
             let _ = writeln!(s, "    {:width$}  {}{detail}", c.name, c.action);
         }
+        if let Some(p) = &self.privacy {
+            p.human(&mut s);
+        }
         if self.demo_key {
             let _ = writeln!(
                 s,

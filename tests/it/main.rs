@@ -1,5 +1,6 @@
 //! Integration tests: they drive the real `anonymize` binary.
 
+mod anonymity;
 mod bad_jobs;
 mod leaks;
 mod reversible;
