@@ -501,10 +501,18 @@ struct Grouper {
 
 const EMPTY: u32 = u32::MAX;
 
+thread_local! {
+    /// Each worker thread's slot table, reused from node to node (fresh tables cost page faults).
+    static SLOTS: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Grouper {
     fn with_capacity(capacity: usize) -> Self {
         let size = (capacity * 2).next_power_of_two().max(16);
-        Self { slots: vec![EMPTY; size], mask: size - 1, shift: 64 - size.trailing_zeros() }
+        let mut slots = SLOTS.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        slots.clear();
+        slots.resize(size, EMPTY);
+        Self { slots, mask: size - 1, shift: 64 - size.trailing_zeros() }
     }
 
     /// The position of `key` in `keys`, or `None` after reserving the next position for it.
@@ -523,6 +531,13 @@ impl Grouper {
             }
             slot = (slot + 1) & self.mask;
         }
+    }
+}
+
+impl Drop for Grouper {
+    fn drop(&mut self) {
+        let slots = std::mem::take(&mut self.slots);
+        SLOTS.with(|s| *s.borrow_mut() = slots);
     }
 }
 

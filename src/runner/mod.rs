@@ -398,9 +398,13 @@ fn transform_batch(
     for step in &plan.steps {
         let Some((kernel, _)) = &step.output else { continue };
         let input = kept.column(step.input_index);
-        let out = match (kernel, recoded_columns.as_mut().and_then(Iterator::next)) {
-            (Kernel::Recoded, Some(column)) => column.clone(),
-            _ => kernel.apply(&step.name, input, kept).map_err(|e| e.map_rows(input_row))?,
+        let recoded_column = match kernel {
+            Kernel::Recoded => recoded_columns.as_mut().and_then(Iterator::next),
+            _ => None,
+        };
+        let out = match recoded_column {
+            Some(column) => column.clone(),
+            None => kernel.apply(&step.name, input, kept).map_err(|e| e.map_rows(input_row))?,
         };
         if step.unique.is_some() {
             let text = |array: &ArrayRef| {

@@ -251,7 +251,7 @@ fn mondrian_partitions_numbers_and_dates_and_checks_out() {
         "customers.yaml",
         &format!(
             "version: 1\nname: customers\ninput: {{ path: {}, types: {{ zip: string }} }}\nunlisted_columns: drop\n\
-             columns:\n  birth_date: {{ action: generalize, hierarchy: {{ type: date, levels: [month, year, 5y, 10y] }} }}\n\
+             columns:\n  customer_id: keep\n  birth_date: {{ action: generalize, hierarchy: {{ type: date, levels: [month, year, 5y, 10y] }} }}\n\
              \x20 zip: {{ action: generalize, hierarchy: {{ type: prefix, keep: [4, 3, 2] }} }}\n  gender: generalize\n\
              \x20 segment: keep\nprivacy:\n  k_anonymity: {{ k: 5, algorithm: mondrian }}\noutput: {{ path: customers.csv }}\n",
             sample.display()
@@ -259,6 +259,11 @@ fn mondrian_partitions_numbers_and_dates_and_checks_out() {
     );
     run_json(dir.path(), "customers.yaml");
     let checked = check(&dir.path().join("customers.csv"), &["birth_date", "zip", "gender"], 5, None, 1, None);
+    // Columns before and between the quasi-identifiers keep their own values.
+    let (header, rows) = read_csv(&dir.path().join("customers.csv"));
+    assert_eq!(header, ["customer_id", "birth_date", "zip", "gender", "segment"]);
+    assert_eq!(rows[0][0], "100001");
+    assert!(rows.iter().all(|r| ["bronze", "silver", "gold", "platinum"].contains(&r[4].as_str())), "{:?}", rows[0]);
     assert!(checked.classes > 50, "{checked:?}");
 }
 
