@@ -173,17 +173,11 @@ impl FrequencyTable {
         counts
     }
 
-    /// The combinations in a canonical order (by their values' text), so that results never
-    /// depend on the order rows arrived in.
+    /// The combinations in the order of their ids. Ids follow first appearance in input order
+    /// (batches merge in order), so the order never depends on thread count or hashing.
     pub fn sorted_combos(&self) -> Vec<(&[u32], &Entry)> {
         let mut combos: Vec<(&[u32], &Entry)> = self.combos.iter().map(|(k, e)| (&k[..], e)).collect();
-        combos.sort_by(|a, b| {
-            let text = |key: &[u32], c: usize| self.quasi[c].values()[key[c] as usize].as_deref();
-            (0..self.quasi.len())
-                .map(|c| text(a.0, c).cmp(&text(b.0, c)))
-                .find(|o| o.is_ne())
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
+        combos.sort_unstable_by(|a, b| a.0.cmp(b.0));
         combos
     }
 }
