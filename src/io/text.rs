@@ -124,12 +124,33 @@ fn float32(buffer: &mut String, v: f32) {
 
 fn date(buffer: &mut String, days: i32) {
     match date_from_days(days) {
-        Some(d) => {
-            let _ = write!(buffer, "{}", d.format("%Y-%m-%d"));
-        }
+        Some(d) => push_ymd(buffer, d),
         None => {
             let _ = write!(buffer, "{days}");
         }
+    }
+}
+
+/// `YYYY-MM-DD` (chrono's `format` parses its pattern on every call; this runs per cell).
+fn push_ymd(buffer: &mut String, d: NaiveDate) {
+    let year = d.year();
+    if (0..=9999).contains(&year) {
+        let digits = |b: &mut String, v: u32, n: usize| {
+            let mut chars = [b'0'; 4];
+            let mut v = v;
+            for slot in chars[..n].iter_mut().rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            b.extend(chars[..n].iter().map(|&c| char::from(c)));
+        };
+        digits(buffer, year as u32, 4);
+        buffer.push('-');
+        digits(buffer, d.month(), 2);
+        buffer.push('-');
+        digits(buffer, d.day(), 2);
+    } else {
+        let _ = write!(buffer, "{}", d.format("%Y-%m-%d"));
     }
 }
 
@@ -146,7 +167,7 @@ fn timestamp(buffer: &mut String, value: i64, unit: TimeUnit, date_only_if_midni
     };
     let naive = moment.naive_utc();
     if date_only_if_midnight && naive.time() == chrono::NaiveTime::MIN {
-        let _ = write!(buffer, "{}", naive.format("%Y-%m-%d"));
+        push_ymd(buffer, naive.date());
     } else {
         let _ = write!(buffer, "{}", naive.format("%Y-%m-%dT%H:%M:%S%.f"));
     }
@@ -160,6 +181,17 @@ mod tests {
 
     fn text(array: ArrayRef) -> Vec<Option<String>> {
         to_text(&array).unwrap().iter().map(|v| v.map(String::from)).collect()
+    }
+
+    /// The hand-written date formatting equals chrono's across and beyond years 0 to 9999.
+    #[test]
+    fn dates_format_like_chrono() {
+        for days in (-800_000..3_000_000).step_by(37).chain([-719_528, -719_529, 2_932_896, 2_932_897]) {
+            let mut ours = String::new();
+            date(&mut ours, days);
+            let chrono = date_from_days(days).map_or(days.to_string(), |d| d.format("%Y-%m-%d").to_string());
+            assert_eq!(ours, chrono, "day {days}");
+        }
     }
 
     #[test]

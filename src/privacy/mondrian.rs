@@ -35,7 +35,7 @@ impl Partitioning {
         let mut map = PartitionLabels::default();
         for (p, combos) in self.partitions.iter().enumerate() {
             for &i in combos {
-                map.insert(problem.combos[i].0.clone().into_boxed_slice(), self.labels[p].clone());
+                map.insert(Box::from(problem.combos[i].0), self.labels[p].clone());
             }
         }
         map

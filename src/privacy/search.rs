@@ -89,7 +89,8 @@ pub struct Problem<'a> {
     pub columns: &'a [Generalization],
     /// A pinned level per column (`level:` in the job), else `None`.
     pub pinned: Vec<Option<u32>>,
-    pub combos: Vec<(Vec<u32>, Entry)>,
+    /// The table's combinations (leaf ids and rows), in the table's own (deterministic) order.
+    pub combos: Vec<(&'a [u32], &'a Entry)>,
     pub rows: u64,
     pub criteria: Criteria,
     pub sensitive: Vec<Sensitive>,
@@ -137,13 +138,12 @@ impl<'a> Problem<'a> {
     pub fn new(
         columns: &'a [Generalization],
         pinned: Vec<Option<u32>>,
-        table: &FrequencyTable,
+        table: &'a FrequencyTable,
         criteria: Criteria,
         sensitive: Vec<Sensitive>,
         metric: Metric,
     ) -> Result<Self, SearchError> {
-        let combos: Vec<(Vec<u32>, Entry)> =
-            table.sorted_combos().into_iter().map(|(k, e)| (k.to_vec(), e.clone())).collect();
+        let combos: Vec<(&[u32], &Entry)> = table.combos.iter().map(|(k, e)| (&k[..], e)).collect();
         let mut shifts = Vec::new();
         let mut masks = Vec::new();
         let mut bits = 0u32;
@@ -159,8 +159,8 @@ impl<'a> Problem<'a> {
         let group_rows = columns
             .iter()
             .enumerate()
-            .map(|(c, g)| {
-                let leaves = table.marginal(c);
+            .zip(table.marginals())
+            .map(|((_, g), leaves)| {
                 (0..=g.max_level)
                     .map(|level| {
                         let mut rows = vec![0u64; g.groups(level)];

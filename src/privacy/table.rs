@@ -173,12 +173,15 @@ impl FrequencyTable {
         counts
     }
 
-    /// The combinations in the order of their ids. Ids follow first appearance in input order
-    /// (batches merge in order), so the order never depends on thread count or hashing.
-    pub fn sorted_combos(&self) -> Vec<(&[u32], &Entry)> {
-        let mut combos: Vec<(&[u32], &Entry)> = self.combos.iter().map(|(k, e)| (&k[..], e)).collect();
-        combos.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        combos
+    /// Rows per value of every quasi-identifier (one pass over the combinations).
+    pub fn marginals(&self) -> Vec<Vec<u64>> {
+        let mut counts: Vec<Vec<u64>> = self.quasi.iter().map(|d| vec![0u64; d.len()]).collect();
+        for (key, entry) in &self.combos {
+            for (c, &id) in key.iter().enumerate() {
+                counts[c][id as usize] += entry.count;
+            }
+        }
+        counts
     }
 }
 

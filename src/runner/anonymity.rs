@@ -202,11 +202,12 @@ pub fn prepare(
     if table.rows == 0 {
         return Err(AnonymityError::Empty.into());
     }
+    let marginals = table.marginals();
     let generalizations = quasi
         .iter()
         .enumerate()
         .map(|(c, q)| {
-            let g = Generalization::build(&q.name, q.hierarchy.as_ref(), table.quasi[c].values(), &table.marginal(c))?;
+            let g = Generalization::build(&q.name, q.hierarchy.as_ref(), table.quasi[c].values(), &marginals[c])?;
             if let Some(level) = q.pinned {
                 g.check_level(level)?;
             }
