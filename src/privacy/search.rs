@@ -97,6 +97,8 @@ pub struct Problem<'a> {
     pub metric: Metric,
     /// Rows per group, per column and level (input counts, for the entropy metric).
     group_rows: Vec<Vec<Vec<u64>>>,
+    /// Σ over rows of a column's loss at each level, ignoring suppression (for bounds).
+    loss_rows: Vec<Vec<f64>>,
     shifts: Vec<u32>,
     masks: Vec<u128>,
 }
@@ -125,6 +127,8 @@ pub struct Outcome {
     /// The best acceptable node, if any.
     pub best: Option<Evaluation>,
     pub nodes: usize,
+    /// Nodes whose classes were computed (the others were pruned by the metric's bound).
+    pub computed: usize,
     /// The largest k some node reaches within the suppression limit (meeting the other
     /// criteria), for the message when nothing is acceptable.
     pub best_reachable_k: Option<u64>,
@@ -172,7 +176,34 @@ impl<'a> Problem<'a> {
                     .collect()
             })
             .collect();
-        Ok(Self { columns, pinned, combos, rows: table.rows, criteria, sensitive, metric, group_rows, shifts, masks })
+        let loss_rows: Vec<Vec<f64>> = columns
+            .iter()
+            .zip(&group_rows)
+            .map(|(g, rows): (&Generalization, &Vec<Vec<u64>>)| {
+                (0..=g.max_level)
+                    .map(|level| {
+                        rows[level as usize]
+                            .iter()
+                            .enumerate()
+                            .map(|(id, &r)| r as f64 * g.loss(level, id as u32))
+                            .sum()
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Self {
+            columns,
+            pinned,
+            combos,
+            rows: table.rows,
+            criteria,
+            sensitive,
+            metric,
+            group_rows,
+            loss_rows,
+            shifts,
+            masks,
+        })
     }
 
     fn id(&self, key: u128, column: usize) -> u32 {
@@ -318,6 +349,44 @@ impl<'a> Problem<'a> {
         (self.criteria.suppression_limit * self.rows as f64).floor() as u64
     }
 
+    /// A lower bound on the metric of this node and of every node above it (more general).
+    /// Each holds row by row going up the lattice: classes only merge, levels only rise, a
+    /// group's loss and entropy only grow, and a suppressed row costs at least as much as a
+    /// kept one. A node whose bound is no better than the best acceptable node found in a
+    /// lower layer cannot win, nor can anything above it (it would also lose the tie on the
+    /// level sum), so those nodes are never computed.
+    fn lower_bound(&self, levels: &[u32], classes: &Classes) -> Score {
+        let n = self.rows as f64;
+        let q = self.columns.len() as f64;
+        match self.metric {
+            Metric::Discernibility => Score::Exact(classes.counts.iter().map(|&c| u128::from(c) * u128::from(c)).sum()),
+            Metric::Aecs => Score::Real(n / (classes.keys.len() + 1) as f64),
+            Metric::Precision => Score::Real(
+                levels
+                    .iter()
+                    .zip(self.columns)
+                    .map(|(&l, g)| f64::from(l) / f64::from(g.max_level.max(1)))
+                    .sum::<f64>()
+                    / q,
+            ),
+            Metric::Loss => {
+                let total: f64 = levels.iter().enumerate().map(|(c, &l)| self.loss_rows[c][l as usize]).sum();
+                Score::Real(total / (n * q))
+            }
+            Metric::Entropy => {
+                let x_log_x =
+                    |rows: &[u64]| rows.iter().filter(|&&r| r > 0).map(|&r| r as f64 * (r as f64).log2()).sum::<f64>();
+                Score::Real(
+                    levels
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &l)| x_log_x(&self.group_rows[c][l as usize]) - x_log_x(&self.group_rows[c][0]))
+                        .sum(),
+                )
+            }
+        }
+    }
+
     /// Evaluates a node: suppression, acceptability and the objective metric.
     pub fn evaluate(&self, levels: &[u32], classes: &Classes) -> Evaluation {
         let (suppressed_rows, kept) = self.suppression(classes, self.criteria.k);
@@ -440,26 +509,58 @@ impl<'a> Problem<'a> {
         let mut best: Option<Evaluation> = None;
         let mut best_k: Option<u64> = None;
         let mut previous: HashMap<Vec<u32>, Classes> = HashMap::new();
+        let mut pruned: std::collections::HashSet<Vec<u32>> = std::collections::HashSet::new();
+        let mut computed_nodes = 0;
         for layer in layers {
-            let computed: Vec<(Vec<u32>, Classes, Evaluation, u64)> = layer
+            // A node above a pruned node is pruned too (its bound is no better).
+            let layer: Vec<Vec<u32>> = layer
+                .into_iter()
+                .filter(|levels| {
+                    let mut finer = levels.clone();
+                    let above_pruned = (0..levels.len()).any(|c| {
+                        levels[c] > self.min_level(c) && {
+                            finer[c] -= 1;
+                            let hit = pruned.contains(&finer);
+                            finer[c] += 1;
+                            hit
+                        }
+                    });
+                    if above_pruned {
+                        pruned.insert(levels.clone());
+                    }
+                    !above_pruned
+                })
+                .collect();
+            let best_before_layer = best.clone();
+            let computed: Vec<(Vec<u32>, Classes, Evaluation, u64, bool)> = layer
                 .into_par_iter()
                 .map(|levels| {
                     let classes = self.classes_of(&levels, &previous);
                     let evaluation = self.evaluate(&levels, &classes);
                     let k = if reach { self.reachable_k(&classes) } else { 0 };
-                    (levels, classes, evaluation, k)
+                    // Pruned for the layers above when even the bound cannot beat the best of
+                    // a lower layer (never while looking for the best reachable k).
+                    let hopeless = !reach
+                        && best_before_layer
+                            .as_ref()
+                            .is_some_and(|b| self.lower_bound(&levels, &classes).cmp(&b.score).is_ge());
+                    (levels, classes, evaluation, k, hopeless)
                 })
                 .collect();
             previous.clear();
-            for (levels, classes, evaluation, k) in computed {
+            for (levels, classes, evaluation, k, hopeless) in computed {
+                computed_nodes += 1;
                 best_k = Some(best_k.map_or(k, |b| b.max(k)));
                 if evaluation.acceptable && best.as_ref().is_none_or(|b| better(&evaluation, b)) {
                     best = Some(evaluation);
                 }
+                if hopeless {
+                    pruned.insert(levels.clone());
+                }
                 previous.insert(levels, classes);
             }
         }
-        Outcome { best, nodes, best_reachable_k: if reach { best_k } else { None } }
+        Outcome { best, nodes, computed: computed_nodes, best_reachable_k: if reach { best_k } else { None } }
     }
 
     /// The largest k reachable within the limit, for the failure message (a second search).
@@ -654,6 +755,8 @@ pub(crate) mod tests {
                 .unwrap();
         let outcome = problem.search();
         assert_eq!(outcome.nodes, 12_960);
+        // The discernibility bound spares the upper lattice.
+        assert!(outcome.computed < 12_000, "{} nodes computed", outcome.computed);
         let best = outcome.best.unwrap();
         assert_eq!(best.levels, vec![0, 0, 1, 2, 3, 2, 2, 1, 1]);
         assert_eq!(best.suppressed_rows, 105);
@@ -681,6 +784,7 @@ pub(crate) mod tests {
             [Some(Hierarchy::Map { values: map }), Some(Hierarchy::Interval { widths: vec![2.0, 4.0] }), None];
         let metrics = [Metric::Discernibility, Metric::Aecs, Metric::Precision, Metric::Loss, Metric::Entropy];
         let mut cases = 0;
+        let mut pruned_cases = 0;
         for case in 0..150 {
             let rows = rng.random_range(10..90);
             let mut columns: Vec<Vec<String>> = vec![Vec::new(); 3];
@@ -744,6 +848,7 @@ pub(crate) mod tests {
                 )
                 .unwrap();
                 let outcome = problem.search();
+                pruned_cases += usize::from(outcome.computed < outcome.nodes);
                 let mut brute: Option<Evaluation> = None;
                 let mut all = Vec::new();
                 for levels in problem.layers().into_iter().flatten() {
@@ -776,5 +881,6 @@ pub(crate) mod tests {
             }
         }
         assert!(cases > 500, "{cases} cases had an optimum");
+        assert!(pruned_cases > 100, "the bounds pruned in only {pruned_cases} cases");
     }
 }

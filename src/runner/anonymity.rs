@@ -69,6 +69,8 @@ pub struct PrivacySummary {
     pub metric: Metric,
     pub metrics: Metrics,
     pub lattice_nodes: usize,
+    /// Transformations whose classes were computed; the rest were pruned by the metric's bound.
+    pub nodes_computed: usize,
     pub search_seconds: f64,
     pub risk_before: Risk,
     pub risk_after: Risk,
@@ -83,8 +85,8 @@ impl PrivacySummary {
             (Some(k), Algorithm::Optimal) => {
                 let _ = writeln!(
                     s,
-                    "  k-anonymity  k = {k} met (smallest class {}), optimal over {} transformations in {:.2} s",
-                    self.smallest_class, self.lattice_nodes, self.search_seconds
+                    "  k-anonymity  k = {k} met (smallest class {}), optimal over {} transformations ({} computed, the rest pruned) in {:.2} s",
+                    self.smallest_class, self.lattice_nodes, self.nodes_computed, self.search_seconds
                 );
             }
             (Some(k), Algorithm::Mondrian) => {
@@ -270,7 +272,7 @@ pub fn prepare(
             let sizes: Vec<u64> = by_labels.into_values().collect();
             let scheme = Scheme::Partitions { labels: partitioning.label_map(&problem) };
             let classes = sizes.len() as u64;
-            (scheme, vec![None; quasi.len()], 0, classes, partitioning.metrics, 1, sizes)
+            (scheme, vec![None; quasi.len()], 0, classes, partitioning.metrics, (1, 1), sizes)
         }
         Algorithm::Optimal => {
             let outcome = pool.install(|| problem.search());
@@ -294,7 +296,7 @@ pub fn prepare(
                 shifts: problem.shifts().to_vec(),
             };
             let levels = best.levels.iter().map(|&l| Some(l)).collect();
-            (scheme, levels, best.suppressed_rows, best.classes, metrics, outcome.nodes, sizes)
+            (scheme, levels, best.suppressed_rows, best.classes, metrics, (outcome.nodes, outcome.computed), sizes)
         }
     };
     let search_seconds = started.elapsed().as_secs_f64();
@@ -328,7 +330,8 @@ pub fn prepare(
         sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),
         metric,
         metrics,
-        lattice_nodes: nodes,
+        lattice_nodes: nodes.0,
+        nodes_computed: nodes.1,
         search_seconds,
         risk_before,
         risk_after: Risk::of_sizes(after),
