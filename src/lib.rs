@@ -17,6 +17,7 @@
 
 pub mod consent;
 pub mod decrypt;
+pub mod dp;
 pub mod io;
 pub mod job;
 pub mod keys;
