@@ -6,12 +6,6 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
-pub struct BudgetArgs {
-    /// The budget ledger file.
-    pub ledger: PathBuf,
-}
-
-#[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// An OpenLineage JSON-lines file written by `anonymize run`.
     pub lineage_file: PathBuf,

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Errors leave here as `anyhow` chains with an exit
 //! code; `main` renders them.
 
+mod budget;
 mod decrypt;
 mod keygen;
 mod later;
@@ -34,8 +35,8 @@ pub enum Command {
     Sample(sample::SampleArgs),
     /// Re-identification risk of any dataset over the quasi-identifiers you name.
     Risk(risk::RiskArgs),
-    /// Show what each dataset has spent of its privacy budget (not available yet).
-    Budget(later::BudgetArgs),
+    /// Show what each dataset has spent of its privacy budget.
+    Budget(budget::BudgetArgs),
     /// Reverse an `encrypt` column with the job's key: values, or a column of a CSV/Parquet file.
     Decrypt(decrypt::DecryptArgs),
     /// Recompute the checksums recorded in a lineage file (not available yet).
@@ -68,7 +69,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keygen => keygen::run(),
         Command::Sample(args) => sample::run(args),
         Command::Risk(args) => risk::run(args),
-        Command::Budget(_) => later::not_available("anonymize budget"),
+        Command::Budget(args) => budget::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Verify(_) => later::not_available("anonymize verify"),
     }

@@ -2,6 +2,7 @@
 
 mod anonymity;
 mod bad_jobs;
+mod budget;
 mod leaks;
 mod reversible;
 mod roundtrip;
