@@ -4,6 +4,7 @@
 //! and `anonymize run --dry-run` see every problem `anonymize run` would, without reading rows.
 
 use crate::consent;
+use crate::dp::mechanism::{Calibrated, ValueKind};
 use crate::io::{BATCH_SIZE, DataSource, IoError};
 use crate::job::{Action, Issues, Job, KeyPath, check, plural};
 use crate::keys::{Key, KeyError};
@@ -36,6 +37,8 @@ pub enum PlanError {
     MissingKey { column: String },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("cannot calibrate the noise")]
+    Calibration(#[source] crate::dp::mechanism::CalibrationError),
 }
 
 fn not_available(items: &[(KeyPath, String)]) -> String {
@@ -115,15 +118,6 @@ impl fmt::Debug for Plan {
 /// Features of the contract that this version parses and validates but cannot run yet.
 fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
     let mut items = Vec::new();
-    for c in &job.columns {
-        if matches!(c.action, Action::Noise(_)) {
-            items.push((KeyPath::root("columns").join(&c.name), format!("the `{}` action", c.action.name())));
-        }
-    }
-    let privacy = KeyPath::root("privacy");
-    if job.privacy.budget.is_some() {
-        items.push((privacy.join("budget"), "the privacy budget ledger".into()));
-    }
     if !job.aggregates.is_empty() {
         items.push((KeyPath::root("aggregates"), "differentially private aggregates".into()));
     }
@@ -184,7 +178,7 @@ pub fn load_key(job: &Job) -> Result<Option<Key>, PlanError> {
 ///
 /// # Errors
 /// [`PlanError::NotAvailable`] for features of later versions.
-pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, PlanError> {
+pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8; 32]) -> Result<Plan, PlanError> {
     let missing = unavailable(job);
     if !missing.is_empty() {
         return Err(PlanError::NotAvailable(missing));
@@ -266,9 +260,31 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>) -> Result<Plan, Pl
                 };
                 (Some(Kernel::Recoded), "generalize", format!("{hierarchy}, {level}"), None)
             }
-            Some(other @ Action::Noise(_)) => {
-                let what = format!("the `{}` action", other.name());
-                return Err(PlanError::NotAvailable(vec![(KeyPath::root("columns").join(&name), what)]));
+            Some(Action::Noise(n)) => {
+                let kind = match &input_type {
+                    DataType::Float16 | DataType::Float32 | DataType::Float64 => ValueKind::Float,
+                    DataType::Date32 | DataType::Date64 => ValueKind::Date,
+                    _ => ValueKind::Integer,
+                };
+                let calibrated = Calibrated::new(&name, n, kind).map_err(PlanError::Calibration)?;
+                let detail = match (calibrated.scale, calibrated.variance) {
+                    (Some((num, den)), _) => format!(
+                        "laplace, epsilon {}, scale {:.6}{}",
+                        calibrated.epsilon,
+                        num as f64 / den as f64 * 2f64.powi(calibrated.grid_exponent),
+                        if kind == ValueKind::Date { " days" } else { "" }
+                    ),
+                    (_, Some((num, den))) => format!(
+                        "gaussian, epsilon {}, delta {}, sigma {:.6}{}",
+                        calibrated.epsilon,
+                        calibrated.delta,
+                        (num as f64 / den as f64).sqrt() * 2f64.powi(calibrated.grid_exponent),
+                        if kind == ValueKind::Date { " days" } else { "" }
+                    ),
+                    _ => String::new(),
+                };
+                let kernel = Kernel::Noise { calibrated: Arc::new(calibrated), master: noise_master };
+                (Some(kernel), "noise", detail, None)
             }
         };
         let output = kernel.map(|k| {

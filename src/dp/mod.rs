@@ -1,6 +1,7 @@
-//! Differential privacy: exact samplers ([`samplers`]) and the budget ledger ([`ledger`]).
-//! The noise action, private aggregates and accounting build on them (not available yet in
-//! this version).
+//! Differential privacy: exact samplers ([`samplers`]), the calibrated `noise` kernel
+//! ([`mechanism`]) and the budget ledger ([`ledger`]). Private aggregates come in a later
+//! version.
 
 pub mod ledger;
+pub mod mechanism;
 pub mod samplers;

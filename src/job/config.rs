@@ -241,9 +241,10 @@ pub struct FileHierarchyConfig {
 }
 
 /// A noise mechanism.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mechanism {
+    #[default]
     Laplace,
     Gaussian,
 }
@@ -259,17 +260,28 @@ pub enum NoiseUnit {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseConfig {
+    /// `laplace` (default) or `gaussian`.
+    #[serde(default)]
     pub mechanism: Mechanism,
     pub epsilon: f64,
     /// Gaussian only.
     pub delta: Option<f64>,
-    /// `[low, high]`; values are clamped to them before noise.
-    pub bounds: Vec<f64>,
+    /// `[low, high]`; values are clamped to them before noise. Dates: `YYYY-MM-DD` or days
+    /// since 1970-01-01.
+    pub bounds: Vec<BoundValue>,
     /// Dates: the unit noise is counted in.
     pub unit: Option<NoiseUnit>,
     /// Clamp noisy values to the bounds again (biases means).
     #[serde(default)]
     pub clamp_output: bool,
+}
+
+/// One bound of `noise`: a number, or a date for date columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BoundValue {
+    Number(f64),
+    Date(String),
 }
 
 /// A utility metric for the k-anonymity search.

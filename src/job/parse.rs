@@ -417,7 +417,26 @@ impl<'a> Parser<'a> {
             "noise" => {
                 let c: NoiseConfig = self.de_json(value, path)?;
                 let epsilon = self.epsilon(c.epsilon, &path.join("epsilon"))?;
-                let bounds = self.bounds(&c.bounds, &path.join("bounds"))?;
+                let mut numbers = Vec::with_capacity(c.bounds.len());
+                for bound in &c.bounds {
+                    match bound {
+                        BoundValue::Number(n) => numbers.push(*n),
+                        BoundValue::Date(text) if c.unit.is_some() => {
+                            match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                                Ok(d) => numbers.push(f64::from(crate::io::text::days_from_date(d))),
+                                Err(_) => {
+                                    self.issue(&path.join("bounds"), "date bounds are written YYYY-MM-DD");
+                                    return None;
+                                }
+                            }
+                        }
+                        BoundValue::Date(_) => {
+                            self.issue(&path.join("bounds"), "bounds are numbers (dates only with `unit: days`)");
+                            return None;
+                        }
+                    }
+                }
+                let bounds = self.bounds(&numbers, &path.join("bounds"))?;
                 let delta = match (c.mechanism, c.delta) {
                     (Mechanism::Gaussian, None) => {
                         self.issue(&path.join("delta"), "the gaussian mechanism needs `delta`, in (0, 1)");

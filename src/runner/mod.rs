@@ -3,6 +3,7 @@
 //! quasi-identifiers first make a statistics pass and a search ([`anonymity`]).
 
 pub mod anonymity;
+pub mod privacy_budget;
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::io::output::{BatchWriter, check_target};
@@ -51,6 +52,8 @@ pub enum RunError {
     #[error(transparent)]
     Anonymity(#[from] anonymity::AnonymityError),
     #[error(transparent)]
+    Budget(#[from] crate::dp::ledger::LedgerError),
+    #[error(transparent)]
     Recode(#[from] crate::privacy::recode::RecodeError),
     #[error(
         "column `{column}` has `unique: true`, but {}",
@@ -89,6 +92,8 @@ pub struct RunSummary {
     pub demo_key: bool,
     /// k-anonymity and friends, when the job has quasi-identifiers.
     pub privacy: Option<anonymity::PrivacySummary>,
+    /// Differential privacy, when the job has noise columns.
+    pub dp: Option<privacy_budget::DpSummary>,
     pub seeded: bool,
     pub threads: usize,
     pub elapsed_seconds: f64,
@@ -157,8 +162,16 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     };
     let plan::Bound { source } = plan::bind(job)?;
     let key = plan::load_key(job)?;
-    let plan = plan::compile(job, &source.schema(), key.as_ref())?;
+    let noise_master = privacy_budget::noise_master(options.seed, &job.file_blake3)?;
+    let plan = plan::compile(job, &source.schema(), key.as_ref(), noise_master)?;
     check_target(&job.output.path, job.output.overwrite)?;
+    // Spending is reserved before any row is read; a failed run drops the reservation,
+    // which releases it.
+    let (dp, reservation) = match privacy_budget::reserve(job, &plan, &run_id, options.seed.is_some(), options.dry_run)?
+    {
+        Some((dp, reservation)) => (Some(dp), reservation),
+        None => (None, None),
+    };
     let threads = options.threads.unwrap_or_else(rayon::current_num_threads).max(1);
 
     let mut summary = RunSummary {
@@ -181,6 +194,7 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         key_id: key.as_ref().map(crate::keys::Key::id),
         demo_key: key.as_ref().is_some_and(crate::keys::Key::is_demo),
         privacy: None,
+        dp,
         seeded: options.seed.is_some(),
         threads,
         elapsed_seconds: 0.0,
@@ -235,6 +249,9 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     let totals = stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, progress.as_ref())?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
+    }
+    if let Some(reservation) = reservation {
+        reservation.commit()?;
     }
     summary.rows_read = totals.rows_read;
     summary.rows_excluded = totals.excluded;
@@ -404,7 +421,7 @@ fn transform_batch(
         };
         let out = match recoded_column {
             Some(column) => column.clone(),
-            None => kernel.apply(&step.name, input, kept).map_err(|e| e.map_rows(input_row))?,
+            None => kernel.apply(&step.name, input, kept, first_row).map_err(|e| e.map_rows(input_row))?,
         };
         if step.unique.is_some() {
             let text = |array: &ArrayRef| {
@@ -496,6 +513,9 @@ impl RunSummary {
         }
         if let Some(p) = &self.privacy {
             p.human(&mut s);
+        }
+        if let Some(dp) = &self.dp {
+            dp.human(&mut s);
         }
         if self.demo_key {
             let _ = writeln!(

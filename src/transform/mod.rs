@@ -31,6 +31,11 @@ pub enum Kernel {
     },
     /// A quasi-identifier: the runner fills it from the dataset-wide recoding.
     Recoded,
+    /// Differentially private noise; `master` keys the per-batch generators.
+    Noise {
+        calibrated: Arc<crate::dp::mechanism::Calibrated>,
+        master: [u8; 32],
+    },
 }
 
 /// A column's values could not be transformed. Row numbers are batch-local indices of the
@@ -61,7 +66,7 @@ impl Kernel {
     /// The output type for an input type.
     pub fn output_type(&self, input: &DataType) -> DataType {
         match self {
-            Kernel::Keep | Kernel::Redact { with: None } | Kernel::Shift { .. } => input.clone(),
+            Kernel::Keep | Kernel::Redact { with: None } | Kernel::Shift { .. } | Kernel::Noise { .. } => input.clone(),
             Kernel::Encrypt(_) if input.is_integer() => input.clone(),
             Kernel::Redact { with: Some(_) }
             | Kernel::Mask(_)
@@ -76,7 +81,13 @@ impl Kernel {
     /// # Errors
     /// [`TransformError`] when the column has no text form for a text kernel, or values the
     /// kernel cannot take (too short for FF1, dates shifted out of range).
-    pub fn apply(&self, column: &str, values: &ArrayRef, batch: &RecordBatch) -> Result<ArrayRef, TransformError> {
+    pub fn apply(
+        &self,
+        column: &str,
+        values: &ArrayRef,
+        batch: &RecordBatch,
+        first_row: u64,
+    ) -> Result<ArrayRef, TransformError> {
         let text =
             |action| to_text(values).ok_or_else(|| TransformError::NoText { column: column.to_string(), action });
         Ok(match self {
@@ -97,6 +108,11 @@ impl Kernel {
                 })?
             }
             Kernel::Recoded => return Err(TransformError::NotRowLocal { column: column.to_string() }),
+            Kernel::Noise { calibrated, master } => {
+                let mut rng = crate::dp::mechanism::batch_rng(master, column, first_row);
+                crate::dp::mechanism::add_noise(calibrated, values, &mut rng)
+                    .ok_or_else(|| TransformError::NoText { column: column.to_string(), action: "noise" })?
+            }
             Kernel::Shift { shifter, by } => {
                 let subjects = to_text(batch.column(*by))
                     .ok_or_else(|| TransformError::NoText { column: column.to_string(), action: "shift" })?;
