@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The noise action on generated customers (default 10 million rows): income (Laplace, integer),
+# spend_90d (Gaussian, float) and signup_date (Laplace, days) against a plain copy of the same
+# data through the same binary. Prints rows per second and the ratio.
+# Usage: scripts/bench-noise.sh [ROWS] [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-10000000}
+runs=${2:-1}
+cargo build --release --quiet
+bin="${CARGO_TARGET_DIR:-target}/release/anonymize"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+"$bin" sample --rows "$rows" --out "$work/input.parquet" --seed 7 2>/dev/null
+rest='  customer_id: keep
+  full_name: keep
+  email: keep
+  phone: keep
+  birth_date: keep
+  zip: keep
+  gender: keep
+  city: keep
+  segment: keep
+  card_number: keep
+  consent_analytics: keep'
+cat > "$work/copy.yaml" <<YAML
+version: 1
+name: copy
+input: { path: input.parquet }
+output: { path: copy.parquet, overwrite: true }
+columns:
+  income: keep
+  spend_90d: keep
+  signup_date: keep
+$rest
+YAML
+cat > "$work/noise.yaml" <<YAML
+version: 1
+name: noise
+input: { path: input.parquet }
+output: { path: noise.parquet, overwrite: true }
+columns:
+  income: { action: noise, mechanism: laplace, epsilon: 1.0, bounds: [0, 500000] }
+  spend_90d: { action: noise, mechanism: gaussian, epsilon: 1.0, delta: 1.0e-6, bounds: [0, 20000] }
+  signup_date: { action: noise, epsilon: 1.0, bounds: ["2015-01-01", "2025-12-31"], unit: days }
+$rest
+privacy:
+  budget: { ledger: budget.json, dataset: bench, epsilon: 1000000 }
+YAML
+best() { # best wall time of $runs runs, in seconds
+  local job=$1 best=
+  for _ in $(seq "$runs"); do
+    local start end t
+    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet; end=$(date +%s.%N)
+    t=$(python3 -c "print($end - $start)")
+    best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
+  done
+  echo "$best"
+}
+copy=$(best copy); noise=$(best noise)
+python3 - "$rows" "$copy" "$noise" "$(nproc)" <<'PY'
+import sys
+rows, copy, noise, cores = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+print(f"rows: {rows:,}  cores: {cores}  (best of runs, wall time, Parquet zstd in and out)")
+print(f"plain copy        {copy:8.3f} s  {rows / copy:12,.0f} rows/s")
+print(f"noise x3 columns  {noise:8.3f} s  {rows / noise:12,.0f} rows/s  ({3 * rows / noise:,.0f} noisy values/s)")
+print(f"noise / copy      {noise / copy:8.3f}")
+PY
