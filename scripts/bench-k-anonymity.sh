@@ -53,7 +53,7 @@ best() { # best wall time of $runs runs, in seconds
   local job=$1 best=
   for _ in $(seq "$runs"); do
     local start end t
-    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet --json > "$work/$job.json"; end=$(date +%s.%N)
+    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet --json > "$work/$job.json" || { echo "the $job run failed" >&2; exit 1; }; end=$(date +%s.%N)
     t=$(python3 -c "print($end - $start)")
     best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
   done

@@ -45,13 +45,13 @@ columns:
   signup_date: { action: noise, epsilon: 1.0, bounds: ["2015-01-01", "2025-12-31"], unit: days }
 $rest
 privacy:
-  budget: { ledger: budget.json, dataset: bench, epsilon: 1000000 }
+  budget: { ledger: budget.json, dataset: bench, epsilon: 1000000, delta: 0.5 }
 YAML
 best() { # best wall time of $runs runs, in seconds
   local job=$1 best=
   for _ in $(seq "$runs"); do
     local start end t
-    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet; end=$(date +%s.%N)
+    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet || { echo "the $job run failed" >&2; exit 1; }; end=$(date +%s.%N)
     t=$(python3 -c "print($end - $start)")
     best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
   done
