@@ -84,50 +84,47 @@ impl Recoding {
         let mut keep = Vec::with_capacity(rows);
         let mut suppressed = 0u64;
         let mut key_buffer = vec![0u32; self.columns.len()];
+        let mut ids = vec![0u32; self.columns.len()];
+        let mut suppress = |builders: &mut Vec<StringBuilder>, keep: &mut Vec<bool>| {
+            suppressed += 1;
+            keep.push(self.suppressed_rows == SuppressedRows::Mask);
+            for builder in builders.iter_mut() {
+                builder.append_value(SUPPRESSED);
+            }
+        };
+        let append = |builder: &mut StringBuilder, label: Option<&Arc<str>>| match label {
+            Some(l) => builder.append_value(&**l),
+            None => builder.append_null(),
+        };
         for row in 0..rows {
-            let labels: Option<Vec<Option<Arc<str>>>> = match &self.scheme {
+            match &self.scheme {
                 Scheme::FullDomain { levels, kept, shifts } => {
                     let mut key = 0u128;
-                    let ids: Vec<u32> = self
-                        .columns
-                        .iter()
-                        .enumerate()
-                        .map(|(c, column)| {
-                            let id = column.generalization.lift(leaves[c][row], 0, levels[c]);
-                            key |= u128::from(id) << shifts[c];
-                            id
-                        })
-                        .collect();
-                    let stays = kept.as_ref().is_none_or(|k| k.contains(&key));
-                    stays.then(|| {
-                        ids.iter()
-                            .enumerate()
-                            .map(|(c, &id)| self.columns[c].generalization.label(levels[c], id).cloned())
-                            .collect()
-                    })
+                    for (c, column) in self.columns.iter().enumerate() {
+                        ids[c] = column.generalization.lift(leaves[c][row], 0, levels[c]);
+                        key |= u128::from(ids[c]) << shifts[c];
+                    }
+                    if kept.as_ref().is_none_or(|k| k.contains(&key)) {
+                        keep.push(true);
+                        for (c, builder) in builders.iter_mut().enumerate() {
+                            append(builder, self.columns[c].generalization.label(levels[c], ids[c]));
+                        }
+                    } else {
+                        suppress(&mut builders, &mut keep);
+                    }
                 }
                 Scheme::Partitions { labels } => {
                     for (slot, column) in key_buffer.iter_mut().zip(&leaves) {
                         *slot = column[row];
                     }
-                    labels.get(&key_buffer[..]).cloned()
-                }
-            };
-            match labels {
-                Some(labels) => {
-                    keep.push(true);
-                    for (builder, label) in builders.iter_mut().zip(labels) {
-                        match label {
-                            Some(l) => builder.append_value(&*l),
-                            None => builder.append_null(),
+                    match labels.get(&key_buffer[..]) {
+                        Some(partition) => {
+                            keep.push(true);
+                            for (builder, label) in builders.iter_mut().zip(partition) {
+                                append(builder, label.as_ref());
+                            }
                         }
-                    }
-                }
-                None => {
-                    suppressed += 1;
-                    keep.push(self.suppressed_rows == SuppressedRows::Mask);
-                    for builder in &mut builders {
-                        builder.append_value(SUPPRESSED);
+                        None => suppress(&mut builders, &mut keep),
                     }
                 }
             }
