@@ -4,15 +4,9 @@
 # against a plain copy of the same data through the same binary. Prints rows per second for
 # each, the ratio, and the search's share from the run summary.
 # Usage: scripts/bench-k-anonymity.sh [ROWS] [RUNS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
 rows=${1:-10000000}
 runs=${2:-1}
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/anonymize"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$bin" sample --rows "$rows" --out "$work/input.parquet" --seed 7 2>/dev/null
+. "$(dirname "$0")/bench-common.sh"
 rest='  customer_id: keep
   full_name: keep
   email: keep
@@ -49,17 +43,7 @@ $rest
 privacy:
   k_anonymity: { k: 10, suppression_limit: 0.02 }
 YAML
-best() { # best wall time of $runs runs, in seconds
-  local job=$1 best=
-  for _ in $(seq "$runs"); do
-    local start end t
-    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet --json > "$work/$job.json" || { echo "the $job run failed" >&2; exit 1; }; end=$(date +%s.%N)
-    t=$(python3 -c "print($end - $start)")
-    best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
-  done
-  echo "$best"
-}
-copy=$(best copy); kanon=$(best kanon)
+copy=$(best copy); kanon=$(best kanon --json)
 python3 - "$rows" "$copy" "$kanon" "$(nproc)" "$work/kanon.json" <<'PY'
 import json, sys
 rows, copy, kanon, cores = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]

@@ -3,15 +3,9 @@
 # spend_90d (Gaussian, float) and signup_date (Laplace, days) against a plain copy of the same
 # data through the same binary. Prints rows per second and the ratio.
 # Usage: scripts/bench-noise.sh [ROWS] [RUNS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
 rows=${1:-10000000}
 runs=${2:-1}
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/anonymize"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$bin" sample --rows "$rows" --out "$work/input.parquet" --seed 7 2>/dev/null
+. "$(dirname "$0")/bench-common.sh"
 rest='  customer_id: keep
   full_name: keep
   email: keep
@@ -47,16 +41,6 @@ $rest
 privacy:
   budget: { ledger: budget.json, dataset: bench, epsilon: 1000000, delta: 0.5 }
 YAML
-best() { # best wall time of $runs runs, in seconds
-  local job=$1 best=
-  for _ in $(seq "$runs"); do
-    local start end t
-    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet || { echo "the $job run failed" >&2; exit 1; }; end=$(date +%s.%N)
-    t=$(python3 -c "print($end - $start)")
-    best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
-  done
-  echo "$best"
-}
 copy=$(best copy); noise=$(best noise)
 python3 - "$rows" "$copy" "$noise" "$(nproc)" <<'PY'
 import sys

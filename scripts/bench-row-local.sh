@@ -2,15 +2,9 @@
 # Throughput of the row-local path on 1 million generated rows, from the release binary:
 # a plain Parquet copy against pseudonymize x2 + mask x1 + drop x2, same code path.
 # Prints rows per second for each and the ratio. Usage: scripts/bench-row-local.sh [ROWS] [RUNS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 runs=${2:-5}
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/anonymize"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-"$bin" sample --rows "$rows" --out "$work/input.parquet" --seed 7 2>/dev/null
+. "$(dirname "$0")/bench-common.sh"
 export ANONYMIZE_BENCH_KEY=$(printf '42%.0s' {1..32})
 rest='  zip: keep
   gender: keep
@@ -48,16 +42,6 @@ columns:
   birth_date: drop
 $rest
 YAML
-best() { # best wall time of $runs runs, in seconds
-  local job=$1 best=
-  for _ in $(seq "$runs"); do
-    local start end t
-    start=$(date +%s.%N); "$bin" run "$work/$job.yaml" --quiet; end=$(date +%s.%N)
-    t=$(python3 -c "print($end - $start)")
-    best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
-  done
-  echo "$best"
-}
 copy=$(best copy); actions=$(best actions)
 python3 - "$rows" "$copy" "$actions" "$(nproc)" <<'PY'
 import sys
