@@ -1,7 +1,7 @@
 //! Differential privacy: exact samplers ([`samplers`]), the calibrated `noise` kernel
-//! ([`mechanism`]) and the budget ledger ([`ledger`]). Private aggregates come in a later
-//! version.
+//! ([`mechanism`]), private aggregates ([`aggregate`]) and the budget ledger ([`ledger`]).
 
+pub mod aggregate;
 pub mod ledger;
 pub mod mechanism;
 pub mod samplers;

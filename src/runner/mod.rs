@@ -4,6 +4,7 @@
 
 pub mod anonymity;
 pub mod privacy_budget;
+pub mod releases;
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::io::output::{BatchWriter, check_target};
@@ -165,6 +166,9 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     let noise_master = privacy_budget::noise_master(options.seed, &job.file_blake3)?;
     let plan = plan::compile(job, &source.schema(), key.as_ref(), noise_master)?;
     check_target(&job.output.path, job.output.overwrite)?;
+    for aggregate in &job.aggregates {
+        check_target(&aggregate.path, job.output.overwrite)?;
+    }
     // Spending is reserved before any row is read; a failed run drops the reservation,
     // which releases it.
     let (dp, reservation) = match privacy_budget::reserve(job, &plan, &run_id, options.seed.is_some(), options.dry_run)?
@@ -245,14 +249,22 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         metadata,
         &unique_columns,
     )?;
+    let computed = releases::compute(job, &source, &consent, &noise_master)?;
     let progress = options.progress.then(|| progress_bar(&source));
     let totals = stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, progress.as_ref())?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    // Once any differentially private output is in place the spending is final, so the
+    // reservation is committed even if a release then fails to be written.
+    let written = releases::write(&computed, job.output.overwrite);
+    if let Some(dp) = summary.dp.as_mut() {
+        dp.releases = computed.iter().map(|c| c.summary.clone()).collect();
+    }
     if let Some(reservation) = reservation {
         reservation.commit()?;
     }
+    written?;
     summary.rows_read = totals.rows_read;
     summary.rows_excluded = totals.excluded;
     summary.rows_written = totals.rows_written;

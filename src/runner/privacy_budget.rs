@@ -27,6 +27,8 @@ pub struct DpSummary {
     /// `--seed` was given: the noise is reproducible and the output is not differentially
     /// private.
     pub seeded: bool,
+    /// The aggregate releases written.
+    pub releases: Vec<crate::dp::aggregate::ReleaseSummary>,
 }
 
 /// The key of the run's noise generators: from the seed (reproducible, not private) or from
@@ -73,11 +75,14 @@ pub fn reserve(
     dry_run: bool,
 ) -> Result<Option<(DpSummary, Option<Reservation>)>, LedgerError> {
     let columns = noise_columns(plan);
-    let Some(budget) = job.privacy.budget.as_ref().filter(|_| !columns.is_empty()) else {
+    let Some(budget) = job.privacy.budget.as_ref().filter(|_| !columns.is_empty() || !job.aggregates.is_empty()) else {
         return Ok(None);
     };
-    let epsilon: f64 = columns.iter().map(|c| c.epsilon).sum();
-    let delta: f64 = columns.iter().map(|c| c.delta).sum();
+    // Sequential composition over the noise columns and the aggregate releases.
+    let epsilon: f64 =
+        columns.iter().map(|c| c.epsilon).sum::<f64>() + job.aggregates.iter().map(|a| a.epsilon.get()).sum::<f64>();
+    let delta: f64 = columns.iter().map(|c| c.delta).sum::<f64>()
+        + job.aggregates.iter().map(|a| a.delta.map_or(0.0, |d| d.get())).sum::<f64>();
     let gaussian: Vec<&Calibrated> = columns.iter().filter(|c| c.mechanism == Mechanism::Gaussian).collect();
     let (gaussian_rho, gaussian_epsilon_from_rho) = if gaussian.is_empty() {
         (None, None)
@@ -117,6 +122,7 @@ pub fn reserve(
         epsilon_left: left.0,
         delta_left: left.1,
         seeded,
+        releases: Vec::new(),
     };
     Ok(Some((summary, reservation)))
 }
@@ -127,17 +133,25 @@ impl DpSummary {
         use std::fmt::Write;
         let _ = writeln!(
             s,
-            "  privacy      epsilon {} delta {} spent on dataset `{}` ({} noise columns); left: epsilon {:.6}, delta {:.3e}",
+            "  privacy      epsilon {} delta {} spent on dataset `{}` ({} noise columns, {} releases); left: epsilon {:.6}, delta {:.3e}",
             self.epsilon,
             self.delta,
             self.dataset,
             self.columns.len(),
+            self.releases.len(),
             self.epsilon_left,
             self.delta_left
         );
         if let (Some(rho), Some(e)) = (self.gaussian_rho, self.gaussian_epsilon_from_rho) {
             let _ =
                 writeln!(s, "               gaussian columns: rho {rho:.6} (zCDP), i.e. epsilon {e:.6} at their delta");
+        }
+        for r in &self.releases {
+            let _ = writeln!(
+                s,
+                "  release      {} -> {} (epsilon {}, {} groups released, {} rows left out: no privacy unit, beyond max_groups_per_unit, or not a public group)",
+                r.name, r.path, r.epsilon, r.groups_released, r.rows_dropped
+            );
         }
         if self.seeded {
             let _ = writeln!(s, "               seeded: this output is NOT differentially private (tests only)");

@@ -124,3 +124,40 @@ fn processes_racing_on_one_ledger_never_overspend() {
     let written = (0..4).filter(|i| dir.path().join(format!("out{i}.csv")).exists()).count();
     assert_eq!(written, 2);
 }
+
+#[test]
+fn aggregate_releases_are_written_with_scales_and_error_bounds_and_charged() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = format!(
+        "version: 1\nname: agg\ninput: {{ path: {} }}\nunlisted_columns: drop\ncolumns:\n  customer_id: keep\n\
+         privacy:\n  budget: {{ ledger: state/budget.json, dataset: customers, epsilon: 5, delta: 1.0e-5 }}\n\
+         aggregates:\n\
+         \x20 - {{ name: by_city, path: by_city.csv, privacy_unit: customer_id, group_by: [city], epsilon: 1.0, delta: 1.0e-6,\n\
+         \x20     measures: [count, {{ sum: spend_90d, bounds: [0, 20000] }}, {{ histogram: income, bins: [0, 50000, 500000] }}] }}\n\
+         \x20 - {{ name: by_segment, path: by_segment.parquet, privacy_unit: customer_id, group_by: [segment], epsilon: 0.5,\n\
+         \x20     measures: [count], public_groups: [bronze, silver, gold, platinum, diamond] }}\n\
+         output: {{ path: ids.csv }}\n",
+        sample()
+    );
+    write_job(dir.path(), "agg.yaml", &job);
+    let run = anonymize(dir.path(), &["run", "agg.yaml", "--quiet", "--seed", "3"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let rows = cells(&dir.path().join("by_city.csv"));
+    assert_eq!(
+        super::column_names(&dir.path().join("by_city.csv")),
+        ["city", "measure", "bin", "value", "noise_scale", "error_95"]
+    );
+    assert!(rows.len() >= 20 * 4, "{} rows", rows.len());
+    for r in &rows {
+        assert!(r[3].as_deref().unwrap().parse::<f64>().is_ok());
+        let scale: f64 = r[4].as_deref().unwrap().parse().unwrap();
+        let error: f64 = r[5].as_deref().unwrap().parse().unwrap();
+        assert!(scale > 0.0 && error >= 2.9 * scale, "{r:?}");
+    }
+    // Public groups are all released, the one absent from the data too.
+    let segments: Vec<String> =
+        cells(&dir.path().join("by_segment.parquet")).iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(segments, ["bronze", "silver", "gold", "platinum", "diamond"]);
+    let spent: f64 = spending(dir.path()).iter().map(|s| s["epsilon"].as_f64().unwrap()).sum();
+    assert_eq!(spent, 1.5);
+}
