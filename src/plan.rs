@@ -118,16 +118,6 @@ impl fmt::Debug for Plan {
 /// Features of the contract that this version parses and validates but cannot run yet.
 fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
     let mut items = Vec::new();
-    for (i, aggregate) in job.aggregates.iter().enumerate() {
-        for (j, measure) in aggregate.measures.iter().enumerate() {
-            if matches!(measure, crate::job::Measure::Histogram { bins: None, .. }) {
-                items.push((
-                    KeyPath::root("aggregates").join(i).join("measures").join(j),
-                    "a histogram over categories (without `bins`)".into(),
-                ));
-            }
-        }
-    }
     if job.lineage.is_some() {
         items.push((KeyPath::root("lineage"), "OpenLineage output".into()));
     }

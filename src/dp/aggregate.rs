@@ -54,6 +54,8 @@ pub struct Row {
     pub group: Vec<Option<String>>,
     /// Per measure: the number it adds (`None`: null or not a number).
     pub values: Vec<Option<f64>>,
+    /// Per measure: the category of a histogram without bins (else `None`).
+    pub categories: Vec<Option<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,6 +63,7 @@ struct Contribution {
     /// Per measure: clamped running total (sum, mean) or first bin (histogram).
     totals: Vec<f64>,
     bins: Vec<Option<usize>>,
+    categories: Vec<Option<String>>,
 }
 
 /// Collects rows, bounded per unit, then releases.
@@ -122,7 +125,11 @@ impl<'a> Accumulator<'a> {
             None if entry.len() < limit => {
                 entry.push((
                     group,
-                    Contribution { totals: vec![0.0; measures.len()], bins: vec![None; measures.len()] },
+                    Contribution {
+                        totals: vec![0.0; measures.len()],
+                        bins: vec![None; measures.len()],
+                        categories: vec![None; measures.len()],
+                    },
                 ));
                 entry.len() - 1
             }
@@ -132,14 +139,20 @@ impl<'a> Accumulator<'a> {
             }
         };
         let contribution = &mut entry[index].1;
-        for (m, (measure, value)) in measures.iter().zip(row.values).enumerate() {
-            let Some(value) = value else { continue };
+        for (m, (measure, (value, category))) in
+            measures.iter().zip(row.values.into_iter().zip(row.categories)).enumerate()
+        {
             match measure {
                 Measure::Count => {}
-                Measure::Sum { .. } | Measure::Mean { .. } => contribution.totals[m] += value,
-                Measure::Histogram { bins, .. } => {
+                Measure::Sum { .. } | Measure::Mean { .. } => contribution.totals[m] += value.unwrap_or(0.0),
+                Measure::Histogram { bins: Some(edges), .. } => {
                     if contribution.bins[m].is_none() {
-                        contribution.bins[m] = bins.as_ref().and_then(|edges| bin_of(edges, value));
+                        contribution.bins[m] = value.and_then(|v| bin_of(edges, v));
+                    }
+                }
+                Measure::Histogram { bins: None, .. } => {
+                    if contribution.categories[m].is_none() {
+                        contribution.categories[m] = category;
                     }
                 }
             }
@@ -165,6 +178,8 @@ impl<'a> Accumulator<'a> {
         let mut units = vec![0u64; groups.len()];
         let mut totals = vec![vec![0.0f64; spec.measures.len()]; groups.len()];
         let mut cells: Vec<Vec<BTreeMap<usize, u64>>> = vec![vec![BTreeMap::new(); spec.measures.len()]; groups.len()];
+        let mut category_cells: Vec<Vec<BTreeMap<String, u64>>> =
+            vec![vec![BTreeMap::new(); spec.measures.len()]; groups.len()];
         for contributions in self.units.values() {
             for (g, c) in contributions {
                 units[*g] += 1;
@@ -176,6 +191,9 @@ impl<'a> Accumulator<'a> {
                         Measure::Histogram { .. } => {
                             if let Some(b) = c.bins[i] {
                                 *cells[*g][i].entry(b).or_default() += 1;
+                            }
+                            if let Some(category) = &c.categories[i] {
+                                *category_cells[*g][i].entry(category.clone()).or_default() += 1;
                             }
                         }
                         Measure::Count => {}
@@ -250,6 +268,26 @@ impl<'a> Accumulator<'a> {
                             error_95: None,
                         });
                     }
+                    Measure::Histogram { column, bins: None } => {
+                        // Categories come from the data: a cell is released only when its noisy
+                        // count clears the selection threshold (noisy-count thresholding).
+                        let threshold = 1.0 + (count_scale * (m / delta.max(f64::MIN_POSITIVE)).ln()).ceil();
+                        let Some(g) = id else { continue };
+                        for (category, &cell) in &category_cells[g][i] {
+                            let noisy = cell as i128 + laplace(rng, count_scale);
+                            if (noisy as f64) < threshold {
+                                continue;
+                            }
+                            out.push(Released {
+                                group: group.clone(),
+                                measure: format!("histogram_{column}"),
+                                bin: Some(category.clone()),
+                                value: noisy as f64,
+                                noise_scale: Some(count_scale),
+                                error_95: Some(error_95(count_scale)),
+                            });
+                        }
+                    }
                     Measure::Histogram { column, bins } => {
                         let edges = bins.as_deref().unwrap_or(&[]);
                         for b in 0..edges.len().saturating_sub(1) {
@@ -321,7 +359,12 @@ mod tests {
     }
 
     fn row(unit: &str, region: &str, value: f64) -> Row {
-        Row { unit: Some(unit.into()), group: vec![Some(region.into())], values: vec![Some(value), Some(value)] }
+        Row {
+            unit: Some(unit.into()),
+            group: vec![Some(region.into())],
+            values: vec![Some(value), Some(value)],
+            categories: vec![None, Some(format!("c{value}"))],
+        }
     }
 
     #[test]
@@ -338,7 +381,12 @@ mod tests {
         acc.add(row("a", "north", 8.0));
         acc.add(row("a", "south", 5.0));
         acc.add(row("b", "north", 3.0));
-        acc.add(Row { unit: None, group: vec![Some("north".into())], values: vec![Some(1.0), Some(1.0)] });
+        acc.add(Row {
+            unit: None,
+            group: vec![Some("north".into())],
+            values: vec![Some(1.0), Some(1.0)],
+            categories: vec![None, None],
+        });
         acc.add(row("c", "west", 1.0));
         let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(1));
         assert_eq!(summary.rows_dropped, 3);
@@ -412,6 +460,21 @@ mod tests {
             leaky_without += f64::from(u8::from(20 + laplace(&mut r, 1.0 / (4.0 * epsilon)) == 21)) / runs as f64;
         }
         assert!(leaky_with > bound * leaky_without + 0.01);
+    }
+
+    /// Categories of a histogram without bins are released only when their noisy count clears
+    /// the threshold: a category held by one unit stays hidden.
+    #[test]
+    fn rare_categories_stay_hidden() {
+        let s = spec(true, vec![Measure::Count, Measure::Histogram { column: "kind".into(), bins: None }], 1.0);
+        let mut acc = Accumulator::new(&s);
+        for i in 0..300 {
+            acc.add(row(&format!("u{i}"), "north", 1.0));
+        }
+        acc.add(row("odd", "north", 2.0));
+        let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(4));
+        let bins: Vec<&str> = out.iter().filter_map(|r| r.bin.as_deref()).collect();
+        assert_eq!(bins, ["c1"]);
     }
 
     #[test]

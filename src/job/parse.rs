@@ -717,6 +717,14 @@ impl<'a> Parser<'a> {
             self.issue(&path.join("path"), "a release is written as `.csv` or `.parquet`");
         }
         let measures = self.measures(measures, &path.join("measures"))?;
+        if delta.is_none() && measures.iter().any(|m| matches!(m, Measure::Histogram { bins: None, .. })) {
+            self.issue_with_hint(
+                &path.join("delta"),
+                "a histogram without `bins` releases the categories found in the data and needs `delta` to select them",
+                Some("set `delta` (such as 1.0e-6), or give the histogram numeric `bins`"),
+            );
+            return None;
+        }
         Some(Aggregate {
             name: c.name,
             path: resolved,

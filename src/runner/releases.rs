@@ -50,13 +50,23 @@ pub fn compute<'a>(
                 .measures
                 .iter()
                 .map(|m| match m {
-                    Measure::Count => Ok(None),
-                    Measure::Sum { column, .. } | Measure::Mean { column, .. } | Measure::Histogram { column, .. } => {
+                    Measure::Count | Measure::Histogram { bins: None, .. } => Ok(None),
+                    Measure::Sum { column, .. }
+                    | Measure::Mean { column, .. }
+                    | Measure::Histogram { column, bins: Some(_) } => {
                         let numbers: ArrayRef = cast(kept.column(index(column)?), &DataType::Float64)?;
                         Ok(Some(numbers))
                     }
                 })
                 .collect::<Result<Vec<Option<ArrayRef>>, super::RunError>>()?;
+            let categories = spec
+                .measures
+                .iter()
+                .map(|m| match m {
+                    Measure::Histogram { column, bins: None } => text(column).map(Some),
+                    _ => Ok(None),
+                })
+                .collect::<Result<Vec<Option<StringArray>>, super::RunError>>()?;
             for row in 0..kept.num_rows() {
                 let value = |a: &StringArray| (!a.is_null(row)).then(|| a.value(row).to_string());
                 accumulator.add(Row {
@@ -71,6 +81,7 @@ pub fn compute<'a>(
                             })
                         })
                         .collect(),
+                    categories: categories.iter().map(|c| c.as_ref().and_then(value)).collect(),
                 });
             }
         }
