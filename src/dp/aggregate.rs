@@ -41,6 +41,9 @@ pub struct ReleaseSummary {
     pub path: String,
     pub epsilon: f64,
     pub delta: f64,
+    /// The epsilon of each measure (and of partition selection, when groups are not public).
+    pub epsilon_per_share: f64,
+    pub partition_selection: bool,
     /// Groups released (how many groups the data has is not released: it is not private).
     pub groups_released: usize,
     /// Rows left out: no privacy unit, a unit's groups beyond the bound, or not a public group.
@@ -310,6 +313,8 @@ impl<'a> Accumulator<'a> {
             path: spec.path.display().to_string(),
             epsilon: spec.epsilon.get(),
             delta,
+            epsilon_per_share: epsilon,
+            partition_selection: select,
             groups_released: released,
             rows_dropped: self.rows_dropped,
         };

@@ -149,8 +149,14 @@ impl DpSummary {
         for r in &self.releases {
             let _ = writeln!(
                 s,
-                "  release      {} -> {} (epsilon {}, {} groups released, {} rows left out: no privacy unit, beyond max_groups_per_unit, or not a public group)",
-                r.name, r.path, r.epsilon, r.groups_released, r.rows_dropped
+                "  release      {} -> {} (epsilon {}: {} per measure{}; {} groups released; {} rows left out: no privacy unit, beyond max_groups_per_unit, or not a public group)",
+                r.name,
+                r.path,
+                r.epsilon,
+                r.epsilon_per_share,
+                if r.partition_selection { " and for partition selection" } else { "" },
+                r.groups_released,
+                r.rows_dropped
             );
         }
         if self.seeded {
