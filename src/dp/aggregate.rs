@@ -99,6 +99,9 @@ impl<'a> Accumulator<'a> {
     }
 
     fn public(&self, group: &[Option<String>]) -> bool {
+        if group.is_empty() {
+            return true;
+        }
         match &self.spec.public_groups {
             None => true,
             Some(list) => {
@@ -166,7 +169,9 @@ impl<'a> Accumulator<'a> {
     pub fn release(self, rng: &mut ChaCha20Rng) -> (Vec<Released>, ReleaseSummary) {
         let spec = self.spec;
         let m = spec.max_groups_per_unit as f64;
-        let select = spec.public_groups.is_none();
+        // Without `group_by` there is one group, the whole table, and it is public.
+        let global = spec.group_by.is_empty();
+        let select = spec.public_groups.is_none() && !global;
         let shares = spec.measures.len() + usize::from(select);
         let epsilon = spec.epsilon.get() / shares as f64;
         let delta = spec.delta.map_or(0.0, |d| d.get());
@@ -220,6 +225,9 @@ impl<'a> Accumulator<'a> {
             }
         }
         let id_of: HashMap<&Vec<Option<String>>, usize> = groups.iter().enumerate().map(|(i, g)| (g, i)).collect();
+        if global {
+            public_order.push(Vec::new());
+        }
         let candidates: Vec<(Vec<Option<String>>, Option<usize>)> = if select {
             order.iter().map(|&i| (groups[i].clone(), Some(i))).collect()
         } else {
@@ -480,6 +488,22 @@ mod tests {
         let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(4));
         let bins: Vec<&str> = out.iter().filter_map(|r| r.bin.as_deref()).collect();
         assert_eq!(bins, ["c1"]);
+    }
+
+    /// Without `group_by` the whole table is one public group, always released.
+    #[test]
+    fn a_release_without_groups_is_the_whole_table() {
+        let mut s = spec(false, vec![Measure::Count], 1e9);
+        s.group_by.clear();
+        let mut acc = Accumulator::new(&s);
+        for i in 0..7 {
+            acc.add(Row { unit: Some(format!("u{i}")), group: vec![], values: vec![None], categories: vec![None] });
+        }
+        let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(5));
+        assert_eq!(summary.groups_released, 1);
+        assert!(!summary.partition_selection);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].value, 7.0);
     }
 
     #[test]
