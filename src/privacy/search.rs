@@ -101,6 +101,8 @@ pub struct Problem<'a> {
     loss_rows: Vec<Vec<f64>>,
     shifts: Vec<u32>,
     masks: Vec<u128>,
+    /// Bits of a packed class key.
+    bits: u32,
 }
 
 /// Why a search cannot run.
@@ -112,10 +114,55 @@ pub enum SearchError {
     TooWide { bits: u32 },
 }
 
+/// A class key: every column's group id packed into bit fields. `u64` when the fields fit
+/// (half the memory traffic of `u128`, where the search spends its time), else `u128`.
+pub trait ClassKey: Copy + Eq + Send + Sync + std::fmt::Debug + Default + 'static {
+    fn field(self, shift: u32, mask: u128) -> u32;
+    fn with_field(self, shift: u32, mask: u128, id: u32) -> Self;
+    fn fold(self) -> u64;
+    fn to_u128(self) -> u128;
+}
+
+impl ClassKey for u64 {
+    #[inline]
+    fn field(self, shift: u32, mask: u128) -> u32 {
+        ((self >> shift) & mask as u64) as u32
+    }
+    #[inline]
+    fn with_field(self, shift: u32, mask: u128, id: u32) -> Self {
+        (self & !((mask as u64) << shift)) | (u64::from(id) << shift)
+    }
+    #[inline]
+    fn fold(self) -> u64 {
+        self
+    }
+    fn to_u128(self) -> u128 {
+        u128::from(self)
+    }
+}
+
+impl ClassKey for u128 {
+    #[inline]
+    fn field(self, shift: u32, mask: u128) -> u32 {
+        ((self >> shift) & mask) as u32
+    }
+    #[inline]
+    fn with_field(self, shift: u32, mask: u128, id: u32) -> Self {
+        (self & !(mask << shift)) | (u128::from(id) << shift)
+    }
+    #[inline]
+    fn fold(self) -> u64 {
+        (self as u64) ^ ((self >> 64) as u64).rotate_left(17)
+    }
+    fn to_u128(self) -> u128 {
+        self
+    }
+}
+
 /// The classes of one node, struct-of-arrays.
 #[derive(Debug, Clone, Default)]
-pub struct Classes {
-    pub keys: Vec<u128>,
+pub struct Classes<K = u128> {
+    pub keys: Vec<K>,
     pub counts: Vec<u64>,
     /// Per class, one histogram per sensitive column (empty without sensitive columns).
     pub histograms: Vec<Vec<Histogram>>,
@@ -203,11 +250,12 @@ impl<'a> Problem<'a> {
             loss_rows,
             shifts,
             masks,
+            bits,
         })
     }
 
-    fn id(&self, key: u128, column: usize) -> u32 {
-        ((key >> self.shifts[column]) & self.masks[column]) as u32
+    fn id<K: ClassKey>(&self, key: K, column: usize) -> u32 {
+        key.field(self.shifts[column], self.masks[column])
     }
 
     fn min_level(&self, column: usize) -> u32 {
@@ -247,12 +295,16 @@ impl<'a> Problem<'a> {
 
     /// The classes of a node straight from the table (the brute-force path and the bottom).
     pub fn classes_from_table(&self, levels: &[u32]) -> Classes {
+        self.classes_from_table_as::<u128>(levels)
+    }
+
+    fn classes_from_table_as<K: ClassKey>(&self, levels: &[u32]) -> Classes<K> {
         let mut grouper = Grouper::with_capacity(self.combos.len());
         let mut classes = Classes::default();
         for (leaves, entry) in &self.combos {
-            let mut key = 0u128;
+            let mut key = K::default();
             for (c, &leaf) in leaves.iter().enumerate() {
-                key |= u128::from(self.columns[c].lift(leaf, 0, levels[c])) << self.shifts[c];
+                key = key.with_field(self.shifts[c], self.masks[c], self.columns[c].lift(leaf, 0, levels[c]));
             }
             self.add(&mut classes, &mut grouper, key, entry.count, &entry.sensitive);
         }
@@ -260,7 +312,7 @@ impl<'a> Problem<'a> {
     }
 
     /// The classes of `levels` from those of `from`, one level finer in `column`.
-    fn roll_up(&self, from: &Classes, from_levels: &[u32], column: usize) -> Classes {
+    fn roll_up<K: ClassKey>(&self, from: &Classes<K>, from_levels: &[u32], column: usize) -> Classes<K> {
         let mut grouper = Grouper::with_capacity(from.keys.len());
         let mut classes = Classes {
             keys: Vec::with_capacity(from.keys.len() / 2),
@@ -271,9 +323,7 @@ impl<'a> Problem<'a> {
         let (shift, mask) = (self.shifts[column], self.masks[column]);
         let up = &self.columns[column];
         for (i, &key) in from.keys.iter().enumerate() {
-            let id = ((key >> shift) & mask) as u32;
-            let lifted = u128::from(up.up(level, id));
-            let key = (key & !(mask << shift)) | (lifted << shift);
+            let key = key.with_field(shift, mask, up.up(level, key.field(shift, mask)));
             let histograms = from.histograms.get(i).map_or(&[][..], Vec::as_slice);
             self.add(&mut classes, &mut grouper, key, from.counts[i], histograms);
         }
@@ -281,7 +331,14 @@ impl<'a> Problem<'a> {
     }
 
     #[inline]
-    fn add(&self, classes: &mut Classes, grouper: &mut Grouper, key: u128, count: u64, histograms: &[Histogram]) {
+    fn add<K: ClassKey>(
+        &self,
+        classes: &mut Classes<K>,
+        grouper: &mut Grouper,
+        key: K,
+        count: u64,
+        histograms: &[Histogram],
+    ) {
         match grouper.find_or_insert(key, &classes.keys) {
             Some(i) => {
                 classes.counts[i] += count;
@@ -316,7 +373,7 @@ impl<'a> Problem<'a> {
     }
 
     /// Whether class `i` stays: k rows and the other criteria.
-    pub fn class_stays(&self, classes: &Classes, i: usize) -> bool {
+    pub fn class_stays<K: ClassKey>(&self, classes: &Classes<K>, i: usize) -> bool {
         classes.counts[i] >= self.criteria.k && self.class_is_diverse(classes, i)
     }
 
@@ -326,12 +383,12 @@ impl<'a> Problem<'a> {
     }
 
     /// Whether class `i` stays (its other criteria, not its size).
-    fn class_is_diverse(&self, classes: &Classes, i: usize) -> bool {
+    fn class_is_diverse<K: ClassKey>(&self, classes: &Classes<K>, i: usize) -> bool {
         self.sensitive.is_empty() || self.diverse(&classes.histograms[i])
     }
 
     /// Suppressed rows and kept classes of a node for a given k.
-    fn suppression(&self, classes: &Classes, k: u64) -> (u64, u64) {
+    fn suppression<K: ClassKey>(&self, classes: &Classes<K>, k: u64) -> (u64, u64) {
         let mut suppressed = 0;
         let mut kept = 0;
         for (i, &count) in classes.counts.iter().enumerate() {
@@ -355,7 +412,7 @@ impl<'a> Problem<'a> {
     /// kept one. A node whose bound is no better than the best acceptable node found in a
     /// lower layer cannot win, nor can anything above it (it would also lose the tie on the
     /// level sum), so those nodes are never computed.
-    fn lower_bound(&self, levels: &[u32], classes: &Classes) -> Score {
+    fn lower_bound<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Score {
         let n = self.rows as f64;
         let q = self.columns.len() as f64;
         match self.metric {
@@ -388,14 +445,14 @@ impl<'a> Problem<'a> {
     }
 
     /// Evaluates a node: suppression, acceptability and the objective metric.
-    pub fn evaluate(&self, levels: &[u32], classes: &Classes) -> Evaluation {
+    pub fn evaluate<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Evaluation {
         let (suppressed_rows, kept) = self.suppression(classes, self.criteria.k);
         let acceptable = suppressed_rows <= self.allowed_suppression();
         let score = if acceptable { self.score(levels, classes) } else { Score::Real(f64::INFINITY) };
         Evaluation { levels: levels.to_vec(), suppressed_rows, classes: kept, acceptable, score }
     }
 
-    fn score(&self, levels: &[u32], classes: &Classes) -> Score {
+    fn score<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Score {
         if self.metric == Metric::Discernibility {
             return Score::Exact(self.discernibility(classes));
         }
@@ -408,7 +465,7 @@ impl<'a> Problem<'a> {
         })
     }
 
-    fn discernibility(&self, classes: &Classes) -> u128 {
+    fn discernibility<K: ClassKey>(&self, classes: &Classes<K>) -> u128 {
         let mut total = 0u128;
         for (i, &count) in classes.counts.iter().enumerate() {
             let count = u128::from(count);
@@ -422,7 +479,7 @@ impl<'a> Problem<'a> {
     }
 
     /// Every metric of a node (or only `only`, the others left 0).
-    pub fn metrics(&self, levels: &[u32], classes: &Classes, only: Option<Metric>) -> Metrics {
+    pub fn metrics<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>, only: Option<Metric>) -> Metrics {
         let wants = |m: Metric| only.is_none_or(|o| o == m);
         let n = self.rows as f64;
         let columns = self.columns.len() as f64;
@@ -476,7 +533,7 @@ impl<'a> Problem<'a> {
     }
 
     /// The largest k a node reaches within the suppression limit (diversity criteria included).
-    fn reachable_k(&self, classes: &Classes) -> u64 {
+    fn reachable_k<K: ClassKey>(&self, classes: &Classes<K>) -> u64 {
         let allowed = self.allowed_suppression();
         let mut sizes: Vec<(u64, bool)> =
             classes.counts.iter().enumerate().map(|(i, &c)| (c, self.class_is_diverse(classes, i))).collect();
@@ -504,11 +561,15 @@ impl<'a> Problem<'a> {
     }
 
     fn search_with(&self, reach: bool) -> Outcome {
+        if self.bits <= 64 { self.search_keyed::<u64>(reach) } else { self.search_keyed::<u128>(reach) }
+    }
+
+    fn search_keyed<K: ClassKey>(&self, reach: bool) -> Outcome {
         let layers = self.layers();
         let nodes = layers.iter().map(Vec::len).sum();
         let mut best: Option<Evaluation> = None;
         let mut best_k: Option<u64> = None;
-        let mut previous: HashMap<Vec<u32>, Classes> = HashMap::new();
+        let mut previous: HashMap<Vec<u32>, Classes<K>> = HashMap::new();
         let mut pruned: std::collections::HashSet<Vec<u32>> = std::collections::HashSet::new();
         let mut computed_nodes = 0;
         for layer in layers {
@@ -532,7 +593,7 @@ impl<'a> Problem<'a> {
                 })
                 .collect();
             let best_before_layer = best.clone();
-            let computed: Vec<(Vec<u32>, Classes, Evaluation, u64, bool)> = layer
+            let computed: Vec<Computed<K>> = layer
                 .into_par_iter()
                 .map(|levels| {
                     let classes = self.classes_of(&levels, &previous);
@@ -568,8 +629,8 @@ impl<'a> Problem<'a> {
         self.search_with(true).best_reachable_k.unwrap_or(0)
     }
 
-    fn classes_of(&self, levels: &[u32], previous: &HashMap<Vec<u32>, Classes>) -> Classes {
-        let mut source: Option<(usize, &Vec<u32>, &Classes)> = None;
+    fn classes_of<K: ClassKey>(&self, levels: &[u32], previous: &HashMap<Vec<u32>, Classes<K>>) -> Classes<K> {
+        let mut source: Option<(usize, &Vec<u32>, &Classes<K>)> = None;
         let mut finer = levels.to_vec();
         for c in 0..levels.len() {
             if levels[c] > self.min_level(c) {
@@ -584,7 +645,7 @@ impl<'a> Problem<'a> {
         }
         match source {
             Some((column, from_levels, from)) => self.roll_up(from, from_levels, column),
-            None => self.classes_from_table(levels),
+            None => self.classes_from_table_as(levels),
         }
     }
 }
@@ -618,8 +679,8 @@ impl Grouper {
 
     /// The position of `key` in `keys`, or `None` after reserving the next position for it.
     #[inline]
-    fn find_or_insert(&mut self, key: u128, keys: &[u128]) -> Option<usize> {
-        let folded = (key as u64) ^ ((key >> 64) as u64).rotate_left(17);
+    fn find_or_insert<K: ClassKey>(&mut self, key: K, keys: &[K]) -> Option<usize> {
+        let folded = key.fold();
         let mut slot = (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
         loop {
             let at = self.slots[slot];
@@ -641,6 +702,10 @@ impl Drop for Grouper {
         SLOTS.with(|s| *s.borrow_mut() = slots);
     }
 }
+
+/// A node of a layer once computed: levels, classes, evaluation, reachable k, and whether its
+/// bound prunes everything above it.
+type Computed<K> = (Vec<u32>, Classes<K>, Evaluation, u64, bool);
 
 /// Whether `a` beats `b`: better score, then lower level sum, then smaller levels.
 pub fn better(a: &Evaluation, b: &Evaluation) -> bool {
@@ -757,6 +822,9 @@ pub(crate) mod tests {
         assert_eq!(outcome.nodes, 12_960);
         // The discernibility bound spares the upper lattice.
         assert!(outcome.computed < 12_000, "{} nodes computed", outcome.computed);
+        // Keys fit 64 bits here; the 128-bit path gives the same answer.
+        assert!(problem.bits <= 64);
+        assert_eq!(problem.search_keyed::<u128>(false).best, outcome.best);
         let best = outcome.best.unwrap();
         assert_eq!(best.levels, vec![0, 0, 1, 2, 3, 2, 2, 1, 1]);
         assert_eq!(best.suppressed_rows, 105);
