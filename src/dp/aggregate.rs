@@ -7,7 +7,8 @@
 //!   without a privacy unit are left out.
 //! - **Budget.** The release's epsilon is split evenly over its measures, plus one share for
 //!   partition selection when the groups are not public; `mean` is a noisy sum over a noisy count,
-//!   each from half its share. Delta goes to partition selection.
+//!   each from half its share. Delta is split evenly over what selects from the data: partition
+//!   selection and each histogram over categories.
 //! - **Partition selection** (groups not public): a group is released only if its noisy unit
 //!   count (discrete Laplace, scale m/epsilon) reaches 1 + ceil(scale · ln(m/delta)), so a group
 //!   made by one unit appears with probability at most delta/m (m = max_groups_per_unit).
@@ -175,6 +176,11 @@ impl<'a> Accumulator<'a> {
         let shares = spec.measures.len() + usize::from(select);
         let epsilon = spec.epsilon.get() / shares as f64;
         let delta = spec.delta.map_or(0.0, |d| d.get());
+        // Delta is split over what selects from the data: groups (when not public) and each
+        // histogram over categories.
+        let selectors = usize::from(select)
+            + spec.measures.iter().filter(|m| matches!(m, Measure::Histogram { bins: None, .. })).count();
+        let delta_each = delta / selectors.max(1) as f64;
         let groups: Vec<Vec<Option<String>>> = {
             let mut by_id = vec![Vec::new(); self.groups.len()];
             for (g, id) in &self.groups {
@@ -239,7 +245,7 @@ impl<'a> Accumulator<'a> {
         for (group, id) in candidates {
             let n = id.map_or(0, |i| units[i]);
             if select {
-                let threshold = 1.0 + (count_scale * (m / delta.max(f64::MIN_POSITIVE)).ln()).ceil();
+                let threshold = 1.0 + (count_scale * (m / delta_each.max(f64::MIN_POSITIVE)).ln()).ceil();
                 if (n as i128 + laplace(rng, count_scale)) < threshold as i128 {
                     continue;
                 }
@@ -282,7 +288,7 @@ impl<'a> Accumulator<'a> {
                     Measure::Histogram { column, bins: None } => {
                         // Categories come from the data: a cell is released only when its noisy
                         // count clears the selection threshold (noisy-count thresholding).
-                        let threshold = 1.0 + (count_scale * (m / delta.max(f64::MIN_POSITIVE)).ln()).ceil();
+                        let threshold = 1.0 + (count_scale * (m / delta_each.max(f64::MIN_POSITIVE)).ln()).ceil();
                         let Some(g) = id else { continue };
                         for (category, &cell) in &category_cells[g][i] {
                             let noisy = cell as i128 + laplace(rng, count_scale);
