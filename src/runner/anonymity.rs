@@ -417,8 +417,10 @@ fn sensitive_column(table: &FrequencyTable, s: usize, name: &str, ordered: bool)
     Sensitive { name: name.to_string(), rank, overall }
 }
 
-/// The statistics pass: windows of batches turned into frequency tables in parallel, merged in
-/// input order (so ids, and everything after, never depend on the thread count).
+/// The statistics pass, in three overlapping stages like the output pass: a reader thread,
+/// windows of batches turned into frequency tables in parallel on the pool, and a merger thread
+/// that folds them into one table in input order (so ids, and everything after, never depend
+/// on the thread count).
 fn statistics(
     source: &DataSource,
     consent: &ConsentFilter,
@@ -427,36 +429,67 @@ fn statistics(
     pool: &rayon::ThreadPool,
     threads: usize,
 ) -> Result<FrequencyTable, super::RunError> {
+    use std::sync::mpsc;
     let window = threads * 2;
-    let mut table = FrequencyTable::new(quasi.len(), sensitive.len());
-    let mut batches = source.batches();
-    loop {
-        let chunk: Vec<_> = batches.by_ref().take(window).collect::<Result<Vec<_>, _>>()?;
-        if chunk.is_empty() {
-            break;
-        }
-        let tables: Vec<Result<FrequencyTable, super::RunError>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|batch| {
-                    let filtered = consent.apply(batch)?;
-                    let text = |index: usize, name: &str| -> Result<StringArray, super::RunError> {
-                        to_text(filtered.batch.column(index)).ok_or_else(|| {
-                            super::RunError::Transform(crate::transform::TransformError::NoText {
-                                column: name.to_string(),
-                                action: "generalize",
-                            })
-                        })
-                    };
-                    let q = quasi.iter().map(|q| text(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
-                    let s = sensitive.iter().map(|(n, i, _)| text(*i, n)).collect::<Result<Vec<_>, _>>()?;
-                    Ok(FrequencyTable::from_batch(&q, &s))
+    let build = |batch: &arrow::array::RecordBatch| -> Result<FrequencyTable, super::RunError> {
+        let filtered = consent.apply(batch)?;
+        let text = |index: usize, name: &str| -> Result<StringArray, super::RunError> {
+            to_text(filtered.batch.column(index)).ok_or_else(|| {
+                super::RunError::Transform(crate::transform::TransformError::NoText {
+                    column: name.to_string(),
+                    action: "generalize",
                 })
-                .collect()
+            })
+        };
+        let q = quasi.iter().map(|q| text(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
+        let s = sensitive.iter().map(|(n, i, _)| text(*i, n)).collect::<Result<Vec<_>, _>>()?;
+        Ok(FrequencyTable::from_batch(&q, &s))
+    };
+    std::thread::scope(|scope| -> Result<FrequencyTable, super::RunError> {
+        let (to_builder, from_reader) = mpsc::sync_channel(window);
+        scope.spawn(move || {
+            for batch in source.batches() {
+                let failed = batch.is_err();
+                if to_builder.send(batch).is_err() || failed {
+                    break;
+                }
+            }
         });
-        for part in tables {
-            table.merge(part?);
-        }
-    }
-    Ok(table)
+        let (to_merger, from_builder) = mpsc::sync_channel::<FrequencyTable>(window);
+        let (quasi_count, sensitive_count) = (quasi.len(), sensitive.len());
+        let merger = scope.spawn(move || {
+            let mut table = FrequencyTable::new(quasi_count, sensitive_count);
+            for part in from_builder {
+                table.merge(part);
+            }
+            table
+        });
+        let built = (|| -> Result<(), super::RunError> {
+            let mut chunk = Vec::with_capacity(window);
+            loop {
+                chunk.clear();
+                while chunk.len() < window {
+                    match from_reader.recv() {
+                        Ok(batch) => chunk.push(batch?),
+                        Err(_) => break,
+                    }
+                }
+                if chunk.is_empty() {
+                    return Ok(());
+                }
+                let tables: Vec<Result<FrequencyTable, super::RunError>> =
+                    pool.install(|| chunk.par_iter().map(build).collect());
+                for part in tables {
+                    if to_merger.send(part?).is_err() {
+                        return Err(super::RunError::Internal("the statistics merger stopped".into()));
+                    }
+                }
+            }
+        })();
+        drop(from_reader);
+        drop(to_merger);
+        let table = merger.join().map_err(|_| super::RunError::Internal("the statistics merger panicked".into()))?;
+        built?;
+        Ok(table)
+    })
 }
