@@ -325,6 +325,19 @@ fn covered(
         .collect()
 }
 
+/// Levels above the original value of a hierarchy (`None`: value or `*`), reading a hierarchy
+/// file when it has one; no data needed.
+///
+/// # Errors
+/// An unreadable or malformed hierarchy file.
+pub fn levels_of(hierarchy: Option<&Hierarchy>) -> Result<u32, HierarchyError> {
+    match hierarchy {
+        None => Ok(1),
+        Some(Hierarchy::File { path, delimiter }) => read_file(path, *delimiter).map(|(_, top)| top),
+        Some(other) => Ok(other.levels().unwrap_or(1)),
+    }
+}
+
 /// Reads an ARX hierarchy file: `value;level1;…`, one leaf per line, every line the same number
 /// of fields. A `*` level is appended unless the last column is `*` throughout.
 fn read_file(path: &std::path::Path, delimiter: u8) -> Result<(Vec<(String, Chain)>, u32), HierarchyError> {

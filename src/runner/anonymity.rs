@@ -156,6 +156,26 @@ struct QuasiIdentifier {
     pinned: Option<u32>,
 }
 
+/// The number of transformations the search would consider: the product of each quasi-
+/// identifier's levels (a pinned column counts once). Reads hierarchy files, not data.
+///
+/// # Errors
+/// An unreadable hierarchy file.
+pub fn lattice_size(job: &Job, plan: &Plan) -> Result<Option<u64>, super::RunError> {
+    if !needed(plan) {
+        return Ok(None);
+    }
+    let mut size = 1u64;
+    for step in plan.steps.iter().filter(|s| matches!(s.output, Some((Kernel::Recoded, _)))) {
+        if let Some(Action::Generalize(g)) = job.column(&step.name).map(|c| &c.action) {
+            let levels = crate::privacy::hierarchy::levels_of(g.hierarchy.as_ref()).map_err(AnonymityError::from)?;
+            let choices = if g.level.is_some() { 1 } else { u64::from(levels) + 1 };
+            size = size.saturating_mul(choices);
+        }
+    }
+    Ok(Some(size))
+}
+
 /// Whether a plan has dataset-wide work.
 pub fn needed(plan: &Plan) -> bool {
     plan.steps.iter().any(|s| matches!(s.output, Some((Kernel::Recoded, _))))

@@ -93,6 +93,8 @@ pub struct RunSummary {
     pub demo_key: bool,
     /// k-anonymity and friends, when the job has quasi-identifiers.
     pub privacy: Option<anonymity::PrivacySummary>,
+    /// The transformations the k-anonymity search would consider (dry runs).
+    pub lattice_size: Option<u64>,
     /// Differential privacy, when the job has noise columns.
     pub dp: Option<privacy_budget::DpSummary>,
     pub seeded: bool,
@@ -198,12 +200,14 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         key_id: key.as_ref().map(crate::keys::Key::id),
         demo_key: key.as_ref().is_some_and(crate::keys::Key::is_demo),
         privacy: None,
+        lattice_size: None,
         dp,
         seeded: options.seed.is_some(),
         threads,
         elapsed_seconds: 0.0,
     };
     if options.dry_run {
+        summary.lattice_size = anonymity::lattice_size(job, &plan)?;
         summary.elapsed_seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
@@ -525,6 +529,9 @@ impl RunSummary {
         }
         if let Some(p) = &self.privacy {
             p.human(&mut s);
+        }
+        if let Some(n) = self.lattice_size {
+            let _ = writeln!(s, "  k-anonymity  the search would consider {n} transformations");
         }
         if let Some(dp) = &self.dp {
             dp.human(&mut s);

@@ -29,6 +29,8 @@ pub struct DpSummary {
     pub seeded: bool,
     /// The aggregate releases written.
     pub releases: Vec<crate::dp::aggregate::ReleaseSummary>,
+    /// A dry run: nothing was spent; the figures say what the run would spend and leave.
+    pub planned: bool,
 }
 
 /// The key of the run's noise generators: from the seed (reproducible, not private) or from
@@ -123,6 +125,7 @@ pub fn reserve(
         delta_left: left.1,
         seeded,
         releases: Vec::new(),
+        planned: dry_run,
     };
     Ok(Some((summary, reservation)))
 }
@@ -133,12 +136,13 @@ impl DpSummary {
         use std::fmt::Write;
         let _ = writeln!(
             s,
-            "  privacy      epsilon {} delta {} spent on dataset `{}` ({} noise columns, {} releases); left: epsilon {:.6}, delta {:.3e}",
+            "  privacy      epsilon {} delta {} {} on dataset `{}` ({} noise columns{}); left: epsilon {:.6}, delta {:.3e}",
             self.epsilon,
             self.delta,
+            if self.planned { "would be spent" } else { "spent" },
             self.dataset,
             self.columns.len(),
-            self.releases.len(),
+            if self.planned { String::new() } else { format!(", {} releases", self.releases.len()) },
             self.epsilon_left,
             self.delta_left
         );

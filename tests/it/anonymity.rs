@@ -115,6 +115,12 @@ fn the_arx_reference_case_is_found_exactly_and_checks_out() {
         .replace("../sample_data", root().join("sample_data").to_str().unwrap())
         .replace("../out/adult_k5.csv", "adult_k5.csv");
     write_job(dir.path(), "adult_k5.yaml", &job);
+    // A dry run reads hierarchy files, not data, and states the lattice it would search.
+    let dry = anonymize(dir.path(), &["run", "adult_k5.yaml", "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    let planned: serde_json::Value = serde_json::from_str(&stdout(&dry)).unwrap();
+    assert_eq!(planned["lattice_size"], 12_960);
+    assert!(!dir.path().join("adult_k5.csv").exists());
     let summary = run_json(dir.path(), "adult_k5.yaml");
     let privacy = &summary["privacy"];
     let levels: Vec<u64> =

@@ -32,6 +32,11 @@ fn spending(dir: &Path) -> Vec<serde_json::Value> {
 fn noise_keeps_types_spends_the_budget_and_refuses_overspending() {
     let dir = tempfile::tempdir().unwrap();
     dp_job(dir.path(), "dp", "out.csv", 5.0, &sample());
+    // A dry run states what would be spent and leaves the ledger alone.
+    let dry = anonymize(dir.path(), &["run", "dp.yaml", "--dry-run"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
+    assert!(stderr(&dry).contains("epsilon 2 delta 0.000001 would be spent"), "{}", stderr(&dry));
+    assert!(!dir.path().join("state/budget.json").exists());
     for _ in 0..2 {
         let run = anonymize(dir.path(), &["run", "dp.yaml", "--quiet"]);
         assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
