@@ -234,6 +234,7 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     if let Some(id) = &summary.key_id {
         metadata.push(("anonymize.key_id".to_string(), id.clone()));
     }
+    metadata.push(("anonymize.privacy".to_string(), compact_privacy(&summary)));
     let unique_columns: Vec<String> = plan
         .steps
         .iter()
@@ -460,6 +461,38 @@ fn transform_batch(
         out = arrow::compute::filter_record_batch(&out, keep)?;
     }
     Ok(Transformed { batch: out, excluded: filtered.excluded, fingerprints, input_rows })
+}
+
+/// The guarantees an output carries in its Parquet footer (`anonymize.privacy`), as compact
+/// JSON: what was done to each column, k-anonymity's outcome, the differential privacy spent,
+/// and whether the run was seeded. Figures only; never a value.
+fn compact_privacy(summary: &RunSummary) -> String {
+    let columns: serde_json::Map<String, serde_json::Value> =
+        summary.columns.iter().map(|c| (c.name.clone(), serde_json::Value::from(c.action))).collect();
+    let mut out = serde_json::json!({ "columns": columns, "seeded": summary.seeded });
+    if let Some(p) = &summary.privacy {
+        out["k_anonymity"] = serde_json::json!({
+            "algorithm": p.algorithm,
+            "k": p.k,
+            "smallest_class": p.smallest_class,
+            "suppressed_rows": p.suppressed_rows,
+            "suppressed_rows_mode": p.suppressed_rows_mode,
+            "classes": p.classes,
+            "levels": p.quasi_identifiers.iter().map(|q| (q.name.clone(), q.level)).collect::<std::collections::BTreeMap<_, _>>(),
+            "l_diversity": p.l_diversity,
+            "t_closeness": p.t_closeness,
+            "prosecutor_risk_highest": p.risk_after.prosecutor_highest,
+        });
+    }
+    if let Some(dp) = &summary.dp {
+        out["differential_privacy"] = serde_json::json!({
+            "epsilon": dp.epsilon,
+            "delta": dp.delta,
+            "dataset": dp.dataset,
+            "not_private_seeded": dp.seeded,
+        });
+    }
+    out.to_string()
 }
 
 fn column_summaries(plan: &Plan) -> Vec<ColumnSummary> {

@@ -77,6 +77,9 @@ fn parquet_outputs_carry_the_run_story_but_never_the_key() {
     assert_eq!(pairs["anonymize.key_id"].as_deref(), summary["key_id"].as_str());
     assert_eq!(pairs["anonymize.job"].as_deref(), Some("people"));
     assert_eq!(pairs["anonymize.job_blake3"].as_deref(), summary["job_blake3"].as_str());
+    let privacy: serde_json::Value = serde_json::from_str(pairs["anonymize.privacy"].as_deref().unwrap()).unwrap();
+    assert_eq!(privacy["columns"]["id"], "pseudonymize");
+    assert_eq!(privacy["seeded"], false);
     let bytes = std::fs::read(dir.path().join("out.parquet")).unwrap();
     let key = "11".repeat(32);
     assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key's hex is in the output");
