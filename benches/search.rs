@@ -33,7 +33,7 @@ fn adult() -> (FrequencyTable, Vec<Generalization>) {
         .enumerate()
         .map(|(c, name)| {
             let h = Hierarchy::File { path: dir.join(format!("adult_hierarchy_{name}.csv")), delimiter: b';' };
-            Generalization::build(name, Some(&h), table.quasi[c].values(), &table.marginal(c)).expect("hierarchy")
+            Generalization::build(name, Some(&h), table.quasi[c].values(), &table.marginals()[c]).expect("hierarchy")
         })
         .collect();
     (table, generalizations)

@@ -176,17 +176,9 @@ impl<'a> Accumulator<'a> {
     pub fn release(self, rng: &mut ChaCha20Rng) -> (Vec<Released>, ReleaseSummary) {
         let spec = self.spec;
         let m = spec.max_groups_per_unit as f64;
-        // Without `group_by` there is one group, the whole table, and it is public.
         let global = spec.group_by.is_empty();
-        let select = spec.public_groups.is_none() && !global;
-        let shares = spec.measures.len() + usize::from(select);
-        let epsilon = spec.epsilon.get() / shares as f64;
+        let Split { select, epsilon, delta_each } = Split::of(spec);
         let delta = spec.delta.map_or(0.0, |d| d.get());
-        // Delta is split over what selects from the data: groups (when not public) and each
-        // histogram over categories.
-        let selectors = usize::from(select)
-            + spec.measures.iter().filter(|m| matches!(m, Measure::Histogram { bins: None, .. })).count();
-        let delta_each = delta / selectors.max(1) as f64;
         let groups: Vec<Vec<Option<String>>> = {
             let mut by_id = vec![Vec::new(); self.groups.len()];
             for (g, id) in &self.groups {
@@ -251,7 +243,7 @@ impl<'a> Accumulator<'a> {
         for (group, id) in candidates {
             let n = id.map_or(0, |i| units[i]);
             if select {
-                let threshold = 1.0 + (count_scale * (m / delta_each.max(f64::MIN_POSITIVE)).ln()).ceil();
+                let threshold = selection_threshold(count_scale, m, delta_each);
                 if (n as i128 + laplace(rng, count_scale)) < threshold as i128 {
                     continue;
                 }
@@ -302,7 +294,7 @@ impl<'a> Accumulator<'a> {
                     Measure::Histogram { column, bins: None } => {
                         // Categories come from the data: a cell is released only when its noisy
                         // count clears the selection threshold (noisy-count thresholding).
-                        let threshold = 1.0 + (count_scale * (m / delta_each.max(f64::MIN_POSITIVE)).ln()).ceil();
+                        let threshold = selection_threshold(count_scale, m, delta_each);
                         let Some(g) = id else { continue };
                         for (category, &cell) in &category_cells[g][i] {
                             let noisy = cell as i128 + laplace(rng, count_scale);
@@ -348,6 +340,39 @@ impl<'a> Accumulator<'a> {
         };
         (out, summary)
     }
+}
+
+/// How a release divides its budget.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Split {
+    /// Groups are selected privately (not public, and there is a `group_by`).
+    select: bool,
+    /// Epsilon of each measure and of partition selection.
+    epsilon: f64,
+    /// Delta of each selection from the data: partition selection and each histogram over
+    /// categories, so together they never spend more than the release's delta.
+    delta_each: f64,
+}
+
+impl Split {
+    fn of(spec: &Aggregate) -> Self {
+        // Without `group_by` there is one group, the whole table, and it is public.
+        let select = spec.public_groups.is_none() && !spec.group_by.is_empty();
+        let shares = spec.measures.len() + usize::from(select);
+        let selectors = usize::from(select)
+            + spec.measures.iter().filter(|m| matches!(m, Measure::Histogram { bins: None, .. })).count();
+        Self {
+            select,
+            epsilon: spec.epsilon.get() / shares as f64,
+            delta_each: spec.delta.map_or(0.0, |d| d.get()) / selectors.max(1) as f64,
+        }
+    }
+}
+
+/// The noisy unit count a group (or category) must reach: 1 + ceil(scale · ln(m / delta)), so
+/// one made by a single unit clears it with probability at most delta / m.
+fn selection_threshold(scale: f64, m: f64, delta: f64) -> f64 {
+    1.0 + (scale * (m / delta.max(f64::MIN_POSITIVE)).ln()).ceil()
 }
 
 /// A noisy sum on a power-of-two grid: (value, noise scale in the value's units).
@@ -544,6 +569,30 @@ mod tests {
         }
         // At least 95%, with 4.9 standard errors of slack for 4,000 runs.
         assert!(covered as f64 >= runs as f64 * (0.95 - 4.9 * (0.95f64 * 0.05 / runs as f64).sqrt()), "{covered}");
+    }
+
+    /// Epsilon and delta are divided so that the parts add up to the release's: delta over the
+    /// selections from the data, epsilon over the measures and partition selection.
+    #[test]
+    fn the_budget_split_never_exceeds_the_release() {
+        let histogram = Measure::Histogram { column: "kind".into(), bins: None };
+        let cases = [
+            (false, vec![Measure::Count, histogram.clone()], true, 1.0 / 3.0, 0.5e-3),
+            (true, vec![Measure::Count, histogram.clone()], false, 0.5, 1e-3),
+            (false, vec![Measure::Count], true, 0.5, 1e-3),
+            (false, vec![Measure::Count, histogram.clone(), histogram], true, 0.25, 1e-3 / 3.0),
+        ];
+        for (public, measures, select, epsilon, delta_each) in cases {
+            let split = Split::of(&spec(public, measures, 1.0));
+            assert_eq!(split.select, select);
+            assert!((split.epsilon - epsilon).abs() < 1e-15, "{split:?}");
+            assert!((split.delta_each - delta_each).abs() < 1e-18, "{split:?}");
+        }
+        // A group of one unit clears the threshold with probability at most delta / m.
+        let (scale, m, delta) = (4.0, 2.0, 1e-3);
+        let t = selection_threshold(scale, m, delta) - 1.0;
+        let q = (-1.0f64 / scale).exp();
+        assert!(q.powf(t) / (1.0 + q) <= delta / m);
     }
 
     #[test]

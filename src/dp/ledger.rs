@@ -120,6 +120,8 @@ pub struct Request<'a> {
 /// commit (a failed run), it is released.
 #[derive(Debug)]
 pub struct Reservation {
+    /// Epsilon and delta left on the dataset once this spending is counted.
+    pub left: (f64, f64),
     path: PathBuf,
     dataset: String,
     run_id: String,
@@ -241,8 +243,10 @@ pub fn reserve(path: &Path, request: &Request<'_>) -> Result<Reservation, Ledger
         host: host(),
         seeded: request.seeded,
     });
+    let left = budget.left();
     write(path, &ledger)?;
     Ok(Reservation {
+        left,
         path: path.to_path_buf(),
         dataset: request.dataset.to_string(),
         run_id: request.run_id.to_string(),

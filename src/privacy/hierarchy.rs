@@ -398,7 +398,8 @@ fn interval_label(value: f64, width: f64) -> String {
     }
 }
 
-fn parse_date(text: &str) -> Option<NaiveDate> {
+/// The date at the start of `text` (`YYYY-MM-DD`, also the date part of a timestamp).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(text.get(..10)?, "%Y-%m-%d").ok()
 }
 

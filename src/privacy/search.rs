@@ -800,7 +800,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(c, name)| {
                 let h = Hierarchy::File { path: dir.join(format!("adult_hierarchy_{name}.csv")), delimiter: b';' };
-                Generalization::build(name, Some(&h), table.quasi[c].values(), &table.marginal(c)).unwrap()
+                Generalization::build(name, Some(&h), table.quasi[c].values(), &table.marginals()[c]).unwrap()
             })
             .collect();
         (table, generalizations)
@@ -870,7 +870,7 @@ pub(crate) mod tests {
             let table = FrequencyTable::from_batch(&arrays, &sensitive_arrays);
             let generalizations: Vec<Generalization> = (0..3)
                 .map(|c| {
-                    Generalization::build("c", hierarchies[c].as_ref(), table.quasi[c].values(), &table.marginal(c))
+                    Generalization::build("c", hierarchies[c].as_ref(), table.quasi[c].values(), &table.marginals()[c])
                         .unwrap()
                 })
                 .collect();

@@ -164,15 +164,6 @@ impl FrequencyTable {
         self.rows += other.rows;
     }
 
-    /// Rows per value of quasi-identifier `column`, in id order.
-    pub fn marginal(&self, column: usize) -> Vec<u64> {
-        let mut counts = vec![0u64; self.quasi[column].len()];
-        for (key, entry) in &self.combos {
-            counts[key[column] as usize] += entry.count;
-        }
-        counts
-    }
-
     /// Rows per value of every quasi-identifier (one pass over the combinations).
     pub fn marginals(&self) -> Vec<Vec<u64>> {
         let mut counts: Vec<Vec<u64>> = self.quasi.iter().map(|d| vec![0u64; d.len()]).collect();

@@ -399,7 +399,7 @@ fn dimension(hierarchy: Option<&Hierarchy>, values: &[Option<String>]) -> Dimens
                 .iter()
                 .map(|v| {
                     v.as_deref()
-                        .and_then(|t| chrono::NaiveDate::parse_from_str(t.get(..10)?, "%Y-%m-%d").ok())
+                        .and_then(crate::privacy::hierarchy::parse_date)
                         .map_or(f64::NAN, |d| f64::from(crate::io::text::days_from_date(d)))
                 })
                 .collect(),

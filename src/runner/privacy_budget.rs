@@ -109,8 +109,7 @@ pub fn reserve(
         (None, ((left.0 - epsilon).max(0.0), (left.1 - delta).max(0.0)))
     } else {
         let reservation = ledger::reserve(&budget.ledger, &request)?;
-        let file = ledger::read(&budget.ledger)?;
-        let left = file.datasets.get(&budget.dataset).map_or((0.0, 0.0), |b| b.left());
+        let left = reservation.left;
         (Some(reservation), left)
     };
     let summary = DpSummary {

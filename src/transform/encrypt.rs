@@ -266,13 +266,7 @@ impl Ff1 {
                 Direction::Encrypt => self.encrypt_numerals(numerals)?,
                 Direction::Decrypt => self.decrypt_numerals(numerals)?,
             };
-            let text: String = numerals.iter().map(|&n| self.alphabet.chars[usize::from(n)]).collect();
-            if text.len() > 1 && text.starts_with('0') {
-                continue;
-            }
-            let Ok(magnitude) = text.parse::<u128>() else { return Err(ValueError::OutOfRange) };
-            let candidate = if negative { -(magnitude as i128) } else { magnitude as i128 };
-            if range.contains(candidate) {
+            if let Some(candidate) = self.valid_integer(&numerals, negative, range) {
                 return Ok(candidate);
             }
         }

@@ -42,7 +42,7 @@ pub enum Kernel {
 /// rows given to the kernel until the runner turns them into input row numbers.
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
-    #[error("column `{column}` has a type that `{action}` cannot turn into text")]
+    #[error("column `{column}` has a type that `{action}` cannot take")]
     NoText { column: String, action: &'static str },
     #[error("internal error: column `{column}` is generalized across the dataset, not row by row")]
     NotRowLocal { column: String },
