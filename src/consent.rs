@@ -47,6 +47,14 @@ pub fn list_schema(exclusion: &Exclusion) -> Result<Schema, IoError> {
     Ok(list_source(exclusion)?.schema().as_ref().clone())
 }
 
+/// The files of an exclusion list (a file, folder or glob), for checksums.
+///
+/// # Errors
+/// The list cannot be found or read.
+pub fn list_files(exclusion: &Exclusion) -> Result<Vec<std::path::PathBuf>, IoError> {
+    Ok(list_source(exclusion)?.files().map(std::path::Path::to_path_buf).collect())
+}
+
 fn list_source(exclusion: &Exclusion) -> Result<DataSource, IoError> {
     let mut options = CsvOptions::default();
     // The key is matched as text, exactly as written.

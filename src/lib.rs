@@ -21,6 +21,7 @@ pub mod dp;
 pub mod io;
 pub mod job;
 pub mod keys;
+pub mod lineage;
 pub mod plan;
 pub mod privacy;
 pub mod runner;

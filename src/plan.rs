@@ -6,7 +6,7 @@
 use crate::consent;
 use crate::dp::mechanism::{Calibrated, ValueKind};
 use crate::io::{BATCH_SIZE, DataSource, IoError};
-use crate::job::{Action, Issues, Job, KeyPath, check, plural};
+use crate::job::{Action, Issues, Job, check, plural};
 use crate::keys::{Key, KeyError};
 use crate::transform::Kernel;
 use crate::transform::encrypt::{Alphabet, Ff1};
@@ -29,8 +29,6 @@ pub enum PlanError {
     },
     #[error("job file `{path}` does not fit its input; {count}:\n{issues}", count = plural(issues.len(), "problem"))]
     Invalid { path: std::path::PathBuf, issues: Issues },
-    #[error("{}", not_available(.0))]
-    NotAvailable(Vec<(KeyPath, String)>),
     #[error("cannot load the key")]
     Key(#[source] KeyError),
     #[error("column `{column}` needs a key, and `secrets.pseudonym_key` is not set")]
@@ -39,15 +37,6 @@ pub enum PlanError {
     Internal(String),
     #[error("cannot calibrate the noise")]
     Calibration(#[source] crate::dp::mechanism::CalibrationError),
-}
-
-fn not_available(items: &[(KeyPath, String)]) -> String {
-    let mut text = String::from("this job uses features that are not available yet in this version of anonymize:");
-    for (path, what) in items {
-        text.push_str(&format!("\n  - {path}: {what} is not available yet"));
-    }
-    text.push_str("\n  nothing was read or written");
-    text
 }
 
 /// The input opened and the job checked against its schema.
@@ -115,18 +104,6 @@ impl fmt::Debug for Plan {
     }
 }
 
-/// Features of the contract that this version parses and validates but cannot run yet.
-fn unavailable(job: &Job) -> Vec<(KeyPath, String)> {
-    let mut items = Vec::new();
-    if job.lineage.is_some() {
-        items.push((KeyPath::root("lineage"), "OpenLineage output".into()));
-    }
-    if job.report.is_some() {
-        items.push((KeyPath::root("report"), "the privacy report".into()));
-    }
-    items
-}
-
 fn describe(hierarchy: &crate::job::Hierarchy) -> String {
     use crate::job::Hierarchy;
     match hierarchy {
@@ -174,12 +151,8 @@ pub fn load_key(job: &Job) -> Result<Option<Key>, PlanError> {
 /// Compiles the job against the input schema.
 ///
 /// # Errors
-/// [`PlanError::NotAvailable`] for features of later versions.
+/// [`PlanError`] when a column's action cannot apply or its key or noise is unusable.
 pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8; 32]) -> Result<Plan, PlanError> {
-    let missing = unavailable(job);
-    if !missing.is_empty() {
-        return Err(PlanError::NotAvailable(missing));
-    }
     let mut steps = Vec::new();
     let mut fields = Vec::new();
     for (input_index, field) in schema.fields().iter().enumerate() {

@@ -4,11 +4,11 @@
 mod budget;
 mod decrypt;
 mod keygen;
-mod later;
 mod risk;
 mod run;
 mod sample;
 mod validate;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -39,8 +39,8 @@ pub enum Command {
     Budget(budget::BudgetArgs),
     /// Reverse an `encrypt` column with the job's key: values, or a column of a CSV/Parquet file.
     Decrypt(decrypt::DecryptArgs),
-    /// Recompute the checksums recorded in a lineage file (not available yet).
-    Verify(later::VerifyArgs),
+    /// Recompute the BLAKE3 checksums a run recorded in its lineage file: are its files untouched?
+    Verify(verify::VerifyArgs),
 }
 
 /// An error with the exit code it should end the process with.
@@ -71,6 +71,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Risk(args) => risk::run(args),
         Command::Budget(args) => budget::run(args),
         Command::Decrypt(args) => decrypt::run(args),
-        Command::Verify(_) => later::not_available("anonymize verify"),
+        Command::Verify(args) => verify::run(args),
     }
 }

@@ -50,6 +50,8 @@ pub struct ReleaseSummary {
     pub groups_released: usize,
     /// Rows left out: no privacy unit, a unit's groups beyond the bound, or not a public group.
     pub rows_dropped: u64,
+    /// Rows of the release file (one per released group, measure and bin).
+    pub rows: usize,
 }
 
 /// One row's inputs to a release: privacy unit, group values, and per measure a value.
@@ -95,7 +97,7 @@ fn error_95(scale: f64) -> f64 {
 }
 
 /// The smallest k with P(|X| ≥ k) ≤ `p` for discrete Laplace of this scale.
-fn error_bound(scale: f64, p: f64) -> f64 {
+pub(crate) fn error_bound(scale: f64, p: f64) -> f64 {
     let q = (-1.0 / scale).exp();
     (scale * (2.0 / (p * (1.0 + q))).ln()).ceil()
 }
@@ -337,6 +339,7 @@ impl<'a> Accumulator<'a> {
             partition_selection: select,
             groups_released: released,
             rows_dropped: self.rows_dropped,
+            rows: out.len(),
         };
         (out, summary)
     }

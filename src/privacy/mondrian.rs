@@ -27,6 +27,8 @@ pub struct Partitioning {
     /// Per partition and column, the output label (`None`: null).
     pub labels: Vec<Vec<Option<Arc<str>>>>,
     pub metrics: Metrics,
+    /// Each column's share of the loss metric (their mean is `metrics.loss`).
+    pub column_losses: Vec<f64>,
 }
 
 impl Partitioning {
@@ -93,8 +95,8 @@ pub fn partition(problem: &Problem<'_>, dimensions: &[Dimension]) -> Option<Part
     }
     done.sort();
     let labels: Vec<Vec<Option<Arc<str>>>> = done.iter().map(|p| labels_of(problem, dimensions, p)).collect();
-    let metrics = metrics(problem, dimensions, &ranks, &done);
-    Some(Partitioning { partitions: done, labels, metrics })
+    let (metrics, column_losses) = metrics(problem, dimensions, &ranks, &done);
+    Some(Partitioning { partitions: done, labels, metrics, column_losses })
 }
 
 fn rows_of(problem: &Problem<'_>, part: &[usize]) -> u64 {
@@ -217,12 +219,18 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
         .collect()
 }
 
-fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], ranks: &[Vec<f64>], parts: &[Vec<usize>]) -> Metrics {
+fn metrics(
+    problem: &Problem<'_>,
+    dimensions: &[Dimension],
+    ranks: &[Vec<f64>],
+    parts: &[Vec<usize>],
+) -> (Metrics, Vec<f64>) {
     let n = problem.rows as f64;
     let columns = problem.columns.len() as f64;
     let mut m = Metrics::default();
+    let mut column_losses = vec![0.0; problem.columns.len()];
     if n == 0.0 {
-        return m;
+        return (m, column_losses);
     }
     // Input rows per leaf, and per numeric column the leaves in value order with prefix sums.
     let marginals: Vec<Vec<u64>> = (0..problem.columns.len())
@@ -276,6 +284,7 @@ fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], ranks: &[Vec<f64>], 
             };
             precision += size_f * share;
             loss += size_f * loss_share;
+            column_losses[c] += size_f * loss_share / n;
             for &i in part {
                 let (leaves, entry) = &problem.combos[i];
                 let leaf_rows = marginals[c][leaves[c] as usize] as f64;
@@ -287,5 +296,29 @@ fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], ranks: &[Vec<f64>], 
     m.precision = precision / (n * columns);
     m.loss = loss / (n * columns);
     m.entropy = entropy;
-    m
+    (m, column_losses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Metric;
+    use crate::privacy::search::Criteria;
+
+    /// Every partition holds k rows, and the per-column losses average to the loss metric.
+    #[test]
+    fn adult_partitions_hold_k_rows_and_column_losses_add_up() {
+        let (table, columns) = crate::privacy::search::tests::adult();
+        let criteria = Criteria { k: 5, suppression_limit: 0.0, l_diversity: None, t_closeness: None };
+        let problem = Problem::new(&columns, vec![None; 9], &table, criteria, Vec::new(), Metric::Loss).unwrap();
+        let dimensions = vec![Dimension::Categorical; 9];
+        let partitioning = partition(&problem, &dimensions).unwrap();
+        for part in &partitioning.partitions {
+            assert!(rows_of(&problem, part) >= 5);
+        }
+        let losses = &partitioning.column_losses;
+        assert!(losses.iter().all(|&l| (0.0..=1.0).contains(&l)), "{losses:?}");
+        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        assert!((mean - partitioning.metrics.loss).abs() < 1e-9, "{mean} vs {}", partitioning.metrics.loss);
+    }
 }

@@ -532,6 +532,24 @@ impl<'a> Problem<'a> {
         metrics
     }
 
+    /// Each column's share of the loss metric at a node: 0 when its values are kept, 1 when all
+    /// are `*` (suppressed rows count 1). Their mean is [`Metrics::loss`].
+    pub fn column_losses<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Vec<f64> {
+        let n = self.rows as f64;
+        if n == 0.0 {
+            return vec![0.0; self.columns.len()];
+        }
+        let mut losses = vec![0.0; self.columns.len()];
+        for (i, &key) in classes.keys.iter().enumerate() {
+            let count = classes.counts[i] as f64;
+            let stays = self.class_stays(classes, i);
+            for (c, g) in self.columns.iter().enumerate() {
+                losses[c] += if stays { count * g.loss(levels[c], self.id(key, c)) } else { count };
+            }
+        }
+        losses.iter().map(|l| l / n).collect()
+    }
+
     /// The largest k a node reaches within the suppression limit (diversity criteria included).
     fn reachable_k<K: ClassKey>(&self, classes: &Classes<K>) -> u64 {
         let allowed = self.allowed_suppression();
@@ -830,6 +848,15 @@ pub(crate) mod tests {
         assert_eq!(best.suppressed_rows, 105);
         assert_eq!(best.classes, 356);
         assert_eq!(best.score, Score::Exact(7_220_555));
+        // Per-column losses: the first two columns are kept, so only suppressed rows cost them;
+        // their mean is the loss metric.
+        let classes = problem.classes_from_table(&best.levels);
+        let losses = problem.column_losses(&best.levels, &classes);
+        let metrics = problem.metrics(&best.levels, &classes, None);
+        assert!((losses[0] - 105.0 / 30_162.0).abs() < 1e-12, "{losses:?}");
+        assert!(losses[4] > losses[0]);
+        let mean = losses.iter().sum::<f64>() / losses.len() as f64;
+        assert!((mean - metrics.loss).abs() < 1e-12, "{mean} vs {}", metrics.loss);
     }
 
     fn close(a: f64, b: f64) -> bool {

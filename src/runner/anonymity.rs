@@ -47,6 +47,9 @@ pub struct QuasiIdentifierSummary {
     pub level: Option<u32>,
     pub max_level: u32,
     pub pinned: bool,
+    /// The column's information loss: 0 when its values are kept, 1 when all are `*`
+    /// (suppressed rows count 1).
+    pub loss: f64,
 }
 
 /// What the dataset-wide step guaranteed, for the summary, lineage and report.
@@ -274,7 +277,7 @@ pub fn prepare(
         })
         .collect();
     let target = describe_target(&criteria);
-    let (scheme, summary_levels, suppressed, classes, metrics, nodes, class_sizes) = match algorithm {
+    let (scheme, summary_levels, suppressed, classes, (metrics, column_losses), nodes, class_sizes) = match algorithm {
         Algorithm::Mondrian => {
             if let Some(q) = quasi.iter().find(|q| q.pinned.is_some()) {
                 return Err(AnonymityError::MondrianPinned { column: q.name.clone() }.into());
@@ -292,7 +295,8 @@ pub fn prepare(
             let sizes: Vec<u64> = by_labels.into_values().collect();
             let scheme = Scheme::Partitions { labels: partitioning.label_map(&problem) };
             let classes = sizes.len() as u64;
-            (scheme, vec![None; quasi.len()], 0, classes, partitioning.metrics, (1, 1), sizes)
+            let measured = (partitioning.metrics, partitioning.column_losses.clone());
+            (scheme, vec![None; quasi.len()], 0, classes, measured, (1, 1), sizes)
         }
         Algorithm::Optimal => {
             let outcome = pool.install(|| problem.search());
@@ -301,7 +305,8 @@ pub fn prepare(
                 return Err(unreachable(&problem, &criteria, target, best_k).into());
             };
             let classes = problem.classes_from_table(&best.levels);
-            let metrics = problem.metrics(&best.levels, &classes, None);
+            let measured =
+                (problem.metrics(&best.levels, &classes, None), problem.column_losses(&best.levels, &classes));
             let mut kept = std::collections::HashSet::default();
             let mut sizes = Vec::new();
             for (i, &key) in classes.keys.iter().enumerate() {
@@ -316,7 +321,7 @@ pub fn prepare(
                 shifts: problem.shifts().to_vec(),
             };
             let levels = best.levels.iter().map(|&l| Some(l)).collect();
-            (scheme, levels, best.suppressed_rows, best.classes, metrics, (outcome.nodes, outcome.computed), sizes)
+            (scheme, levels, best.suppressed_rows, best.classes, measured, (outcome.nodes, outcome.computed), sizes)
         }
     };
     let search_seconds = started.elapsed().as_secs_f64();
@@ -340,11 +345,13 @@ pub fn prepare(
             .iter()
             .zip(&generalizations)
             .zip(summary_levels)
-            .map(|((q, g), level)| QuasiIdentifierSummary {
+            .zip(column_losses)
+            .map(|(((q, g), level), loss)| QuasiIdentifierSummary {
                 name: q.name.clone(),
                 level,
                 max_level: g.max_level,
                 pinned: q.pinned.is_some(),
+                loss,
             })
             .collect(),
         sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Draw a progress bar on stderr.
     pub progress: bool,
+    /// The run id to use (lineage events are sent before the run starts); `None`: a new one.
+    pub run_id: Option<String>,
 }
 
 /// Why a run failed. Nothing is left under an output's final name when it does.
@@ -84,10 +86,16 @@ pub struct RunSummary {
     pub dry_run: bool,
     pub input_files: Vec<String>,
     pub input_bytes: u64,
+    /// The files of the consent exclusion lists (opt-outs, deletion requests).
+    pub consent_files: Vec<String>,
     pub rows_read: u64,
     pub rows_excluded: Excluded,
     pub rows_written: u64,
     pub columns: Vec<ColumnSummary>,
+    /// The input's columns and Arrow types, in order.
+    pub input_schema: Vec<FieldSummary>,
+    /// The output's columns and Arrow types, in order.
+    pub output_schema: Vec<FieldSummary>,
     pub output: OutputSummary,
     pub key_id: Option<String>,
     pub demo_key: bool,
@@ -100,6 +108,10 @@ pub struct RunSummary {
     pub seeded: bool,
     pub threads: usize,
     pub elapsed_seconds: f64,
+    /// Where the privacy report went (set by the caller that writes it).
+    pub report: Option<String>,
+    /// The lineage file the run's events were appended to.
+    pub lineage: Option<String>,
 }
 
 /// One input column in the summary.
@@ -112,6 +124,21 @@ pub struct ColumnSummary {
     /// `None` when the column is not in the output.
     pub output_type: Option<String>,
     pub dropped: Option<DropReason>,
+}
+
+/// A column of a schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldSummary {
+    pub name: String,
+    pub data_type: String,
+}
+
+fn field_summaries(schema: &arrow::datatypes::Schema) -> Vec<FieldSummary> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| FieldSummary { name: f.name().clone(), data_type: f.data_type().to_string() })
+        .collect()
 }
 
 /// Where the output went.
@@ -148,6 +175,14 @@ fn uuid_v4(mut bytes: [u8; 16]) -> String {
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
+/// The run id of a run of `job`: derived from the seed (reproducible) or fresh.
+pub fn run_id_for(seed: Option<u64>, job: &Job) -> String {
+    match seed {
+        Some(seed) => seeded_run_id(seed, &job.file_blake3),
+        None => new_run_id(),
+    }
+}
+
 /// Runs a loaded job.
 ///
 /// Everything that can be checked is checked before the first row is read: the job against the
@@ -159,10 +194,7 @@ fn uuid_v4(mut bytes: [u8; 16]) -> String {
 pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     // Seeded runs are reproducible byte for byte, their run id included.
-    let run_id = match options.seed {
-        Some(seed) => seeded_run_id(seed, &job.file_blake3),
-        None => new_run_id(),
-    };
+    let run_id = options.run_id.clone().unwrap_or_else(|| run_id_for(options.seed, job));
     let plan::Bound { source } = plan::bind(job)?;
     let key = plan::load_key(job)?;
     let noise_master = privacy_budget::noise_master(options.seed, &job.file_blake3)?;
@@ -188,10 +220,13 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         dry_run: options.dry_run,
         input_files: source.files().map(|p| p.display().to_string()).collect(),
         input_bytes: source.bytes(),
+        consent_files: Vec::new(),
         rows_read: 0,
         rows_excluded: Excluded::default(),
         rows_written: 0,
         columns: column_summaries(&plan),
+        input_schema: field_summaries(&source.schema()),
+        output_schema: field_summaries(&plan.output_schema),
         output: OutputSummary {
             path: job.output.path.display().to_string(),
             format: job.output.format,
@@ -205,6 +240,8 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         seeded: options.seed.is_some(),
         threads,
         elapsed_seconds: 0.0,
+        report: None,
+        lineage: None,
     };
     if options.dry_run {
         summary.lattice_size = anonymity::lattice_size(job, &plan)?;
@@ -213,6 +250,10 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     }
 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
+    for exclusion in job.consent.iter().flat_map(|c| &c.exclude) {
+        let files = crate::consent::list_files(exclusion)?;
+        summary.consent_files.extend(files.iter().map(|p| p.display().to_string()));
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("anonymize-{i}"))
@@ -225,12 +266,14 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     } else {
         None
     };
-    let mut metadata = vec![
+    // Every Parquet output (main and releases) says which run and job made it.
+    let provenance = vec![
         ("anonymize.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("anonymize.run_id".to_string(), run_id),
         ("anonymize.job".to_string(), job.name.clone()),
         ("anonymize.job_blake3".to_string(), job.file_blake3.clone()),
     ];
+    let mut metadata = provenance.clone();
     if let Some(id) = &summary.key_id {
         metadata.push(("anonymize.key_id".to_string(), id.clone()));
     }
@@ -262,7 +305,7 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     }
     // Once any differentially private output is in place the spending is final, so the
     // reservation is committed even if a release then fails to be written.
-    let written = releases::write(&computed, job.output.overwrite);
+    let written = releases::write(&computed, job.output.overwrite, &provenance);
     if let Some(dp) = summary.dp.as_mut() {
         dp.releases = computed.iter().map(|c| c.summary.clone()).collect();
     }
@@ -550,6 +593,14 @@ impl RunSummary {
         }
         let state = if self.output.written { "" } else { " (not written)" };
         let _ = writeln!(s, "  output     {}{state}", Path::new(&self.output.path).display());
+        let would = if self.dry_run { " (would be written)" } else { "" };
+        if let Some(report) = &self.report {
+            let _ = writeln!(s, "  report     {report}{would}");
+        }
+        if let Some(lineage) = &self.lineage {
+            let _ =
+                writeln!(s, "  lineage    {lineage}{}", if self.dry_run { " (events would be appended)" } else { "" });
+        }
         if let Some(id) = &self.key_id {
             let _ = writeln!(s, "  key id     {id}");
         }

@@ -24,6 +24,9 @@ pub struct DpSummary {
     pub dataset: String,
     pub epsilon_left: f64,
     pub delta_left: f64,
+    /// The dataset's whole budget.
+    pub epsilon_total: f64,
+    pub delta_total: f64,
     /// `--seed` was given: the noise is reproducible and the output is not differentially
     /// private.
     pub seeded: bool,
@@ -122,6 +125,8 @@ pub fn reserve(
         dataset: budget.dataset.clone(),
         epsilon_left: left.0,
         delta_left: left.1,
+        epsilon_total: budget.epsilon.get(),
+        delta_total: budget.delta.get(),
         seeded,
         releases: Vec::new(),
         planned: dry_run,

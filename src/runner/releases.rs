@@ -102,9 +102,13 @@ pub fn compute<'a>(
 ///
 /// # Errors
 /// [`super::RunError`] for the first release that cannot be written.
-pub fn write(computed: &[Computed<'_>], overwrite: bool) -> Result<(), super::RunError> {
+pub fn write(
+    computed: &[Computed<'_>],
+    overwrite: bool,
+    provenance: &[(String, String)],
+) -> Result<(), super::RunError> {
     for c in computed {
-        write_release(c.spec, &c.rows, overwrite)?;
+        write_release(c.spec, &c.rows, overwrite, provenance)?;
     }
     Ok(())
 }
@@ -113,6 +117,7 @@ fn write_release(
     spec: &Aggregate,
     rows: &[crate::dp::aggregate::Released],
     overwrite: bool,
+    provenance: &[(String, String)],
 ) -> Result<(), super::RunError> {
     let mut fields: Vec<Field> = spec.group_by.iter().map(|g| Field::new(g, DataType::Utf8, true)).collect();
     fields.extend([
@@ -132,10 +137,8 @@ fn write_release(
     columns.push(Arc::new(Float64Array::from(rows.iter().map(|r| r.noise_scale).collect::<Vec<_>>())));
     columns.push(Arc::new(Float64Array::from(rows.iter().map(|r| r.error_95).collect::<Vec<_>>())));
     let batch = RecordBatch::try_new(schema.clone(), columns)?;
-    let metadata = vec![
-        ("anonymize.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("anonymize.release".to_string(), spec.name.clone()),
-    ];
+    let mut metadata = provenance.to_vec();
+    metadata.push(("anonymize.release".to_string(), spec.name.clone()));
     let mut writer = BatchWriter::create(&spec.path, spec.format, overwrite, schema, metadata, &[])?;
     writer.write(&batch)?;
     writer.finish()?;

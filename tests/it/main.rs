@@ -4,6 +4,7 @@ mod anonymity;
 mod bad_jobs;
 mod budget;
 mod leaks;
+mod lineage;
 mod noise;
 mod reversible;
 mod roundtrip;

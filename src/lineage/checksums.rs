@@ -1,0 +1,90 @@
+//! BLAKE3 checksums of the files a run read and wrote, recorded in the COMPLETE event's
+//! `anonymize_checksums` run facet and recomputed by `anonymize verify`.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// What a file was to the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The job file.
+    Job,
+    /// A file of the input dataset.
+    Input,
+    /// A file of a consent exclusion list.
+    ConsentList,
+    /// The de-identified table.
+    Output,
+    /// A differentially private aggregate release.
+    Release,
+    /// The privacy report.
+    Report,
+}
+
+/// One file's checksum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileChecksum {
+    pub role: Role,
+    /// Absolute path.
+    pub path: String,
+    pub size: u64,
+    /// Lowercase hex BLAKE3 of the whole file.
+    pub blake3: String,
+}
+
+/// Why a checksum could not be computed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read `{}` to compute its checksum", path.display())]
+pub struct ChecksumError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// BLAKE3 of a file: memory-mapped and hashed on all cores when large.
+///
+/// # Errors
+/// [`ChecksumError`] when the file cannot be read.
+pub fn file_blake3(path: &Path) -> Result<(u64, String), ChecksumError> {
+    let error = |source| ChecksumError { path: path.to_path_buf(), source };
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap_rayon(path).map_err(error)?;
+    Ok((hasher.count(), hasher.finalize().to_hex().to_string()))
+}
+
+/// Checksums of `files`, each with its role.
+///
+/// # Errors
+/// The first file that cannot be read.
+pub fn compute<'a>(files: impl IntoIterator<Item = (Role, &'a Path)>) -> Result<Vec<FileChecksum>, ChecksumError> {
+    files
+        .into_iter()
+        .map(|(role, path)| {
+            let (size, blake3) = file_blake3(path)?;
+            Ok(FileChecksum { role, path: super::absolute(path).display().to_string(), size, blake3 })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksums_are_blake3_of_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.bin");
+        // Larger than one mmap/rayon chunk, with an uneven tail.
+        let bytes: Vec<u8> = (0..300_001u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        std::fs::write(&path, &bytes).unwrap();
+        let (size, hex) = file_blake3(&path).unwrap();
+        assert_eq!(size, 300_001);
+        assert_eq!(hex, blake3::hash(&bytes).to_hex().to_string());
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert_eq!(file_blake3(&empty).unwrap().1, blake3::hash(b"").to_hex().to_string());
+        assert!(file_blake3(&dir.path().join("missing")).is_err());
+    }
+}

@@ -1,0 +1,418 @@
+//! What the report says, built from the job, the run summary and the checksums.
+
+use super::{Block, Chart, ChartKind, Document, ValueFormat};
+use crate::job::{Action, Job, SuppressedRows};
+use crate::lineage::checksums::{FileChecksum, Role};
+use crate::lineage::events::describe_action;
+use crate::runner::RunSummary;
+use crate::runner::anonymity::PrivacySummary;
+use crate::runner::privacy_budget::DpSummary;
+use std::path::Path;
+
+/// The report of a completed run. `checksums` are the files it read and wrote (the report
+/// itself aside); `lineage` is where the run's events went, if anywhere.
+pub fn build(job: &Job, summary: &RunSummary, checksums: &[FileChecksum], lineage: Option<&Path>) -> Document {
+    let mut blocks = Vec::new();
+    overview(job, summary, &mut blocks);
+    columns(job, summary, &mut blocks);
+    consent(summary, &mut blocks);
+    if let Some(p) = &summary.privacy {
+        k_anonymity(p, &mut blocks);
+    }
+    distortion(job, summary, &mut blocks);
+    if let Some(dp) = &summary.dp {
+        budget(dp, &mut blocks);
+    }
+    files(checksums, lineage, &mut blocks);
+    Document { title: format!("Privacy report: {}", summary.job), blocks }
+}
+
+fn overview(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
+    let mut intro = format!(
+        "Run {} of job `{}` (namespace `{}`) read {} rows and wrote {} de-identified rows to {}.",
+        summary.run_id, summary.job, job.namespace, summary.rows_read, summary.rows_written, summary.output.path
+    );
+    if let Some(description) = &job.description {
+        intro.push_str(&format!(" Purpose of the output: {description}"));
+        if let Some(purpose) = &job.purpose {
+            intro.push_str(&format!(" (consent checked for `{purpose}`)."));
+        }
+    } else if let Some(purpose) = &job.purpose {
+        intro.push_str(&format!(" Consent was checked for the purpose `{purpose}`."));
+    }
+    blocks.push(Block::Paragraph(intro));
+    if summary.demo_key {
+        blocks.push(Block::Warning(
+            "This run used the public demo key: its tokens and encrypted values protect nothing. Production runs use a key of their own."
+                .into(),
+        ));
+    }
+    if summary.seeded {
+        blocks.push(Block::Warning(
+            "This run was seeded (--seed): its random draws are reproducible, so any noise in it is NOT differentially private. Use seeded runs for tests only."
+                .into(),
+        ));
+    }
+    let mut figures = vec![
+        ("Rows read".to_string(), summary.rows_read.to_string()),
+        ("Excluded by consent".to_string(), summary.rows_excluded.total().to_string()),
+        ("Rows written".to_string(), summary.rows_written.to_string()),
+    ];
+    if let Some(k) = summary.privacy.as_ref().and_then(|p| p.k) {
+        figures.push(("k-anonymity".to_string(), format!("k = {k}")));
+    }
+    if let Some(dp) = &summary.dp {
+        figures.push(("Epsilon spent".to_string(), format!("{}", dp.epsilon)));
+    }
+    figures.push(("Owner".to_string(), job.owner.clone().unwrap_or_else(|| "not stated".into())));
+    figures.push(("Key id".to_string(), summary.key_id.clone().unwrap_or_else(|| "no key used".into())));
+    blocks.push(Block::Figures(figures));
+}
+
+/// Why a column got its action, in plain words.
+fn reason(job: &Job, summary: &RunSummary, column: &str) -> String {
+    let Some(spec) = job.column(column) else {
+        return "Not named in the job; `unlisted_columns: drop` removes every column the job does not name, so nothing unreviewed reaches the output.".into();
+    };
+    match &spec.action {
+        Action::Drop => "Treated as a direct identifier with no use downstream: it is not in the output at all.".into(),
+        Action::Redact { with: None } => "Treated as a direct identifier: every value is replaced by null.".into(),
+        Action::Redact { with: Some(_) } => "Treated as a direct identifier: every value is replaced by one constant.".into(),
+        Action::Mask(m) => format!(
+            "Treated as a direct identifier whose shape matters: only the first {} and last {} characters stay, the rest become `{}`.",
+            m.keep_first, m.keep_last, m.char
+        ),
+        Action::Pseudonymize(p) => format!(
+            "Treated as a direct identifier needed to link records: replaced by a keyed one-way token ({}), the same for the same value, which cannot be reversed or recomputed without the key{}.",
+            match p.method {
+                crate::job::config::PseudonymMethod::KeyedHash => "BLAKE3 keyed hash",
+                crate::job::config::PseudonymMethod::HmacSha256 => "HMAC-SHA256",
+            },
+            if p.keep_domain { "; the e-mail domain is kept" } else { "" }
+        ),
+        Action::Encrypt(_) => "Treated as a direct identifier that key holders must be able to recover: encrypted in place with format-preserving encryption (NIST FF1), reversible only with the key (`anonymize decrypt`).".into(),
+        Action::Shift(s) => format!(
+            "A date that could identify someone together with other facts: moved by a secret number of days (up to {} either way) that is the same for every date of one `{}`, so intervals per subject stay true.",
+            s.max_days, s.by
+        ),
+        Action::Generalize(_) => {
+            let k = summary.privacy.as_ref().and_then(|p| p.k);
+            format!(
+                "A quasi-identifier: harmless alone, identifying in combination with others. Replaced by a coarser value{}.",
+                match k {
+                    Some(k) => format!(" so that every combination of quasi-identifiers is shared by at least {k} rows"),
+                    None => " at the level the job pins".into(),
+                }
+            )
+        }
+        Action::Noise(n) => format!(
+            "A number released with differential privacy: values are clamped to the declared bounds and random noise is added ({} mechanism, epsilon {}), so no single row can be inferred from the output.",
+            format!("{:?}", n.mechanism).to_lowercase(),
+            n.epsilon.get()
+        ),
+        Action::Keep { sensitive: true } => {
+            if job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some() {
+                "The sensitive attribute the analysis needs: kept, and protected by l-diversity / t-closeness within every class of quasi-identifiers.".into()
+            } else {
+                "Marked sensitive and kept unchanged.".into()
+            }
+        }
+        Action::Keep { sensitive: false } => "Not identifying, as the job declares: kept unchanged.".into(),
+    }
+}
+
+fn columns(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
+    blocks.push(Block::Heading("What happened to every column".into()));
+    blocks.push(Block::Paragraph(format!(
+        "{} input columns: {} reach the output, {} changed by a protecting action, {} removed.",
+        summary.columns.len(),
+        summary.columns.iter().filter(|c| c.output_type.is_some()).count(),
+        summary.columns.iter().filter(|c| c.output_type.is_some() && c.action != "keep").count(),
+        summary.columns.iter().filter(|c| c.output_type.is_none()).count(),
+    )));
+    let rows = summary
+        .columns
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                describe_action(job, summary, &c.name),
+                reason(job, summary, &c.name),
+                c.output_type.clone().map_or_else(|| "removed".to_string(), |t| format!("{} → {t}", c.input_type)),
+            ]
+        })
+        .collect();
+    blocks
+        .push(Block::Table { head: vec!["Column".into(), "What was done".into(), "Why".into(), "Type".into()], rows });
+}
+
+fn consent(summary: &RunSummary, blocks: &mut Vec<Block>) {
+    blocks.push(Block::Heading("Consent".into()));
+    let e = &summary.rows_excluded;
+    blocks.push(Block::Paragraph(format!(
+        "{} of {} rows were excluded before any processing: {} without consent for this purpose and {} whose subject is on an opt-out or deletion list{}. Excluded rows never reach an output, the statistics, the search or the noise.",
+        e.total(),
+        summary.rows_read,
+        e.by_column,
+        e.by_list,
+        if summary.consent_files.is_empty() { String::new() } else { format!(" ({})", summary.consent_files.join(", ")) }
+    )));
+    let suppressed_removed = summary
+        .privacy
+        .as_ref()
+        .filter(|p| p.suppressed_rows_mode == SuppressedRows::Remove)
+        .map_or(0, |p| p.suppressed_rows);
+    let mut parts = vec![("written".to_string(), summary.rows_written as f64)];
+    if suppressed_removed > 0 {
+        parts.push(("suppressed and removed (k-anonymity)".into(), suppressed_removed as f64));
+    }
+    parts.push(("excluded: no consent".into(), e.by_column as f64));
+    parts.push(("excluded: opt-out or deletion list".into(), e.by_list as f64));
+    blocks.push(Block::Chart(Chart {
+        title: "Where the input rows went".into(),
+        caption: format!("{} rows read, split by what became of them.", summary.rows_read),
+        kind: ChartKind::Stacked { parts, format: ValueFormat::Count },
+    }));
+}
+
+fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
+    blocks.push(Block::Heading("k-anonymity and re-identification risk".into()));
+    let target = match p.k {
+        Some(k) => format!(
+            "Every combination of the quasi-identifiers ({}) in the output is shared by at least k = {k} rows (the smallest class has {}), so no row can be told apart from {} others by them.",
+            p.quasi_identifiers.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", "),
+            p.smallest_class,
+            k - 1
+        ),
+        None => "The quasi-identifiers were generalized to pinned levels; no k was required.".into(),
+    };
+    let mut text = format!(
+        "{target} {} of {} rows ({:.1}%, limit {:.1}%) could not be placed in a large enough class and were suppressed ({}). The output has {} classes.",
+        p.suppressed_rows,
+        p.rows,
+        100.0 * p.suppressed_rows as f64 / p.rows.max(1) as f64,
+        100.0 * p.suppression_limit,
+        match p.suppressed_rows_mode {
+            SuppressedRows::Mask => "their quasi-identifiers shown as *",
+            SuppressedRows::Remove => "removed",
+        },
+        p.classes
+    );
+    if let Some(l) = &p.l_diversity {
+        text.push_str(&format!(" Every class also has l-diversity {l} in {}.", p.sensitive.join(", ")));
+    }
+    if let Some(t) = p.t_closeness {
+        text.push_str(&format!(
+            " Every class's distribution of {} is within t = {t} of the whole table's.",
+            p.sensitive.join(", ")
+        ));
+    }
+    blocks.push(Block::Paragraph(text));
+    let sizes = &p.risk_after.class_sizes;
+    let max = sizes.iter().map(|b| b.rows).max().unwrap_or(0) as f64;
+    blocks.push(Block::Chart(Chart {
+        title: "Class sizes in the output".into(),
+        caption: "Rows in classes of each size, over the quasi-identifiers (suppressed rows count as one class when they are kept with *).".into(),
+        kind: ChartKind::Bars {
+            bars: sizes.iter().map(|b| (format!("size {}", b.sizes), b.rows as f64)).collect(),
+            max,
+            format: ValueFormat::Count,
+        },
+    }));
+    let (b, a) = (&p.risk_before, &p.risk_after);
+    blocks.push(Block::Chart(Chart {
+        title: "Re-identification risk before and after".into(),
+        caption: "Probability that an attacker who knows a person's quasi-identifiers picks out their row (prosecutor and journalist models: highest and average; marketer: share re-identified in a mass attack).".into(),
+        kind: ChartKind::BeforeAfter {
+            rows: vec![
+                ("highest (prosecutor)".into(), b.prosecutor_highest, a.prosecutor_highest),
+                ("average (prosecutor)".into(), b.prosecutor_average, a.prosecutor_average),
+                ("highest (journalist)".into(), b.journalist_highest, a.journalist_highest),
+                ("marketer".into(), b.marketer, a.marketer),
+            ],
+            max: 1.0,
+            format: ValueFormat::Probability,
+        },
+    }));
+    blocks.push(Block::Chart(Chart {
+        title: "Rows at risk before and after".into(),
+        caption: "Share of rows that are unique over the quasi-identifiers, and share whose re-identification probability is above 0.2.".into(),
+        kind: ChartKind::BeforeAfter {
+            rows: vec![
+                ("unique rows".into(), b.unique_rows, a.unique_rows),
+                ("rows with risk above 0.2".into(), b.rows_above_0_2, a.rows_above_0_2),
+            ],
+            max: 1.0,
+            format: ValueFormat::Percent,
+        },
+    }));
+}
+
+fn distortion(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
+    let generalized = summary.privacy.as_ref().map(|p| p.quasi_identifiers.as_slice()).unwrap_or_default();
+    let noisy = summary.dp.as_ref().map(|d| d.columns.as_slice()).unwrap_or_default();
+    if generalized.is_empty() && noisy.is_empty() {
+        return;
+    }
+    blocks.push(Block::Heading("Distortion per column".into()));
+    if !generalized.is_empty() {
+        blocks.push(Block::Paragraph(
+            "Generalized columns: information loss is 0 when every value is kept as it was and 100% when every value is * (suppressed rows count fully).".into(),
+        ));
+        blocks.push(Block::Chart(Chart {
+            title: "Information loss of generalized columns".into(),
+            caption: "Per quasi-identifier: how much of its detail the output gave up.".into(),
+            kind: ChartKind::Bars {
+                bars: generalized.iter().map(|q| (q.name.clone(), q.loss)).collect(),
+                max: 1.0,
+                format: ValueFormat::Percent,
+            },
+        }));
+        blocks.push(Block::Table {
+            head: vec!["Column".into(), "Level".into(), "Information loss".into()],
+            rows: generalized
+                .iter()
+                .map(|q| {
+                    vec![
+                        q.name.clone(),
+                        match q.level {
+                            Some(l) => format!("{l} of {}{}", q.max_level, if q.pinned { " (pinned)" } else { "" }),
+                            None => "per class (Mondrian)".into(),
+                        },
+                        ValueFormat::Percent.show(q.loss),
+                    ]
+                })
+                .collect(),
+        });
+    }
+    if !noisy.is_empty() {
+        blocks.push(Block::Paragraph(
+            "Noisy columns: each value moved by random noise; 95% of values moved by less than the stated distance (before any clamping of the output). Relative error compares that distance with the width of the declared bounds.".into(),
+        ));
+        let rows: Vec<Vec<String>> = noisy
+            .iter()
+            .map(|c| {
+                let width = match job.column(&c.column).map(|s| &s.action) {
+                    Some(Action::Noise(n)) => n.bounds.high - n.bounds.low,
+                    _ => 0.0,
+                };
+                let unit = if c.kind == crate::dp::mechanism::ValueKind::Date { " days" } else { "" };
+                vec![
+                    c.column.clone(),
+                    format!("{:?}", c.mechanism).to_lowercase(),
+                    format!("{}", c.epsilon),
+                    format!("{:.4}{unit}", c.noise_scale()),
+                    format!("±{:.4}{unit}", c.error_95()),
+                    if width > 0.0 { ValueFormat::Percent.show(c.error_95() / width) } else { "-".into() },
+                ]
+            })
+            .collect();
+        blocks.push(Block::Table {
+            head: vec![
+                "Column".into(),
+                "Mechanism".into(),
+                "Epsilon".into(),
+                "Noise scale".into(),
+                "95% of values within".into(),
+                "Relative to bounds".into(),
+            ],
+            rows,
+        });
+        blocks.push(Block::Chart(Chart {
+            title: "Noise relative to each column's bounds".into(),
+            caption: "The 95% error bound as a share of the declared bounds' width.".into(),
+            kind: ChartKind::Bars {
+                bars: noisy
+                    .iter()
+                    .map(|c| {
+                        let width = match job.column(&c.column).map(|s| &s.action) {
+                            Some(Action::Noise(n)) => n.bounds.high - n.bounds.low,
+                            _ => f64::INFINITY,
+                        };
+                        (c.column.clone(), (c.error_95() / width).min(1.0))
+                    })
+                    .collect(),
+                max: 1.0,
+                format: ValueFormat::Percent,
+            },
+        }));
+    }
+}
+
+fn budget(dp: &DpSummary, blocks: &mut Vec<Block>) {
+    blocks.push(Block::Heading("Differential privacy budget".into()));
+    let before = (dp.epsilon_total - dp.epsilon - dp.epsilon_left).max(0.0);
+    blocks.push(Block::Paragraph(format!(
+        "Dataset `{}` has a total budget of epsilon {} and delta {} (ledger {}). This run spent epsilon {} and delta {} (sequential composition over its {} noise columns and {} releases); earlier runs spent epsilon {:.4}; epsilon {:.4} and delta {:.3e} are left. The ledger refuses any run that would spend more than is left.",
+        dp.dataset,
+        dp.epsilon_total,
+        dp.delta_total,
+        dp.ledger,
+        dp.epsilon,
+        dp.delta,
+        dp.columns.len(),
+        dp.releases.len(),
+        before,
+        dp.epsilon_left,
+        dp.delta_left
+    )));
+    blocks.push(Block::Chart(Chart {
+        title: "Epsilon spent and left".into(),
+        caption: format!(
+            "The dataset's total epsilon of {}, split into earlier runs, this run and what is left.",
+            dp.epsilon_total
+        ),
+        kind: ChartKind::Stacked {
+            parts: vec![
+                ("earlier runs".into(), before),
+                ("this run".into(), dp.epsilon),
+                ("left".into(), dp.epsilon_left),
+            ],
+            format: ValueFormat::Epsilon,
+        },
+    }));
+    if !dp.releases.is_empty() {
+        blocks.push(Block::Table {
+            head: vec!["Release".into(), "File".into(), "Epsilon".into(), "Delta".into(), "Groups released".into()],
+            rows: dp
+                .releases
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.path.clone(),
+                        format!("{}", r.epsilon),
+                        format!("{}", r.delta),
+                        r.groups_released.to_string(),
+                    ]
+                })
+                .collect(),
+        });
+    }
+}
+
+fn files(checksums: &[FileChecksum], lineage: Option<&Path>, blocks: &mut Vec<Block>) {
+    blocks.push(Block::Heading("Files and checksums".into()));
+    blocks.push(Block::Paragraph(match lineage {
+        Some(path) => format!(
+            "BLAKE3 checksums of the files this run read and wrote. `anonymize verify {}` recomputes them and says whether any file changed since.",
+            path.display()
+        ),
+        None => "BLAKE3 checksums of the files this run read and wrote. Set `lineage:` in the job to record them for `anonymize verify`.".into(),
+    }));
+    let role = |r: Role| match r {
+        Role::Job => "job file",
+        Role::Input => "input",
+        Role::ConsentList => "consent list",
+        Role::Output => "output",
+        Role::Release => "release",
+        Role::Report => "report",
+    };
+    blocks.push(Block::Table {
+        head: vec!["Role".into(), "File".into(), "Bytes".into(), "BLAKE3".into()],
+        rows: checksums
+            .iter()
+            .map(|c| vec![role(c.role).into(), c.path.clone(), c.size.to_string(), c.blake3.clone()])
+            .collect(),
+    });
+}
