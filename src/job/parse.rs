@@ -159,6 +159,15 @@ impl<'a> Parser<'a> {
             );
         }
 
+        self.check_written_paths(
+            input.as_ref(),
+            consent.as_ref(),
+            output.as_ref(),
+            aggregates.as_deref(),
+            lineage.as_deref(),
+            report.as_deref(),
+        );
+
         Some(Job {
             file: file.to_path_buf(),
             file_blake3,
@@ -180,6 +189,45 @@ impl<'a> Parser<'a> {
             document: root.clone(),
         })
         .filter(|_| version == Some(1))
+    }
+
+    /// Every file a run writes (output, releases, lineage, report) is distinct from the others
+    /// and from every file it reads.
+    fn check_written_paths(
+        &mut self,
+        input: Option<&Input>,
+        consent: Option<&Consent>,
+        output: Option<&Output>,
+        aggregates: Option<&[Aggregate]>,
+        lineage: Option<&Path>,
+        report: Option<&Path>,
+    ) {
+        let mut written: Vec<(KeyPath, &Path)> = Vec::new();
+        if let Some(output) = output {
+            written.push((KeyPath::root("output").join("path"), &output.path));
+        }
+        for (i, aggregate) in aggregates.unwrap_or_default().iter().enumerate() {
+            written.push((KeyPath::root("aggregates").join(i).join("path"), &aggregate.path));
+        }
+        if let Some(lineage) = lineage {
+            written.push((KeyPath::root("lineage"), lineage));
+        }
+        if let Some(report) = report {
+            written.push((KeyPath::root("report"), report));
+        }
+        let input = input.map(|i| i.path.as_path());
+        let lists: Vec<&Path> = consent.iter().flat_map(|c| &c.exclude).map(|e| e.path.as_path()).collect();
+        for (i, (key, path)) in written.iter().enumerate() {
+            // `output.path` against the input has its own message above.
+            let checks_input = !(output.is_some() && i == 0);
+            let reads_it = lists.iter().any(|l| same_file(l, path))
+                || (checks_input && input.is_some_and(|input| same_file(input, path)));
+            if reads_it {
+                self.issue(key, "this path is a file the job reads; the raw data would be overwritten");
+            } else if let Some((other, _)) = written[..i].iter().find(|(_, p)| same_file(p, path)) {
+                self.issue(key, format!("this path is also `{other}`; every file a run writes needs its own path"));
+            }
+        }
     }
 
     fn input(&mut self, node: &Node) -> Option<Input> {
