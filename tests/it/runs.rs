@@ -126,14 +126,17 @@ fn a_missing_key_stops_the_run_before_anything_is_written() {
 #[test]
 fn dry_run_plans_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    write_job(dir.path(), "job.yaml", &people_job(dir.path(), "", "out.csv"));
+    write_job(dir.path(), "job.yaml", &people_job(dir.path(), "lineage: out.lineage.jsonl\n", "out.csv"));
     let output = anonymize(dir.path(), &["run", "job.yaml", "--dry-run", "--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(summary["dry_run"], true);
     assert_eq!(summary["output"]["written"], false);
     assert_eq!(summary["columns"][1]["action"], "drop");
-    assert!(!dir.path().join("out.csv").exists());
+    assert!(summary["report"].as_str().unwrap().ends_with("out.report.html"));
+    assert!(stderr(&output).contains("out.report.html (would be written)"), "{}", stderr(&output));
+    // No output, no report, no lineage event: only the job file is there.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
 #[test]

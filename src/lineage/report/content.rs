@@ -318,6 +318,20 @@ fn distortion(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
             ],
             rows,
         });
+        let swamped: Vec<&str> = noisy
+            .iter()
+            .filter(|c| match job.column(&c.column).map(|s| &s.action) {
+                Some(Action::Noise(n)) => c.error_95() > n.bounds.high - n.bounds.low,
+                _ => false,
+            })
+            .map(|c| c.column.as_str())
+            .collect();
+        if !swamped.is_empty() {
+            blocks.push(Block::Warning(format!(
+                "In {} the noise is wider than the bounds themselves: single values carry little information. Use them only summed over many rows, or publish aggregates (the `aggregates` releases) instead.",
+                swamped.join(", ")
+            )));
+        }
         blocks.push(Block::Chart(Chart {
             title: "Noise relative to each column's bounds".into(),
             caption: "The 95% error bound as a share of the declared bounds' width.".into(),
@@ -329,7 +343,7 @@ fn distortion(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
                             Some(Action::Noise(n)) => n.bounds.high - n.bounds.low,
                             _ => f64::INFINITY,
                         };
-                        (c.column.clone(), (c.error_95() / width).min(1.0))
+                        (c.column.clone(), c.error_95() / width)
                     })
                     .collect(),
                 max: 1.0,

@@ -49,8 +49,8 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f
 .figure .label { color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
 .figure .value { font-size: 20px; font-weight: 600; overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; margin: 12px 0; font-size: 14px; }
-th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); overflow-wrap: break-word; }
-th[scope=row] { min-width: 8em; }
+th, td { text-align: left; vertical-align: top; padding: 6px 8px; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
+th { overflow-wrap: normal; }
 th { background: #f6f8fa; }
 figure { margin: 16px 0; }
 figcaption { color: var(--muted); font-size: 13px; }

@@ -137,3 +137,19 @@ impl ValueFormat {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_format_follows_the_extension_and_the_default_sits_beside_the_output() {
+        assert_eq!(Format::from_path(Path::new("a/report.MD")), Some(Format::Markdown));
+        assert_eq!(Format::from_path(Path::new("report.html")), Some(Format::Html));
+        assert_eq!(Format::from_path(Path::new("report")), None);
+        let job = crate::job::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/adult_k5.yaml")).unwrap();
+        let beside = target(&job, Format::Markdown);
+        assert_eq!(beside.file_name().unwrap(), "adult_k5.report.md");
+        assert_eq!(beside.parent(), job.output.path.parent());
+    }
+}
