@@ -56,6 +56,13 @@ fn dp_job(dir: &Path) {
     write_job(dir, "dp.yaml", &job);
 }
 
+/// The main job, Adult k = 5 and the noise job, written into `d`.
+fn three_jobs(d: &Path) {
+    main_job(d, "main");
+    adult_job(d);
+    dp_job(d);
+}
+
 fn events(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
@@ -74,9 +81,7 @@ fn validate(files: &[&Path]) -> (bool, String) {
 fn every_event_validates_against_the_openlineage_schemas() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    main_job(d, "main");
-    adult_job(d);
-    dp_job(d);
+    three_jobs(d);
     let parent = "11111111-2222-4333-8444-555555555555";
     let root_run = "66666666-7777-4888-9999-aaaaaaaaaaaa";
     let with_parent = Command::new(env!("CARGO_BIN_EXE_anonymize"))
@@ -536,9 +541,7 @@ fn ink(png_path: &Path) -> (usize, usize) {
 fn the_report_renders_in_headless_chromium_without_errors_or_requests() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    main_job(d, "main");
-    adult_job(d);
-    dp_job(d);
+    three_jobs(d);
     for job in ["main.yaml", "adult.yaml", "dp.yaml"] {
         let run = anonymize(d, &["run", job, "--quiet", "--seed", "5"]);
         assert_eq!(run.status.code(), Some(0), "{job}: {}", stderr(&run));
@@ -560,6 +563,20 @@ fn the_report_renders_in_headless_chromium_without_errors_or_requests() {
         );
         assert_eq!(identifier_leaks(&html), Vec::<String>::new(), "{report}");
     }
+    // Printed: Chromium's print to PDF gives pages with the report's text.
+    let pdf = d.join("adult.pdf");
+    let printed = chromium(
+        &d.join("print-profile"),
+        &[format!("--print-to-pdf={}", pdf.display()), "--no-pdf-header-footer".into()],
+        &d.join("adult.report.html"),
+    );
+    let bytes = std::fs::read(&pdf).unwrap_or_else(|_| panic!("no PDF: {}", stderr(&printed)));
+    // Page objects: `/Type /Page` not followed by `s` (that is the page tree).
+    let pages = bytes
+        .windows(12)
+        .filter(|w| (w.starts_with(b"/Type /Page") && w[11] != b's') || (w.starts_with(b"/Type/Page") && w[10] != b's'))
+        .count();
+    assert!(bytes.starts_with(b"%PDF") && bytes.len() > 20_000 && pages >= 2, "{} bytes, {pages} pages", bytes.len());
     let adult = std::fs::read_to_string(d.join("adult.report.html")).unwrap();
     for chart in [
         "Class sizes in the output",
