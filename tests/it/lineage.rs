@@ -273,7 +273,9 @@ fn events_are_posted_to_the_openlineage_endpoint_and_an_unreachable_one_only_war
     let in_file = events(&dir.path().join("main.lineage.jsonl"));
     for ((head, body), recorded) in posted.iter().zip(&in_file) {
         assert!(head.starts_with("POST /api/v1/lineage HTTP/1.1\r\n"), "{head}");
-        assert!(head.contains(&format!("Authorization: Bearer {key}\r\n")), "{head}");
+        // Header names are case-insensitive.
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains(&format!("\r\nauthorization: bearer {key}\r\n")), "{head}");
         assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
         let event: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(&event, recorded, "the endpoint gets the events the file records");
@@ -298,6 +300,18 @@ fn events_are_posted_to_the_openlineage_endpoint_and_an_unreachable_one_only_war
     assert!(!text.contains(key) && !text.contains("pw@"), "{text}");
     assert_eq!(events(&dir.path().join("main.lineage.jsonl")).len(), 4);
     assert!(dir.path().join("main.parquet").exists());
+
+    // https is spoken too; here nothing answers, so it only warns, naming the URL.
+    let run = Command::new(env!("CARGO_BIN_EXE_anonymize"))
+        .args(["run", "main.yaml", "--quiet"])
+        .current_dir(dir.path())
+        .env("OPENLINEAGE_URL", format!("https://{closed}/collector"))
+        .output()
+        .unwrap();
+    let text = stderr(&run);
+    assert_eq!(run.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("https://{closed}/collector/api/v1/lineage")), "{text}");
+    assert_eq!(events(&dir.path().join("main.lineage.jsonl")).len(), 6);
 }
 
 #[test]
