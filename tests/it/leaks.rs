@@ -7,10 +7,7 @@ use std::collections::HashSet;
 /// The main job, with its outputs redirected into `dir`, as CSV (so bytes can be scanned
 /// uncompressed) and as Parquet.
 fn run_main_job(dir: &std::path::Path, output: &str) {
-    let main = std::fs::read_to_string(root().join("pipelines/customers.yaml")).unwrap();
-    let sample = root().join("sample_data");
-    let job = main.replace("../sample_data", sample.to_str().unwrap()).replace("../out/customers_anon.parquet", output);
-    write_job(dir, "job.yaml", &job);
+    write_job(dir, "job.yaml", &super::main_job_text("job", output));
     let run = anonymize(dir, &["run", "job.yaml", "--quiet"]);
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
 }
@@ -43,6 +40,8 @@ fn the_main_job_leaks_no_protected_value() {
         ("CSV output", std::fs::read(dir.path().join("out.csv")).unwrap()),
         ("Parquet file", std::fs::read(dir.path().join("out.parquet")).unwrap()),
         ("Parquet cells", parquet_text.into_bytes()),
+        ("lineage events", std::fs::read(dir.path().join("job.lineage.jsonl")).unwrap()),
+        ("privacy report", std::fs::read(dir.path().join("job.report.html")).unwrap()),
     ];
     for (what, bytes) in &haystacks {
         if let Some(found) = find_any(bytes, &needles) {

@@ -3,7 +3,7 @@
 //! warns), `anonymize verify` notices one changed byte, and the report renders in headless
 //! Chromium without errors or requests and without any identifier value of the data.
 
-use super::{anonymize, cells, column_names, root, stderr, stdout, write_job};
+use super::{anonymize, cells, column_names, main_job_text, root, stderr, stdout, write_job};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -14,13 +14,7 @@ fn sample(file: &str) -> String {
 
 /// The main job, its outputs, lineage and report redirected into `dir`.
 fn main_job(dir: &Path, name: &str) -> PathBuf {
-    let text = std::fs::read_to_string(root().join("pipelines/customers.yaml")).unwrap();
-    let text = text
-        .replace("../sample_data", root().join("sample_data").to_str().unwrap())
-        .replace("../out/customers_anon.parquet", &format!("{name}.parquet"))
-        .replace("../out/customers_anon.lineage.jsonl", &format!("{name}.lineage.jsonl"))
-        .replace("../out/customers_anon.report.html", &format!("{name}.report.html"));
-    write_job(dir, &format!("{name}.yaml"), &text)
+    write_job(dir, &format!("{name}.yaml"), &main_job_text(name, &format!("{name}.parquet")))
 }
 
 /// ARX's Adult case (k = 5) with lineage.

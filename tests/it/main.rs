@@ -38,6 +38,20 @@ pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The main job's text with every path it reads pointing into the repository and every path
+/// it writes (the output, the lineage file `{stem}.lineage.jsonl` and the report
+/// `{stem}.report.html`) relative to the job's own folder, so tests write only there.
+pub fn main_job_text(stem: &str, output: &str) -> String {
+    let text = std::fs::read_to_string(root().join("pipelines/customers.yaml"))
+        .unwrap()
+        .replace("../sample_data", root().join("sample_data").to_str().unwrap())
+        .replace("../out/customers_anon.parquet", output)
+        .replace("../out/customers_anon.lineage.jsonl", &format!("{stem}.lineage.jsonl"))
+        .replace("../out/customers_anon.report.html", &format!("{stem}.report.html"));
+    assert!(!text.contains("../"), "the main job writes outside the test folder:\n{text}");
+    text
+}
+
 /// Writes a job file into `dir` and returns its path.
 pub fn write_job(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -55,19 +55,14 @@ fn thread_count_does_not_change_a_byte() {
     let dir = tempfile::tempdir().unwrap();
     let generated = anonymize(dir.path(), &["sample", "--rows", "60000", "--out", "big.parquet", "--seed", "9"]);
     assert_eq!(generated.status.code(), Some(0), "{}", stderr(&generated));
-    let main = std::fs::read_to_string(root().join("pipelines/customers.yaml")).unwrap();
-    let key = root().join("sample_data/keys/DEMO-KEY-public-do-not-use.hex");
-    let job = main
-        .replace("../sample_data/customers.csv", "big.parquet")
-        .replace("  types:\n    zip: string\n", "")
-        .replace("../sample_data/keys/DEMO-KEY-public-do-not-use.hex", key.to_str().unwrap())
-        .replace(
-            "../sample_data/deletion_requests.csv",
-            root().join("sample_data/deletion_requests.csv").to_str().unwrap(),
-        );
+    let job = |output: &str| {
+        super::main_job_text("job", output)
+            .replace(root().join("sample_data/customers.csv").to_str().unwrap(), "big.parquet")
+            .replace("  types:\n    zip: string\n", "")
+    };
     // One job file (its hash is part of the seeded run id), run with several thread counts.
     for format in ["parquet", "csv"] {
-        write_job(dir.path(), "job.yaml", &job.replace("../out/customers_anon.parquet", &format!("out.{format}")));
+        write_job(dir.path(), "job.yaml", &job(&format!("out.{format}")));
         let mut outputs = Vec::new();
         for threads in ["1", "2", "3"] {
             let output = anonymize(dir.path(), &["run", "job.yaml", "--threads", threads, "--quiet", "--seed", "1"]);
