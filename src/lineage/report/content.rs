@@ -29,8 +29,14 @@ pub fn build(job: &Job, summary: &RunSummary, checksums: &[FileChecksum], lineag
 
 fn overview(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
     let mut intro = format!(
-        "Run {} of job `{}` (namespace `{}`) read {} rows and wrote {} de-identified rows to {}.",
-        summary.run_id, summary.job, job.namespace, summary.rows_read, summary.rows_written, summary.output.path
+        "Run {} of job `{}` (namespace `{}`), completed {}, read {} rows and wrote {} de-identified rows to {}.",
+        summary.run_id,
+        summary.job,
+        job.namespace,
+        crate::lineage::now(),
+        summary.rows_read,
+        summary.rows_written,
+        summary.output.path
     );
     if let Some(description) = &job.description {
         intro.push_str(&format!(" Purpose of the output: {description}"));
