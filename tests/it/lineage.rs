@@ -622,3 +622,38 @@ fn the_browser_checks_catch_errors_requests_and_blank_pages() {
     let (inked, _) = ink(&shot);
     assert!(inked < 20_000, "{inked}");
 }
+
+/// Runs sharing one lineage file never interleave their lines.
+#[test]
+fn concurrent_runs_append_whole_events_to_a_shared_lineage_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut children = Vec::new();
+    for i in 0..4 {
+        let text = main_job_text(&format!("run{i}"), &format!("run{i}.parquet"))
+            .replace(&format!("run{i}.lineage.jsonl"), "shared.lineage.jsonl");
+        write_job(dir.path(), &format!("run{i}.yaml"), &text);
+        children.push(
+            Command::new(env!("CARGO_BIN_EXE_anonymize"))
+                .args(["run", &format!("run{i}.yaml"), "--quiet"])
+                .current_dir(dir.path())
+                .env("ANONYMIZE_TEST_KEY", "11".repeat(32))
+                .spawn()
+                .unwrap(),
+        );
+    }
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let all = events(&dir.path().join("shared.lineage.jsonl"));
+    assert_eq!(all.len(), 8);
+    let mut runs: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for e in &all {
+        runs.entry(e["run"]["runId"].as_str().unwrap().to_string())
+            .or_default()
+            .push(e["eventType"].as_str().unwrap().to_string());
+    }
+    assert_eq!(runs.len(), 4);
+    assert!(runs.values().all(|kinds| kinds == &["START", "COMPLETE"]), "{runs:?}");
+    let (ok, text) = validate(&[&dir.path().join("shared.lineage.jsonl")]);
+    assert!(ok, "{text}");
+}
