@@ -438,7 +438,15 @@ fn reports_hold_no_identifier_value_in_either_format() {
     assert!(!markdown.contains("<svg"));
     for (what, text) in [("html", &html), ("markdown", &markdown)] {
         assert_eq!(identifier_leaks(text), Vec::<String>::new(), "{what}");
-        for expected in ["515 without consent", "117 whose subject", "card_number", "encrypt", "586859865f43fbb7"] {
+        for expected in [
+            "consent_analytics",
+            "must be true and subjects on 1 opt-out or deletion list are excluded",
+            "515 without consent",
+            "117 whose subject",
+            "card_number",
+            "encrypt",
+            "586859865f43fbb7",
+        ] {
             assert!(text.contains(expected), "{what} lacks {expected}");
         }
     }
@@ -593,6 +601,7 @@ fn the_report_renders_in_headless_chromium_without_errors_or_requests() {
     ] {
         assert!(adult.contains(&format!("-title\">{chart}</title>")), "adult report lacks the chart {chart}");
     }
+    assert!(adult.contains("declares no consent column and no opt-out or deletion list"));
     let dp = std::fs::read_to_string(d.join("dp.report.html")).unwrap();
     for part in ["Epsilon spent and left", "Noise relative to each column", "NOT differentially private", "by_city"] {
         assert!(dp.contains(part), "dp report lacks {part}");

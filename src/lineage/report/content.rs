@@ -15,7 +15,7 @@ pub fn build(job: &Job, summary: &RunSummary, checksums: &[FileChecksum], lineag
     let mut blocks = Vec::new();
     overview(job, summary, &mut blocks);
     columns(job, summary, &mut blocks);
-    consent(summary, &mut blocks);
+    consent(job, summary, &mut blocks);
     if let Some(p) = &summary.privacy {
         k_anonymity(p, &mut blocks);
     }
@@ -152,17 +152,34 @@ fn columns(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
         .push(Block::Table { head: vec!["Column".into(), "What was done".into(), "Why".into(), "Type".into()], rows });
 }
 
-fn consent(summary: &RunSummary, blocks: &mut Vec<Block>) {
+fn consent(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
     blocks.push(Block::Heading("Consent".into()));
     let e = &summary.rows_excluded;
-    blocks.push(Block::Paragraph(format!(
-        "{} of {} rows were excluded before any processing: {} without consent for this purpose and {} whose subject is on an opt-out or deletion list{}. Excluded rows never reach an output, the statistics, the search or the noise.",
-        e.total(),
-        summary.rows_read,
-        e.by_column,
-        e.by_list,
-        if summary.consent_files.is_empty() { String::new() } else { format!(" ({})", summary.consent_files.join(", ")) }
-    )));
+    let checks = job.consent.as_ref();
+    let column = checks.and_then(|c| c.column.as_deref());
+    let lists = checks.map_or(0, |c| c.exclude.len());
+    if column.is_none() && lists == 0 {
+        blocks.push(Block::Warning(
+            "This job declares no consent column and no opt-out or deletion list: every input row was used. Make sure the data may be used for this purpose without per-subject consent.".into(),
+        ));
+    } else {
+        let how = match (column, lists) {
+            (Some(c), 0) => format!("the consent column `{c}` must be true"),
+            (None, n) => format!("subjects on {} are excluded", crate::job::plural(n, "opt-out or deletion list")),
+            (Some(c), n) => format!(
+                "the consent column `{c}` must be true and subjects on {} are excluded",
+                crate::job::plural(n, "opt-out or deletion list")
+            ),
+        };
+        blocks.push(Block::Paragraph(format!(
+            "Consent is checked first ({how}). {} of {} rows were excluded before any processing: {} without consent for this purpose and {} whose subject is on an opt-out or deletion list{}. Excluded rows never reach an output, the statistics, the search or the noise.",
+            e.total(),
+            summary.rows_read,
+            e.by_column,
+            e.by_list,
+            if summary.consent_files.is_empty() { String::new() } else { format!(" ({})", summary.consent_files.join(", ")) }
+        )));
+    }
     let suppressed_removed = summary
         .privacy
         .as_ref()
