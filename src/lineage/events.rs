@@ -112,19 +112,6 @@ fn standard(file: &str, name: &str, body: Value) -> Value {
     facet(&format!("{FACETS}/{file}#/$defs/{name}"), body)
 }
 
-/// A `file://` URI for an absolute path, percent-encoding what a URI may not hold.
-pub fn file_uri(path: &Path) -> String {
-    let mut uri = String::from("file://");
-    for byte in super::absolute(path).to_string_lossy().bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
-            uri.push(char::from(byte));
-        } else {
-            uri.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    uri
-}
-
 fn dataset_name(path: &Path) -> String {
     super::absolute(path).display().to_string()
 }
@@ -609,4 +596,42 @@ pub fn privacy_facet(summary: &RunSummary) -> Value {
             "differentialPrivacy": differential_privacy,
         }),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent(vars: &[(&str, &str)]) -> (Option<Parent>, Vec<String>) {
+        let get = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        let mut warnings = Vec::new();
+        (Parent::from_lookup(&get, &mut warnings), warnings)
+    }
+
+    #[test]
+    fn parents_come_from_either_convention_and_bad_values_only_warn() {
+        let id = "01963f2e-6000-7000-8000-00000000a1f1";
+        let (p, w) = parent(&[("OPENLINEAGE_PARENT_ID", &format!("airflow/dag.with/slash.task/{id}"))]);
+        let p = p.unwrap();
+        assert_eq!((p.namespace.as_str(), p.name.as_str(), p.run_id.as_str()), ("airflow", "dag.with/slash.task", id));
+        assert!(p.root.is_none() && w.is_empty());
+        let (p, _) = parent(&[
+            ("OPENLINEAGE_PARENT_JOB_NAMESPACE", "ns"),
+            ("OPENLINEAGE_PARENT_JOB_NAME", "dag.task"),
+            ("OPENLINEAGE_PARENT_RUN_ID", id),
+            ("OPENLINEAGE_ROOT_PARENT_ID", &format!("ns/dag/{id}")),
+        ]);
+        let p = p.unwrap();
+        assert_eq!(p.name, "dag.task");
+        assert_eq!(p.root.unwrap().name, "dag");
+        // A run id that is not a UUID, a missing part, or no slash: no parent, one warning.
+        for bad in ["ns/job/not-a-uuid", "no-slashes", &format!("/job/{id}")] {
+            let (p, w) = parent(&[("OPENLINEAGE_PARENT_ID", bad)]);
+            assert!(p.is_none() && w.len() == 1, "{bad}: {w:?}");
+        }
+        // Incomplete parts are simply no parent.
+        let (p, w) = parent(&[("OPENLINEAGE_PARENT_RUN_ID", id)]);
+        assert!(p.is_none() && w.is_empty());
+        assert!(is_uuid(id) && !is_uuid("01963f2e60007000800000000000a1f1"));
+    }
 }
