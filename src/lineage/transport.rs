@@ -1,6 +1,6 @@
 //! Where events go: appended as one JSON line to the job's `lineage` file (as OpenLineage's
 //! file transport does), and POSTed to an OpenLineage HTTP(S) endpoint when `OPENLINEAGE_URL`
-//! is set (ureq over rustls, with the Mozilla root certificates). The file is the record: failing to write it fails the run. The endpoint is a
+//! is set (ureq over rustls, trusting the operating system's certificate store). The file is the record: failing to write it fails the run. The endpoint is a
 //! courtesy: failing to reach it is a warning.
 
 use std::io::Write;
@@ -62,7 +62,11 @@ impl Endpoint {
         let prefix = prefix.trim_matches('/');
         let path = if prefix.is_empty() { endpoint.to_string() } else { format!("{prefix}/{endpoint}") };
         let url = format!("{}://{authority}/{path}", scheme.to_ascii_lowercase());
+        // The operating system's trust store (and SSL_CERT_FILE / SSL_CERT_DIR), so that a
+        // company's own certificate authority is trusted as everywhere else on the machine.
+        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
         let config = ureq::Agent::config_builder()
+            .tls_config(tls)
             .timeout_connect(Some(Duration::from_secs(5)))
             .timeout_global(Some(Duration::from_secs(15)))
             .user_agent(concat!("anonymize/", env!("CARGO_PKG_VERSION")))

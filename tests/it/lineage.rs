@@ -308,6 +308,54 @@ fn events_are_posted_to_the_openlineage_endpoint_and_an_unreachable_one_only_war
     assert_eq!(events(&dir.path().join("main.lineage.jsonl")).len(), 6);
 }
 
+/// Over https: the certificate is checked against the trust store (here the test CA through
+/// SSL_CERT_FILE); an untrusted certificate is a warning, not a run failure.
+#[test]
+fn events_are_posted_over_https_to_a_trusted_endpoint_only() {
+    let dir = tempfile::tempdir().unwrap();
+    main_job(dir.path(), "main");
+    let tls = root().join("tests/fixtures/tls");
+    let log = dir.path().join("received.jsonl");
+    let mut server = Command::new("python3")
+        .arg(tls.join("serve.py"))
+        .arg(&log)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    let mut port = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let url = format!("https://127.0.0.1:{}", port.trim());
+    let run = |trust: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_anonymize"));
+        command.args(["run", "main.yaml", "--quiet"]).current_dir(dir.path()).env("OPENLINEAGE_URL", &url);
+        command.env("OPENLINEAGE_API_KEY", "tls-key");
+        match trust {
+            Some(ca) => command.env("SSL_CERT_FILE", ca),
+            // An empty trust store: nothing is trusted.
+            None => command.env("SSL_CERT_FILE", dir.path().join("main.yaml")),
+        };
+        command.output().unwrap()
+    };
+    let trusted = run(Some(&tls.join("ca.pem")));
+    let untrusted = run(None);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(trusted.status.code(), Some(0), "{}", stderr(&trusted));
+    assert!(!stderr(&trusted).contains("warning"), "{}", stderr(&trusted));
+    let received: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(received.len(), 2, "{received:?}");
+    for (record, kind) in received.iter().zip(["START", "COMPLETE"]) {
+        assert_eq!(record["path"], "/api/v1/lineage");
+        assert_eq!(record["authorization"], "Bearer tls-key");
+        let event: serde_json::Value = serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+        assert_eq!(event["eventType"], kind);
+    }
+    assert_eq!(untrusted.status.code(), Some(0), "{}", stderr(&untrusted));
+    assert!(stderr(&untrusted).contains("warning: the START lineage event was not sent"), "{}", stderr(&untrusted));
+    assert!(!stderr(&untrusted).contains("tls-key"));
+}
+
 #[test]
 fn verify_passes_on_untouched_files_and_names_a_changed_byte() {
     let dir = tempfile::tempdir().unwrap();
