@@ -257,6 +257,7 @@ fn events_are_posted_to_the_openlineage_endpoint_and_an_unreachable_one_only_war
         .args(["run", "main.yaml", "--quiet"])
         .current_dir(dir.path())
         .env("OPENLINEAGE_URL", &url)
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .env("OPENLINEAGE_API_KEY", key)
         .output()
         .unwrap();
@@ -284,6 +285,7 @@ fn events_are_posted_to_the_openlineage_endpoint_and_an_unreachable_one_only_war
         .args(["run", "main.yaml", "--quiet"])
         .current_dir(dir.path())
         .env("OPENLINEAGE_URL", format!("http://user:pw@{closed}"))
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .env("OPENLINEAGE_API_KEY", key)
         .output()
         .unwrap();
@@ -300,6 +302,7 @@ fn events_are_posted_to_the_openlineage_endpoint_and_an_unreachable_one_only_war
         .args(["run", "main.yaml", "--quiet"])
         .current_dir(dir.path())
         .env("OPENLINEAGE_URL", format!("https://{closed}/collector"))
+        .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
         .unwrap();
     let text = stderr(&run);
@@ -328,6 +331,8 @@ fn events_are_posted_over_https_to_a_trusted_endpoint_only() {
     let run = |trust: Option<&Path>| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_anonymize"));
         command.args(["run", "main.yaml", "--quiet"]).current_dir(dir.path()).env("OPENLINEAGE_URL", &url);
+        // A proxy in the environment must not carry loopback requests.
+        command.env("NO_PROXY", "127.0.0.1,localhost");
         command.env("OPENLINEAGE_API_KEY", "tls-key");
         match trust {
             Some(ca) => command.env("SSL_CERT_FILE", ca),
