@@ -88,7 +88,30 @@ fn every_event_validates_against_the_openlineage_schemas() {
         .output()
         .unwrap();
     assert_eq!(with_parent.status.code(), Some(0), "{}", stderr(&with_parent));
-    for job in ["adult.yaml", "dp.yaml"] {
+    // Mondrian with l-diversity, and generalization to a pinned level without k: the facet's
+    // other shapes (levels per class, no k).
+    let customers = sample("customers.csv");
+    write_job(
+        d,
+        "mondrian.yaml",
+        &format!(
+            "version: 1\nname: mondrian\ninput: {{ path: {customers}, types: {{ zip: string }} }}\nunlisted_columns: drop\n\
+             columns:\n  zip: {{ action: generalize, hierarchy: {{ type: prefix, keep: [4, 3, 2] }} }}\n  gender: generalize\n\
+             \x20 segment: {{ action: keep, sensitive: true }}\n\
+             privacy:\n  k_anonymity: {{ k: 5, algorithm: mondrian }}\n  l_diversity: {{ l: 2 }}\n\
+             output: {{ path: mondrian.csv }}\nlineage: shapes.lineage.jsonl\n"
+        ),
+    );
+    write_job(
+        d,
+        "pinned.yaml",
+        &format!(
+            "version: 1\nname: pinned\ninput: {{ path: {customers}, types: {{ zip: string }} }}\nunlisted_columns: drop\n\
+             columns:\n  zip: {{ action: generalize, hierarchy: {{ type: prefix, keep: [4, 3, 2] }}, level: 2 }}\n  income: keep\n\
+             output: {{ path: pinned.csv }}\nlineage: shapes.lineage.jsonl\n"
+        ),
+    );
+    for job in ["adult.yaml", "dp.yaml", "mondrian.yaml", "pinned.yaml"] {
         let run = anonymize(d, &["run", job, "--quiet", "--seed", "2"]);
         assert_eq!(run.status.code(), Some(0), "{job}: {}", stderr(&run));
     }
@@ -104,10 +127,19 @@ fn every_event_validates_against_the_openlineage_schemas() {
     assert_eq!(failing.status.code(), Some(1));
     assert!(!d.join("fail.csv").exists() && !d.join("fail.report.html").exists());
     let files =
-        ["main.lineage.jsonl", "adult.lineage.jsonl", "dp.lineage.jsonl", "fail.lineage.jsonl"].map(|f| d.join(f));
+        ["main.lineage.jsonl", "adult.lineage.jsonl", "dp.lineage.jsonl", "fail.lineage.jsonl", "shapes.lineage.jsonl"]
+            .map(|f| d.join(f));
     let (ok, text) = validate(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     assert!(ok, "{text}");
-    assert!(text.contains("8 events checked, 0 problems"), "{text}");
+    assert!(text.contains("12 events checked, 0 problems"), "{text}");
+    let shapes = events(&files[4]);
+    let mondrian = &shapes[1]["run"]["facets"]["anonymize_privacy"]["kAnonymity"];
+    assert_eq!(mondrian["algorithm"], "mondrian");
+    assert!(mondrian["quasiIdentifiers"][0]["level"].is_null());
+    assert_eq!(mondrian["lDiversity"], "2 (distinct)");
+    let pinned = &shapes[3]["run"]["facets"]["anonymize_privacy"]["kAnonymity"];
+    assert!(pinned["k"].is_null());
+    assert_eq!(pinned["quasiIdentifiers"][0]["pinned"], true);
 
     let kinds = |events: &[serde_json::Value]| -> Vec<String> {
         events.iter().map(|e| e["eventType"].as_str().unwrap().to_string()).collect()
