@@ -1,7 +1,7 @@
 //! Wire types: the job file's sections as serde sees them.
 //!
 //! Every struct refuses unknown keys. Sections whose shape depends on a tag (`action`, a
-//! hierarchy's `type`, a measure) are split by hand in [`super::parse`], so each payload keeps
+//! hierarchy's `type`, a measure) are split by hand in `super::parse`, so each payload keeps
 //! `deny_unknown_fields` (serde-rs/serde#2123) and its messages stay precise.
 
 use serde::Deserialize;

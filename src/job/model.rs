@@ -1,5 +1,5 @@
 //! The validated job: every value checked and typed, every path resolved against the job file's
-//! folder. Built by [`super::parse`]; nothing here refers to the input's schema yet.
+//! folder. Built by `super::parse`; nothing here refers to the input's schema yet.
 
 use super::config::{
     Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, EncryptMethod, Mechanism, Metric, PseudonymMethod,

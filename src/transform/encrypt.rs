@@ -9,7 +9,7 @@
 //! when the result would start with `0` or not fit the column's type, encrypted again ("cycle
 //! walking", a permutation of the valid values), so decryption walks back the same way.
 //!
-//! The FF1 rounds of short values run on our fast path ([`super::ff1`]); longer ones on the
+//! The FF1 rounds of short values run on our fast path (`super::ff1`); longer ones on the
 //! `fpe` crate. Both are checked against NIST's AES-256 samples and against each other. This
 //! module owns key derivation, the alphabet mapping and the integer rules.
 
