@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 /// Where events go and which parent run they belong to, read from the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
-    /// `OPENLINEAGE_URL`: events are POSTed to `{url}/{endpoint}`.
+    /// `OPENLINEAGE_URL`: events are POSTed to `{url}/{endpoint}` (unless
+    /// `OPENLINEAGE_DISABLED` is `true`).
     pub url: Option<String>,
     /// `OPENLINEAGE_ENDPOINT` (default `api/v1/lineage`).
     pub endpoint: Option<String>,
@@ -34,8 +35,10 @@ impl Environment {
         let get = |name: &str| get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
         let mut warnings = Vec::new();
         let parent = events::Parent::from_lookup(&get, &mut warnings);
+        // OpenLineage clients' switch: no events leave the machine (the job's file still gets them).
+        let disabled = get("OPENLINEAGE_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
         Self {
-            url: get("OPENLINEAGE_URL"),
+            url: get("OPENLINEAGE_URL").filter(|_| !disabled),
             endpoint: get("OPENLINEAGE_ENDPOINT"),
             api_key: get("OPENLINEAGE_API_KEY"),
             parent,
@@ -55,4 +58,27 @@ pub fn now() -> String {
     let millis = i64::try_from(now.as_millis()).unwrap_or(0);
     chrono::DateTime::from_timestamp_millis(millis)
         .map_or_else(String::new, |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_is_read_and_openlineage_disabled_stops_posting() {
+        let vars = |extra: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                [("OPENLINEAGE_URL", "http://marquez:5000"), ("OPENLINEAGE_API_KEY", " key ")]
+                    .iter()
+                    .chain(extra)
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let on = Environment::from_lookup(vars(&[]));
+        assert_eq!(on.url.as_deref(), Some("http://marquez:5000"));
+        assert_eq!(on.api_key.as_deref(), Some("key"));
+        assert!(Environment::from_lookup(vars(&[("OPENLINEAGE_DISABLED", "TRUE")])).url.is_none());
+        assert!(Environment::from_lookup(vars(&[("OPENLINEAGE_DISABLED", "false")])).url.is_some());
+    }
 }
