@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Args)]
 #[command(after_help = "Lineage: with `lineage:` in the job, OpenLineage START and COMPLETE/FAIL events are appended \
 to that file. With OPENLINEAGE_URL set (http or https), they are also POSTed to $OPENLINEAGE_URL/api/v1/lineage \
-(OPENLINEAGE_ENDPOINT changes the path, OPENLINEAGE_API_KEY is sent as a bearer token); a failed POST is a warning. \
+(OPENLINEAGE_ENDPOINT changes the path, OPENLINEAGE_API_KEY is sent as a bearer token, OPENLINEAGE_DISABLED=true \
+turns POSTs off); a failed POST is a warning. \
 OPENLINEAGE_PARENT_ID (namespace/job/run_id) or OPENLINEAGE_PARENT_JOB_NAMESPACE, _JOB_NAME and _RUN_ID link a parent run \
 (ROOT_PARENT likewise for the root).\n\nReport: written beside the output as <name>.report.html unless the job's \
 `report:` names a path; `anonymize verify LINEAGE_FILE` rechecks the files afterwards.")]
