@@ -751,3 +751,16 @@ fn concurrent_runs_append_whole_events_to_a_shared_lineage_file() {
     let (ok, text) = validate(&[&dir.path().join("shared.lineage.jsonl")]);
     assert!(ok, "{text}");
 }
+
+/// A lineage file that cannot be written stops the run before it reads anything: the run
+/// would otherwise leave no record.
+#[test]
+fn an_unwritable_lineage_file_stops_the_run_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = main_job_text("main", "main.parquet").replace("main.lineage.jsonl", "main.yaml/events.jsonl");
+    write_job(dir.path(), "main.yaml", &text);
+    let run = anonymize(dir.path(), &["run", "main.yaml", "--quiet"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert!(stderr(&run).contains("cannot append to the lineage file `main.yaml/events.jsonl`"), "{}", stderr(&run));
+    assert!(!dir.path().join("main.parquet").exists() && !dir.path().join("main.report.html").exists());
+}
