@@ -309,71 +309,69 @@ fn distortion(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
         });
     }
     if !noisy.is_empty() {
-        blocks.push(Block::Paragraph(
-            "Noisy columns: each value moved by random noise; 95% of values moved by less than the stated distance (before any clamping of the output). Relative error compares that distance with the width of the declared bounds.".into(),
-        ));
-        let rows: Vec<Vec<String>> = noisy
-            .iter()
-            .map(|c| {
-                let width = match job.column(&c.column).map(|s| &s.action) {
-                    Some(Action::Noise(n)) => n.bounds.high - n.bounds.low,
-                    _ => 0.0,
-                };
-                let unit = if c.kind == crate::dp::mechanism::ValueKind::Date { " days" } else { "" };
-                vec![
-                    c.column.clone(),
-                    format!("{:?}", c.mechanism).to_lowercase(),
-                    format!("{}", c.epsilon),
-                    format!("{:.4}{unit}", c.noise_scale()),
-                    format!("±{:.4}{unit}", c.error_95()),
-                    if width > 0.0 { ValueFormat::Percent.show(c.error_95() / width) } else { "-".into() },
-                ]
-            })
-            .collect();
-        blocks.push(Block::Table {
-            head: vec![
-                "Column".into(),
-                "Mechanism".into(),
-                "Epsilon".into(),
-                "Noise scale".into(),
-                "95% of values within".into(),
-                "Relative to bounds".into(),
-            ],
-            rows,
-        });
-        let swamped: Vec<&str> = noisy
-            .iter()
-            .filter(|c| match job.column(&c.column).map(|s| &s.action) {
-                Some(Action::Noise(n)) => c.error_95() > n.bounds.high - n.bounds.low,
-                _ => false,
-            })
-            .map(|c| c.column.as_str())
-            .collect();
-        if !swamped.is_empty() {
-            blocks.push(Block::Warning(format!(
-                "In {} the noise is wider than the bounds themselves: single values carry little information. Use them only summed over many rows, or publish aggregates (the `aggregates` releases) instead.",
-                swamped.join(", ")
-            )));
-        }
-        blocks.push(Block::Chart(Chart {
-            title: "Noise relative to each column's bounds".into(),
-            caption: "The 95% error bound as a share of the declared bounds' width.".into(),
-            kind: ChartKind::Bars {
-                bars: noisy
-                    .iter()
-                    .map(|c| {
-                        let width = match job.column(&c.column).map(|s| &s.action) {
-                            Some(Action::Noise(n)) => n.bounds.high - n.bounds.low,
-                            _ => f64::INFINITY,
-                        };
-                        (c.column.clone(), c.error_95() / width)
-                    })
-                    .collect(),
-                max: 1.0,
-                format: ValueFormat::Percent,
-            },
-        }));
+        noise_distortion(job, noisy, blocks);
     }
+}
+
+/// Each noisy column's scale and 95% error, absolute and against its declared bounds.
+fn noise_distortion(job: &Job, noisy: &[crate::dp::mechanism::Calibrated], blocks: &mut Vec<Block>) {
+    blocks.push(Block::Paragraph(
+        "Noisy columns: each value moved by random noise; 95% of values moved by less than the stated distance (before any clamping of the output). Relative error compares that distance with the width of the declared bounds.".into(),
+    ));
+    // (column, error bound, error relative to the bounds' width)
+    let errors: Vec<(&crate::dp::mechanism::Calibrated, f64, Option<f64>)> = noisy
+        .iter()
+        .map(|c| {
+            let width = match job.column(&c.column).map(|s| &s.action) {
+                Some(Action::Noise(n)) => Some(n.bounds.high - n.bounds.low).filter(|w| *w > 0.0),
+                _ => None,
+            };
+            let error = c.error_95();
+            (c, error, width.map(|w| error / w))
+        })
+        .collect();
+    let rows: Vec<Vec<String>> = errors
+        .iter()
+        .map(|(c, error, relative)| {
+            let unit = if c.kind == crate::dp::mechanism::ValueKind::Date { " days" } else { "" };
+            vec![
+                c.column.clone(),
+                format!("{:?}", c.mechanism).to_lowercase(),
+                format!("{}", c.epsilon),
+                format!("{:.4}{unit}", c.noise_scale()),
+                format!("±{error:.4}{unit}"),
+                relative.map_or_else(|| "-".into(), |r| ValueFormat::Percent.show(r)),
+            ]
+        })
+        .collect();
+    blocks.push(Block::Table {
+        head: vec![
+            "Column".into(),
+            "Mechanism".into(),
+            "Epsilon".into(),
+            "Noise scale".into(),
+            "95% of values within".into(),
+            "Relative to bounds".into(),
+        ],
+        rows,
+    });
+    let swamped: Vec<&str> =
+        errors.iter().filter(|(_, _, r)| r.is_some_and(|r| r > 1.0)).map(|(c, _, _)| c.column.as_str()).collect();
+    if !swamped.is_empty() {
+        blocks.push(Block::Warning(format!(
+            "In {} the noise is wider than the bounds themselves: single values carry little information. Use them only summed over many rows, or publish aggregates (the `aggregates` releases) instead.",
+            swamped.join(", ")
+        )));
+    }
+    blocks.push(Block::Chart(Chart {
+        title: "Noise relative to each column's bounds".into(),
+        caption: "The 95% error bound as a share of the declared bounds' width.".into(),
+        kind: ChartKind::Bars {
+            bars: errors.iter().map(|(c, _, r)| (c.column.clone(), r.unwrap_or(0.0))).collect(),
+            max: 1.0,
+            format: ValueFormat::Percent,
+        },
+    }));
 }
 
 fn budget(dp: &DpSummary, blocks: &mut Vec<Block>) {
