@@ -766,3 +766,31 @@ fn an_unwritable_lineage_file_stops_the_run_before_it_starts() {
     assert!(stderr(&run).contains("cannot append to the lineage file `main.yaml/events.jsonl`"), "{}", stderr(&run));
     assert!(!dir.path().join("main.parquet").exists() && !dir.path().join("main.report.html").exists());
 }
+
+/// The schemas the suite validates with are the shared OpenLineage spec, byte for byte, wherever
+/// that spec sits beside the checkout (`../shared/openlineage-spec/`); a clean clone elsewhere
+/// validates with the vendored copy alone.
+#[test]
+fn the_vendored_schemas_are_the_shared_spec() {
+    let shared = root().join("../shared/openlineage-spec/spec");
+    if !shared.join("OpenLineage.json").exists() {
+        return;
+    }
+    let vendored = root().join("tests/openlineage");
+    let mut compared = 0;
+    for entry in std::fs::read_dir(shared.join("facets")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            std::fs::read(vendored.join("facets").join(name)).unwrap(),
+            "{name:?}"
+        );
+        compared += 1;
+    }
+    assert_eq!(
+        std::fs::read(shared.join("OpenLineage.json")).unwrap(),
+        std::fs::read(vendored.join("OpenLineage.json")).unwrap()
+    );
+    assert_eq!(compared, std::fs::read_dir(vendored.join("facets")).unwrap().count());
+}
