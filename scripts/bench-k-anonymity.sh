@@ -7,42 +7,12 @@
 rows=${1:-10000000}
 runs=${2:-1}
 . "$(dirname "$0")/bench-common.sh"
-rest='  customer_id: keep
-  full_name: keep
-  email: keep
-  phone: keep
-  income: keep
-  spend_90d: keep
-  segment: keep
-  card_number: keep
-  signup_date: keep
-  consent_analytics: keep'
-cat > "$work/copy.yaml" <<YAML
-version: 1
-name: copy
-input: { path: input.parquet }
-output: { path: copy.parquet, overwrite: true }
-columns:
-  birth_date: keep
-  zip: keep
-  gender: keep
-  city: keep
-$rest
-YAML
-cat > "$work/kanon.yaml" <<YAML
-version: 1
-name: kanon
-input: { path: input.parquet }
-output: { path: kanon.parquet, overwrite: true }
-columns:
-  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }
+job copy
+job kanon '  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }
   zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }
   gender: generalize
-  city: generalize
-$rest
-privacy:
-  k_anonymity: { k: 10, suppression_limit: 0.02 }
-YAML
+  city: generalize' 'privacy:
+  k_anonymity: { k: 10, suppression_limit: 0.02 }'
 copy=$(best copy); kanon=$(best kanon --json)
 python3 - "$rows" "$copy" "$kanon" "$(nproc)" "$work/kanon.json" <<'PY'
 import json, sys

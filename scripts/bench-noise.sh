@@ -6,41 +6,11 @@
 rows=${1:-10000000}
 runs=${2:-1}
 . "$(dirname "$0")/bench-common.sh"
-rest='  customer_id: keep
-  full_name: keep
-  email: keep
-  phone: keep
-  birth_date: keep
-  zip: keep
-  gender: keep
-  city: keep
-  segment: keep
-  card_number: keep
-  consent_analytics: keep'
-cat > "$work/copy.yaml" <<YAML
-version: 1
-name: copy
-input: { path: input.parquet }
-output: { path: copy.parquet, overwrite: true }
-columns:
-  income: keep
-  spend_90d: keep
-  signup_date: keep
-$rest
-YAML
-cat > "$work/noise.yaml" <<YAML
-version: 1
-name: noise
-input: { path: input.parquet }
-output: { path: noise.parquet, overwrite: true }
-columns:
-  income: { action: noise, mechanism: laplace, epsilon: 1.0, bounds: [0, 500000] }
+job copy
+job noise '  income: { action: noise, mechanism: laplace, epsilon: 1.0, bounds: [0, 500000] }
   spend_90d: { action: noise, mechanism: gaussian, epsilon: 1.0, delta: 1.0e-6, bounds: [0, 20000] }
-  signup_date: { action: noise, epsilon: 1.0, bounds: ["2015-01-01", "2025-12-31"], unit: days }
-$rest
-privacy:
-  budget: { ledger: budget.json, dataset: bench, epsilon: 1000000, delta: 0.5 }
-YAML
+  signup_date: { action: noise, epsilon: 1.0, bounds: ["2015-01-01", "2025-12-31"], unit: days }' 'privacy:
+  budget: { ledger: budget.json, dataset: bench, epsilon: 1000000, delta: 0.5 }'
 copy=$(best copy); noise=$(best noise)
 python3 - "$rows" "$copy" "$noise" "$(nproc)" <<'PY'
 import sys

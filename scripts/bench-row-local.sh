@@ -6,42 +6,12 @@ rows=${1:-1000000}
 runs=${2:-5}
 . "$(dirname "$0")/bench-common.sh"
 export ANONYMIZE_BENCH_KEY=$(printf '42%.0s' {1..32})
-rest='  zip: keep
-  gender: keep
-  city: keep
-  income: keep
-  spend_90d: keep
-  segment: keep
-  card_number: keep
-  signup_date: keep
-  consent_analytics: keep'
-head='version: 1
-input: { path: input.parquet }
-secrets: { pseudonym_key: { env: ANONYMIZE_BENCH_KEY } }'
-cat > "$work/copy.yaml" <<YAML
-$head
-name: copy
-output: { path: copy.parquet, overwrite: true }
-columns:
-  customer_id: keep
-  email: keep
-  phone: keep
-  full_name: keep
-  birth_date: keep
-$rest
-YAML
-cat > "$work/actions.yaml" <<YAML
-$head
-name: actions
-output: { path: actions.parquet, overwrite: true }
-columns:
-  customer_id: { action: pseudonymize, domain: customer }
+job copy
+job actions '  customer_id: { action: pseudonymize, domain: customer }
   email: { action: pseudonymize, keep_domain: true }
   phone: { action: mask, keep_last: 2 }
   full_name: drop
-  birth_date: drop
-$rest
-YAML
+  birth_date: drop' 'secrets: { pseudonym_key: { env: ANONYMIZE_BENCH_KEY } }'
 copy=$(best copy); actions=$(best actions)
 python3 - "$rows" "$copy" "$actions" "$(nproc)" <<'PY'
 import sys
