@@ -37,6 +37,8 @@ impl Excluded {
 pub struct ConsentFilter {
     column: Option<usize>,
     lists: Vec<(usize, HashSet<String>)>,
+    /// The exclusion lists' files, as read (for checksums).
+    files: Vec<std::path::PathBuf>,
 }
 
 /// The schema of an exclusion list (header and inference only).
@@ -45,14 +47,6 @@ pub struct ConsentFilter {
 /// The list cannot be read.
 pub fn list_schema(exclusion: &Exclusion) -> Result<Schema, IoError> {
     Ok(list_source(exclusion)?.schema().as_ref().clone())
-}
-
-/// The files of an exclusion list (a file, folder or glob), for checksums.
-///
-/// # Errors
-/// The list cannot be found or read.
-pub fn list_files(exclusion: &Exclusion) -> Result<Vec<std::path::PathBuf>, IoError> {
-    Ok(list_source(exclusion)?.files().map(std::path::Path::to_path_buf).collect())
 }
 
 fn list_source(exclusion: &Exclusion) -> Result<DataSource, IoError> {
@@ -71,9 +65,11 @@ impl ConsentFilter {
         let Some(consent) = consent else { return Ok(Self::default()) };
         let column = consent.column.as_ref().and_then(|c| schema.index_of(c).ok());
         let mut lists = Vec::new();
+        let mut files = Vec::new();
         for exclusion in &consent.exclude {
             let Ok(index) = schema.index_of(&exclusion.key) else { continue };
             let source = list_source(exclusion)?;
+            files.extend(source.files().map(std::path::Path::to_path_buf));
             let key_index = source.schema().index_of(&exclusion.key).map_err(|source| IoError::Arrow { source })?;
             let mut keys = HashSet::new();
             for batch in source.batches() {
@@ -84,7 +80,12 @@ impl ConsentFilter {
             }
             lists.push((index, keys));
         }
-        Ok(Self { column, lists })
+        Ok(Self { column, lists, files })
+    }
+
+    /// The files of the exclusion lists that were read.
+    pub fn files(&self) -> &[std::path::PathBuf] {
+        &self.files
     }
 
     /// Whether the filter removes anything at all.
@@ -164,8 +165,11 @@ mod tests {
         let flags: ArrayRef = Arc::new(BooleanArray::from(vec![Some(true), Some(false), None, Some(true)]));
         let batch = RecordBatch::try_new(schema, vec![ids, flags]).unwrap();
         // 2 refused consent and is also listed; 4 is listed only.
-        let filter =
-            ConsentFilter { column: Some(1), lists: vec![(0, HashSet::from(["2".to_string(), "4".to_string()]))] };
+        let filter = ConsentFilter {
+            column: Some(1),
+            lists: vec![(0, HashSet::from(["2".to_string(), "4".to_string()]))],
+            files: Vec::new(),
+        };
         let filtered = filter.apply(&batch).unwrap();
         let (kept, excluded) = (&filtered.batch, filtered.excluded);
         assert_eq!(excluded, Excluded { by_column: 2, by_list: 1 });

@@ -250,10 +250,7 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     }
 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
-    for exclusion in job.consent.iter().flat_map(|c| &c.exclude) {
-        let files = crate::consent::list_files(exclusion)?;
-        summary.consent_files.extend(files.iter().map(|p| p.display().to_string()));
-    }
+    summary.consent_files = consent.files().iter().map(|p| p.display().to_string()).collect();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("anonymize-{i}"))

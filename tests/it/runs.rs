@@ -271,3 +271,39 @@ fn keygen_prints_a_fresh_valid_key() {
     assert_ne!(key, stdout(&b).trim());
     assert!(!stderr(&a).contains(&key), "the key id line must not repeat the key");
 }
+
+/// Rows excluded by consent reach no statistic: the k-anonymity search, its risk figures and an
+/// aggregate count all see exactly the 4,368 consenting rows of the 5,000.
+#[test]
+fn consent_excluded_rows_reach_no_statistic() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = root().join("sample_data");
+    let job = format!(
+        "version: 1\nname: consented\npurpose: analytics\n\
+         input: {{ path: {0}/customers.csv, types: {{ zip: string }} }}\n\
+         consent:\n  exclude:\n    - {{ path: {0}/deletion_requests.csv, key: customer_id }}\n\
+         unlisted_columns: drop\n\
+         columns:\n  customer_id: keep\n  gender: generalize\n  zip: {{ action: generalize, hierarchy: {{ type: prefix, keep: [3, 1] }} }}\n\
+         privacy:\n  k_anonymity: {{ k: 2, suppression_limit: 0.05 }}\n\
+         \x20 budget: {{ ledger: budget.json, dataset: customers, epsilon: 10000, delta: 1.0e-5 }}\n\
+         aggregates:\n  - {{ name: everyone, path: everyone.csv, privacy_unit: customer_id, epsilon: 5000, measures: [count] }}\n\
+         output: {{ path: out.csv }}\n",
+        sample.display()
+    );
+    write_job(dir.path(), "job.yaml", &job);
+    let run = anonymize(dir.path(), &["run", "job.yaml", "--quiet", "--json", "--seed", "4"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&run)).unwrap();
+    assert_eq!(summary["rows_read"], 5000);
+    assert_eq!(summary["rows_written"], 4368);
+    assert_eq!(summary["privacy"]["rows"], 4368);
+    assert_eq!(summary["privacy"]["risk_before"]["rows"], 4368);
+    assert_eq!(summary["privacy"]["risk_after"]["rows"], 4368);
+    // A count with next to no noise (epsilon 5000) counts the consenting customers only.
+    let release = dir.path().join("everyone.csv");
+    let value = column_names(&release).iter().position(|c| c == "value").unwrap();
+    let rows = cells(&release);
+    assert_eq!(rows.len(), 1);
+    let count: f64 = rows[0][value].as_deref().unwrap().parse().unwrap();
+    assert!((count - 4368.0).abs() < 1.0, "{count}");
+}
