@@ -108,8 +108,10 @@ fn carry_out(
     anonymize::io::output::check_target(report_path, job.output.overwrite).map_err(Failure::user)?;
     let mut summary = runner::run(job, options).map_err(run_failure)?;
     let written = |error: anyhow::Error| Failure {
-        error: error
-            .context(format!("the output {} was written, but the run could not be completed", summary_output(job))),
+        error: error.context(format!(
+            "the output `{}` was written, but the run could not be completed",
+            job.output.path.display()
+        )),
         exit_code: 1,
         hint: None,
     };
@@ -128,10 +130,6 @@ fn carry_out(
     summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
     emitter.emit(&events::complete(context, &summary, &sums)).map_err(|e| written(e.into()))?;
     Ok(summary)
-}
-
-fn summary_output(job: &Job) -> String {
-    format!("`{}`", job.output.path.display())
 }
 
 /// Where events go: the lineage file (must succeed) and the HTTP endpoint (may fail).

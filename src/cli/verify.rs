@@ -40,8 +40,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             Status::Changed => "CHANGED  ",
             Status::Missing => "MISSING  ",
         };
-        let role = serde_json::to_value(file.recorded.role).ok().and_then(|v| v.as_str().map(str::to_string));
-        eprintln!("  {status} {:<12} {}", role.unwrap_or_default(), file.recorded.path);
+        eprintln!("  {status} {:<12} {}", file.recorded.role.as_str(), file.recorded.path);
     }
     if verification.passed() {
         eprintln!("every file is as the run left it");

@@ -22,6 +22,20 @@ pub enum Role {
     Report,
 }
 
+impl Role {
+    /// The role as recorded in lineage (`consent_list`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Job => "job",
+            Role::Input => "input",
+            Role::ConsentList => "consent_list",
+            Role::Output => "output",
+            Role::Release => "release",
+            Role::Report => "report",
+        }
+    }
+}
+
 /// One file's checksum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,5 +100,9 @@ mod tests {
         std::fs::write(&empty, b"").unwrap();
         assert_eq!(file_blake3(&empty).unwrap().1, blake3::hash(b"").to_hex().to_string());
         assert!(file_blake3(&dir.path().join("missing")).is_err());
+        // The names `verify` prints are the ones lineage records.
+        for role in [Role::Job, Role::Input, Role::ConsentList, Role::Output, Role::Release, Role::Report] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
     }
 }
