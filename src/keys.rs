@@ -13,6 +13,9 @@ pub struct Key([u8; 32]);
 /// The public demo key shipped in `sample_data/keys/`. Runs that use it are warned.
 pub const DEMO_KEY_ID: &str = "586859865f43fbb7";
 
+/// The most a key file may hold: a key with generous white space around it.
+const KEY_FILE_LIMIT: u64 = 4096;
+
 /// Why a key could not be loaded. Names the source, never the content.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -57,9 +60,14 @@ impl Key {
                 (value, format!("environment variable `{name}`"))
             }
             KeySource::File(path) => {
+                // A key file holds 64 characters and some white space; reading is bounded and
+                // special files are refused, so `/dev/zero` or a FIFO cannot exhaust or hang a run.
+                let bytes = crate::io::files::read_bounded(path, KEY_FILE_LIMIT)
+                    .map_err(|source| KeyError::File { path: path.clone(), source })?;
+                let source_name = format!("file `{}`", path.display());
                 let value =
-                    std::fs::read_to_string(path).map_err(|source| KeyError::File { path: path.clone(), source })?;
-                (value, format!("file `{}`", path.display()))
+                    String::from_utf8(bytes).map_err(|_| KeyError::Malformed { source_name: source_name.clone() })?;
+                (value, source_name)
             }
         };
         Self::from_hex(&text).ok_or(KeyError::Malformed { source_name })
@@ -112,6 +120,51 @@ impl Drop for Key {
     }
 }
 
+/// Whether `text` looks like key material rather than a name: 32 or more hexadecimal digits, or
+/// a base64 run of 24 or more characters that mixes upper case, lower case and digits (or
+/// carries base64's `+`, `/` or `=` padding). Variable names, file names and column names
+/// almost never look like that; keys pasted into the wrong place do.
+pub fn looks_like_key_material(text: &str) -> bool {
+    let text = text.trim();
+    let hex_run = text.len() >= 32 && text.bytes().all(|b| b.is_ascii_hexdigit());
+    let base64_alphabet = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_');
+    let base64_run = text.len() >= 24
+        && text.bytes().all(base64_alphabet)
+        && (text.ends_with('=')
+            || (text.bytes().any(|b| b.is_ascii_uppercase())
+                && text.bytes().any(|b| b.is_ascii_lowercase())
+                && text.bytes().any(|b| b.is_ascii_digit())
+                && !text.contains('_')));
+    hex_run || base64_run
+}
+
+/// `text` with every run of 32 or more hexadecimal digits (the form keys take) replaced by
+/// `[redacted]`. Applied to every error chain before it is printed or recorded, so that a key
+/// that reached a message by a path nobody foresaw is still not shown.
+pub fn redact(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = bytes[i..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(bytes.len(), |n| i + n);
+        if end == i {
+            // A non-alphanumeric character (possibly multi-byte): copy it whole.
+            let ch = text[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&text[i..i + ch]);
+            i += ch;
+            continue;
+        }
+        let word = &text[i..end];
+        if word.len() >= 32 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(word);
+        }
+        i = end;
+    }
+    out
+}
+
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -150,6 +203,22 @@ mod tests {
         assert!(!error.to_string().contains("abab"));
         let key = Key::from_hex(&"ab".repeat(32)).unwrap();
         assert!(!format!("{key:?}").contains("abab"));
+    }
+
+    #[test]
+    fn key_material_is_recognized_and_redacted() {
+        let key = "0123456789abcdef".repeat(4);
+        assert!(looks_like_key_material(&key));
+        assert!(looks_like_key_material("q83vEjRWeJASNFZ4kBI0VniQEjRWeJASNFZ4kBI0Vng="));
+        assert!(looks_like_key_material("q83vEjRWeJASNFZ4kBI0VniQEjRWeJAS"));
+        for name in ["ANONYMIZE_KEY", "PROD_PSEUDONYM_KEY_2024_Q3_CUSTOMERS", "deadbeef", "keys/pseudonym.key"] {
+            assert!(!looks_like_key_material(name), "{name}");
+        }
+        let message = format!("the key variable `{key}` is not set; run 5f0e2a3c-1b2d-4c3e-8f9a-0b1c2d3e4f5a");
+        let redacted = redact(&message);
+        assert!(!redacted.contains("0123456789abcdef"), "{redacted}");
+        assert!(redacted.contains("`[redacted]`") && redacted.contains("5f0e2a3c-1b2d"), "{redacted}");
+        assert_eq!(redact("naïve – text 1234"), "naïve – text 1234");
     }
 
     #[test]

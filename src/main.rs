@@ -14,15 +14,25 @@ pub(crate) fn render(error: &anyhow::Error, hint: Option<&str>) -> String {
     if let Some(hint) = hint {
         text.push_str(&format!("\nhint: {hint}"));
     }
-    text
+    // Last line of defence: a key that reached a message by a path nobody foresaw is not shown.
+    anonymize::keys::redact(&text)
 }
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // A usage error (an unknown flag, `--threads 0`) is the caller's mistake: exit 1, as for a
+    // wrong job. Exit 2 stays reserved for bugs. Help and version are not errors.
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(1) } else { ExitCode::SUCCESS };
+        }
+    };
     match std::panic::catch_unwind(|| cli::run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(failure)) => {
-            eprintln!("{}", render(&failure.error, failure.hint.as_deref()));
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{}", render(&failure.error, failure.hint.as_deref()));
             ExitCode::from(failure.exit_code)
         }
         Err(_) => {

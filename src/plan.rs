@@ -58,11 +58,51 @@ pub fn bind(job: &Job) -> Result<Bound, PlanError> {
             list_schemas.push(schema);
         }
     }
-    let issues = check::against_schema(job, &source.schema(), &list_schemas);
+    let mut issues = check::against_schema(job, &source.schema(), &list_schemas);
+    if let Some(issue) = lattice_issue(job) {
+        issues.push(issue);
+    }
     if !issues.is_empty() {
         return Err(PlanError::Invalid { path: job.file.clone(), issues });
     }
     Ok(Bound { source })
+}
+
+/// The optimal search's lattice, when it exceeds [`crate::privacy::search::MAX_LATTICE`]: the
+/// product over quasi-identifiers of their levels (a pinned column counts once). Needs the
+/// hierarchies only, no data, so `validate` and dry runs refuse such a job.
+fn lattice_issue(job: &Job) -> Option<crate::job::Issue> {
+    use crate::job::{Action, Algorithm, KeyPath};
+    let k_anonymity = job.privacy.k_anonymity.as_ref()?;
+    if k_anonymity.algorithm == Algorithm::Mondrian {
+        return None;
+    }
+    let mut size = 1u64;
+    let mut factors = Vec::new();
+    for column in &job.columns {
+        if let Action::Generalize(g) = &column.action {
+            let levels = crate::privacy::hierarchy::levels_of(g.hierarchy.as_ref()).ok()?;
+            let choices = if g.level.is_some() { 1 } else { u64::from(levels) + 1 };
+            size = size.saturating_mul(choices);
+            factors.push(format!("{} {choices}", column.name));
+        }
+    }
+    let limit = crate::privacy::search::MAX_LATTICE;
+    (size > limit).then(|| {
+        let path = KeyPath::root("privacy").join("k_anonymity");
+        crate::job::Issue {
+            position: job.document.position_of(&path.0),
+            path,
+            message: format!(
+                "the k-anonymity search would consider {size} transformations ({}), more than the {limit} it searches",
+                factors.join(" × ")
+            ),
+            hint: Some(
+                "pin some columns with `level:`, use hierarchies with fewer levels, or set `algorithm: mondrian`"
+                    .into(),
+            ),
+        }
+    })
 }
 
 /// Why a column is not in the output.

@@ -26,17 +26,19 @@ pub fn run(args: BudgetArgs) -> Result<(), Failure> {
     if args.json {
         let json =
             serde_json::to_string_pretty(&file).map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
-        println!("{json}");
-        return Ok(());
+        return super::emit(&format!("{json}\n"), "the JSON");
     }
-    println!("privacy budget ledger {}", args.ledger.display());
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(out, "privacy budget ledger {}", args.ledger.display());
     if file.datasets.is_empty() {
-        println!("  no dataset has spent anything yet");
+        let _ = writeln!(out, "  no dataset has spent anything yet");
     }
     for (name, budget) in &file.datasets {
         let (spent_epsilon, spent_delta) = budget.spent();
         let (left_epsilon, left_delta) = budget.left();
-        println!(
+        let _ = writeln!(
+            out,
             "  {name}: epsilon {spent_epsilon} of {} spent, {left_epsilon} left; delta {spent_delta} of {} spent, {left_delta} left",
             budget.total_epsilon, budget.total_delta
         );
@@ -46,11 +48,12 @@ pub fn run(args: BudgetArgs) -> Result<(), Failure> {
                 State::Reserved => "reserved (running, or released when its process is gone)",
             };
             let seeded = if s.seeded { ", seeded: not differentially private" } else { "" };
-            println!(
+            let _ = writeln!(
+                out,
                 "    {}  {}  run {}  epsilon {}  delta {}  {state}{seeded}",
                 s.at, s.job, s.run_id, s.epsilon, s.delta
             );
         }
     }
-    Ok(())
+    super::emit(&out, "the budget")
 }

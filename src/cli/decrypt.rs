@@ -4,7 +4,6 @@ use super::Failure;
 use anonymize::decrypt::{self, DecryptError, ValueKind};
 use anonymize::transform::encrypt::ValueError;
 use clap::{Args, ValueEnum};
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -72,10 +71,8 @@ pub fn run(args: DecryptArgs) -> Result<(), Failure> {
         }
         _ => {
             let values = decrypt::decrypt_values(&cipher, kind().map_err(failure)?, &args.values).map_err(failure)?;
-            let mut stdout = std::io::stdout().lock();
-            for value in values {
-                writeln!(stdout, "{value}").map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
-            }
+            let text: String = values.iter().map(|v| format!("{v}\n")).collect();
+            super::emit(&text, "the decrypted values")?;
         }
     }
     Ok(())

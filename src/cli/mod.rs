@@ -58,6 +58,21 @@ impl Failure {
     }
 }
 
+/// Writes `text` to standard output and flushes it. A closed pipe or a full disk is the
+/// reader's or the machine's problem, not a bug: it comes back as a failure with exit 1
+/// (printing with `println!` would panic and exit 2).
+///
+/// # Errors
+/// A [`Failure`] naming what could not be written.
+pub fn emit(text: &str, what: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::user(anyhow::Error::from(e).context(format!("cannot write {what} to standard output"))))
+}
+
 /// Runs the parsed command line.
 ///
 /// # Errors

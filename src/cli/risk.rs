@@ -86,25 +86,30 @@ pub fn run(args: RiskArgs) -> Result<(), Failure> {
     if args.json {
         let json =
             serde_json::to_string_pretty(&report).map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
-        println!("{json}");
-        return Ok(());
+        return super::emit(&format!("{json}\n"), "the JSON");
     }
+    use std::fmt::Write;
+    let mut out = String::new();
     let r = &report.risk;
     let percent = |x: f64| format!("{:.2}%", 100.0 * x);
-    println!("re-identification risk of {} over {}", report.data, report.quasi_identifiers.join(", "));
-    println!("  rows                     {}", r.rows);
-    println!("  classes                  {} (smallest {})", r.classes, r.smallest_class);
-    println!("  prosecutor risk          highest {:.4}, average {:.4}", r.prosecutor_highest, r.prosecutor_average);
-    println!("  journalist risk          highest {:.4}", r.journalist_highest);
-    println!("  marketer risk            {:.4}", r.marketer);
-    println!("  unique rows              {}", percent(r.unique_rows));
-    println!("  rows with risk above 0.2 {}", percent(r.rows_above_0_2));
+    let _ = writeln!(out, "re-identification risk of {} over {}", report.data, report.quasi_identifiers.join(", "));
+    let _ = writeln!(out, "  rows                     {}", r.rows);
+    let _ = writeln!(out, "  classes                  {} (smallest {})", r.classes, r.smallest_class);
+    let _ = writeln!(
+        out,
+        "  prosecutor risk          highest {:.4}, average {:.4}",
+        r.prosecutor_highest, r.prosecutor_average
+    );
+    let _ = writeln!(out, "  journalist risk          highest {:.4}", r.journalist_highest);
+    let _ = writeln!(out, "  marketer risk            {:.4}", r.marketer);
+    let _ = writeln!(out, "  unique rows              {}", percent(r.unique_rows));
+    let _ = writeln!(out, "  rows with risk above 0.2 {}", percent(r.rows_above_0_2));
     if let (Some(s), Some(l)) = (&report.sensitive, report.l_distinct) {
-        println!("  distinct l on {s:<13}{l}");
+        let _ = writeln!(out, "  distinct l on {s:<13}{l}");
     }
-    println!("  class sizes");
+    let _ = writeln!(out, "  class sizes");
     for b in &r.class_sizes {
-        println!("    {:>6}  {:>8} classes  {:>10} rows", b.sizes, b.classes, b.rows);
+        let _ = writeln!(out, "    {:>6}  {:>8} classes  {:>10} rows", b.sizes, b.classes, b.rows);
     }
-    Ok(())
+    super::emit(&out, "the risk report")
 }

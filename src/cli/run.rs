@@ -58,11 +58,13 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         run_id: Some(run_id.clone()),
     };
     if args.dry_run {
-        let mut summary = runner::run(&job, &options).map_err(run_failure)?;
+        let mut summary = runner::run(&job, &options).map_err(run_failure)?.summary;
         summary.report = Some(report_path.display().to_string());
         summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
         return print(&summary, &args);
     }
+    // SIGINT and SIGTERM stop the run at its next safe point, with cleanup and a FAIL event.
+    anonymize::interrupt::install().map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
 
     let environment = Environment::from_lookup(|name| std::env::var(name).ok());
     for warning in &environment.warnings {
@@ -96,7 +98,10 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
     }
 }
 
-/// The run, its checksums, its report and its COMPLETE event.
+/// The run, its checksums, its report and its COMPLETE event. Every file is written under a
+/// temporary name first; the budget is committed; then the output, the releases and the report
+/// become visible together; the COMPLETE event is recorded last, and if it cannot be, the files
+/// are taken back: a failed run leaves nothing new visible.
 fn carry_out(
     job: &Job,
     options: &RunOptions,
@@ -106,29 +111,42 @@ fn carry_out(
     emitter: &Emitter<'_>,
 ) -> Result<RunSummary, Failure> {
     anonymize::io::output::check_target(report_path, job.output.overwrite).map_err(Failure::user)?;
-    let mut summary = runner::run(job, options).map_err(run_failure)?;
-    let written = |error: anyhow::Error| Failure {
-        error: error.context(format!(
-            "the output `{}` was written, but the run could not be completed",
-            job.output.path.display()
-        )),
-        exit_code: 1,
-        hint: None,
-    };
-    let mut files: Vec<(Role, PathBuf)> = vec![(Role::Job, job.file.clone())];
-    files.extend(summary.input_files.iter().map(|f| (Role::Input, PathBuf::from(f))));
-    files.extend(summary.consent_files.iter().map(|f| (Role::ConsentList, PathBuf::from(f))));
-    files.push((Role::Output, job.output.path.clone()));
-    files.extend(job.aggregates.iter().map(|a| (Role::Release, a.path.clone())));
+    let mut prepared = runner::run(job, options).map_err(run_failure)?;
+    let internal = |error: anyhow::Error| Failure { error, exit_code: 1, hint: None };
+    // Checksums are of the staged content, recorded under the names the files will have.
+    let mut files: Vec<(Role, PathBuf, PathBuf)> = vec![(Role::Job, job.file.clone(), job.file.clone())];
+    let summary = &prepared.summary;
+    files.extend(summary.input_files.iter().map(|f| (Role::Input, PathBuf::from(f), PathBuf::from(f))));
+    files.extend(summary.consent_files.iter().map(|f| (Role::ConsentList, PathBuf::from(f), PathBuf::from(f))));
+    for (i, staged) in prepared.staged.iter().enumerate() {
+        let role = if i == 0 { Role::Output } else { Role::Release };
+        files.push((role, staged.target().to_path_buf(), staged.content().to_path_buf()));
+    }
     let mut sums: Vec<FileChecksum> =
-        checksums::compute(files.iter().map(|(r, p)| (*r, p.as_path()))).map_err(|e| written(e.into()))?;
-    let document = report::build(job, &summary, &sums, job.lineage.as_deref());
-    report::write(report_path, &report::render(&document, format), job.output.overwrite)
-        .map_err(|e| written(e.into()))?;
-    sums.extend(checksums::compute([(Role::Report, report_path)]).map_err(|e| written(e.into()))?);
-    summary.report = Some(report_path.display().to_string());
-    summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
-    emitter.emit(&events::complete(context, &summary, &sums)).map_err(|e| written(e.into()))?;
+        checksums::compute(files.iter().map(|(r, name, content)| (*r, name.as_path(), content.as_path())))
+            .map_err(|e| internal(e.into()))?;
+    let document = report::build(job, summary, &sums, job.lineage.as_deref());
+    let report_file =
+        report::stage(report_path, &report::render(&document, format), job.output.overwrite).map_err(Failure::user)?;
+    sums.extend(
+        checksums::compute([(Role::Report, report_path, report_file.content())]).map_err(|e| internal(e.into()))?,
+    );
+    prepared.summary.report = Some(report_path.display().to_string());
+    prepared.summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
+    let summary = prepared.summary.clone();
+    let published = prepared.finish(vec![report_file]).map_err(run_failure)?;
+    if let Err(e) = emitter.emit(&events::complete(context, &summary, &sums)) {
+        published.roll_back();
+        return Err(Failure {
+            error: anyhow::Error::from(e).context(
+                "the run's COMPLETE event could not be recorded, so its outputs were taken back and nothing new is \
+                 visible (its privacy spending stays recorded as spent)",
+            ),
+            exit_code: 1,
+            hint: None,
+        });
+    }
+    published.confirm();
     Ok(summary)
 }
 
@@ -162,7 +180,10 @@ fn print(summary: &RunSummary, args: &RunArgs) -> Result<(), Failure> {
     if args.json {
         let json =
             serde_json::to_string_pretty(summary).map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
-        println!("{json}");
+        // The run is complete and recorded; a reader that went away loses only this copy.
+        if let Err(failure) = super::emit(&format!("{json}\n"), "the JSON summary") {
+            eprintln!("warning: {:#}; the run itself completed (its lineage has the same figures)", failure.error);
+        }
     }
     Ok(())
 }
@@ -174,7 +195,7 @@ fn run_failure(error: RunError) -> Failure {
 
 fn hint(error: &RunError) -> Option<String> {
     match error {
-        RunError::Io(IoError::Cell { column, .. }) => Some(format!(
+        RunError::Io(IoError::Cell { column, .. }) if !column.starts_with('(') => Some(format!(
             "the column's type was inferred from the first {} rows; declare it with `input.types.{column}` (string, int64, float64, bool, date, timestamp)",
             anonymize::io::csv::INFERENCE_ROWS
         )),

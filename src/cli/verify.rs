@@ -25,7 +25,7 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             exit_code: 2,
             hint: None,
         })?;
-        println!("{json}");
+        super::emit(&format!("{json}\n"), "the JSON")?;
     }
     eprintln!(
         "anonymize: run {} of job `{}` (completed {}): {} files recorded",
@@ -41,6 +41,9 @@ pub fn run(args: VerifyArgs) -> Result<(), Failure> {
             Status::Missing => "MISSING  ",
         };
         eprintln!("  {status} {:<12} {}", file.recorded.role.as_str(), file.recorded.path);
+    }
+    for line in &verification.torn_lines {
+        eprintln!("warning: line {line} of the lineage file is not a whole event (a torn write?); it was passed over");
     }
     if verification.passed() {
         eprintln!("every file is as the run left it");

@@ -5,9 +5,15 @@
 //! or released when it fails. Every change happens under an exclusive lock on a sidecar file
 //! (`LEDGER.lock`) and rewrites the ledger atomically (temporary file, fsync, rename), so two runs
 //! started together cannot both take the last of a budget, and a crash never leaves a torn
-//! ledger. Reservations carry the process id and host: one whose process is gone (a killed run)
-//! is released by the next run that opens the ledger on that host, so a killed run loses
-//! nothing. Reserved spending counts as spent until then.
+//! ledger. The ledger's real path is resolved once (symbolic links and `..`), so every name of
+//! one ledger locks and rewrites the same file.
+//!
+//! A reservation proves that its run is alive by holding an exclusive OS lock on its own file,
+//! `LEDGER.runs/HOLDER.lock`, for as long as the run lives; the kernel drops that lock when the
+//! process ends however it ends. The next run that finds a reservation whose lock it can take
+//! releases it (a killed run), so a killed run loses nothing; process ids and host names, which
+//! containers share and reuse, decide nothing. Reserved spending counts as spent until then.
+//! A run whose reservation is gone when it commits fails loudly instead of recording nothing.
 
 use crate::io::output::AtomicFile;
 use serde::{Deserialize, Serialize};
@@ -27,6 +33,11 @@ pub enum LedgerError {
     },
     #[error("the budget ledger `{path}` is not a ledger this version can read: {problem}")]
     Malformed { path: PathBuf, problem: String },
+    #[error(
+        "this run's reservation of dataset `{dataset}` is no longer in the budget ledger `{path}` (another \
+         process removed it); its spending cannot be recorded, so nothing is released"
+    )]
+    ReservationLost { path: PathBuf, dataset: String },
     #[error(
         "dataset `{dataset}` has not enough privacy budget left: this run needs epsilon {asked_epsilon} \
          (delta {asked_delta}), {left_epsilon} (delta {left_delta}) is left of {total_epsilon} (delta {total_delta}); \
@@ -88,6 +99,10 @@ pub struct Spending {
     pub host: String,
     /// A `--seed` run: its noise is reproducible, so its output is not differentially private.
     pub seeded: bool,
+    /// The reservation's own lock (`LEDGER.runs/HOLDER.lock`), held by its run while it lives.
+    /// Absent in ledgers written before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 impl DatasetBudget {
@@ -116,15 +131,18 @@ pub struct Request<'a> {
     pub seeded: bool,
 }
 
-/// Spending held for a run; commit it once the outputs are in place. Dropped without a
-/// commit (a failed run), it is released.
+/// Spending held for a run; commit it once the outputs are ready and before they become
+/// visible. Dropped without a commit (a failed run), it is released.
 #[derive(Debug)]
 pub struct Reservation {
     /// Epsilon and delta left on the dataset once this spending is counted.
     pub left: (f64, f64),
+    /// The ledger's real path.
     path: PathBuf,
     dataset: String,
-    run_id: String,
+    holder: String,
+    /// Held locked while the run lives: the proof that the reservation is not stale.
+    holder_lock: Option<(File, PathBuf)>,
     done: bool,
 }
 
@@ -132,10 +150,45 @@ fn host() -> String {
     std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into())
 }
 
-/// Whether a process of this host is still running (Linux: `/proc/PID`). Elsewhere every
-/// process counts as running, so nothing is released early.
+/// Whether a process of this host is still running (Linux: `/proc/PID`), for reservations
+/// written before holder locks existed. Elsewhere every process counts as running.
 fn alive(pid: u32) -> bool {
     if cfg!(target_os = "linux") { Path::new(&format!("/proc/{pid}")).exists() } else { true }
+}
+
+/// The folder of holder locks beside the ledger.
+fn holders_folder(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".runs");
+    PathBuf::from(name)
+}
+
+fn holder_lock_path(path: &Path, holder: &str) -> PathBuf {
+    holders_folder(path).join(format!("{holder}.lock"))
+}
+
+/// Whether the run holding `holder` is gone: its lock file is missing, or its lock can be taken
+/// (the kernel released it when the process ended). A lock taken here is let go at once.
+fn holder_gone(path: &Path, holder: &str) -> bool {
+    let lock_path = holder_lock_path(path, holder);
+    match std::fs::OpenOptions::new().write(true).open(&lock_path) {
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        Ok(file) => match file.try_lock() {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&lock_path);
+                true
+            }
+            Err(_) => false,
+        },
+    }
+}
+
+/// A fresh holder id: 128 random bits, hex.
+fn new_holder() -> Result<String, std::io::Error> {
+    use rand::TryRng;
+    let mut bytes = [0u8; 16];
+    rand::rngs::SysRng.try_fill_bytes(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(crate::keys::hex(&bytes))
 }
 
 fn now() -> String {
@@ -151,6 +204,7 @@ struct Locked {
 
 fn lock(path: &Path) -> Result<Locked, LedgerError> {
     let io = |source| LedgerError::Io { path: path.to_path_buf(), source };
+    crate::io::files::check_replaceable(path).map_err(io)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
@@ -166,7 +220,9 @@ fn lock(path: &Path) -> Result<Locked, LedgerError> {
 /// # Errors
 /// [`LedgerError::Io`] or [`LedgerError::Malformed`].
 pub fn read(path: &Path) -> Result<LedgerFile, LedgerError> {
-    match std::fs::read_to_string(path) {
+    match crate::io::files::read_bounded(path, LEDGER_LIMIT)
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text")))
+    {
         Ok(text) => serde_json::from_str(&text)
             .map_err(|e| LedgerError::Malformed { path: path.to_path_buf(), problem: e.to_string() }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(LedgerFile { version: 1, datasets: BTreeMap::new() }),
@@ -184,13 +240,24 @@ fn write(path: &Path, ledger: &LedgerFile) -> Result<(), LedgerError> {
     atomic.commit(file).map_err(|e| io(std::io::Error::other(e.to_string())))
 }
 
-/// Releases reservations of this host's processes that no longer run. Returns how many.
-fn release_stale(ledger: &mut LedgerFile) -> usize {
+/// The largest ledger read (about a million runs' records).
+const LEDGER_LIMIT: u64 = 256 << 20;
+
+/// Releases reservations whose runs are gone (see the module's documentation). Returns how
+/// many.
+fn release_stale(path: &Path, ledger: &mut LedgerFile) -> usize {
     let here = host();
     let mut released = 0;
     for budget in ledger.datasets.values_mut() {
         let before = budget.spending.len();
-        budget.spending.retain(|s| !(s.state == State::Reserved && s.host == here && !alive(s.pid)));
+        budget.spending.retain(|s| {
+            let stale = s.state == State::Reserved
+                && match &s.holder {
+                    Some(holder) => holder_gone(path, holder),
+                    None => s.host == here && !alive(s.pid),
+                };
+            !stale
+        });
         released += before - budget.spending.len();
     }
     released
@@ -202,9 +269,11 @@ fn release_stale(ledger: &mut LedgerFile) -> usize {
 /// [`LedgerError::Exhausted`] when the dataset has too little left, [`LedgerError::TotalMismatch`]
 /// when the job's total differs from the ledger's, or an unreadable ledger.
 pub fn reserve(path: &Path, request: &Request<'_>) -> Result<Reservation, LedgerError> {
+    // One real path for every name of the ledger (a symbolic link, `..`): one lock, one file.
+    let path = &crate::io::files::real_path(path);
     let _locked = lock(path)?;
     let mut ledger = read(path)?;
-    release_stale(&mut ledger);
+    release_stale(path, &mut ledger);
     let budget = ledger.datasets.entry(request.dataset.to_string()).or_insert_with(|| DatasetBudget {
         total_epsilon: request.total_epsilon,
         total_delta: request.total_delta,
@@ -232,6 +301,14 @@ pub fn reserve(path: &Path, request: &Request<'_>) -> Result<Reservation, Ledger
             total_delta: budget.total_delta,
         });
     }
+    // The holder's lock is taken before the reservation is recorded, so no other run ever sees
+    // this reservation without its proof of life.
+    let io = |source| LedgerError::Io { path: path.clone(), source };
+    let holder = new_holder().map_err(io)?;
+    let lock_path = holder_lock_path(path, &holder);
+    std::fs::create_dir_all(holders_folder(path)).map_err(io)?;
+    let holder_file = std::fs::OpenOptions::new().write(true).create_new(true).open(&lock_path).map_err(io)?;
+    holder_file.lock().map_err(io)?;
     budget.spending.push(Spending {
         run_id: request.run_id.to_string(),
         job: request.job.to_string(),
@@ -242,40 +319,60 @@ pub fn reserve(path: &Path, request: &Request<'_>) -> Result<Reservation, Ledger
         pid: std::process::id(),
         host: host(),
         seeded: request.seeded,
+        holder: Some(holder.clone()),
     });
     let left = budget.left();
-    write(path, &ledger)?;
-    Ok(Reservation {
+    let reservation = Reservation {
         left,
-        path: path.to_path_buf(),
+        path: path.clone(),
         dataset: request.dataset.to_string(),
-        run_id: request.run_id.to_string(),
+        holder,
+        holder_lock: Some((holder_file, lock_path)),
         done: false,
-    })
+    };
+    write(path, &ledger)?;
+    Ok(reservation)
 }
 
 impl Reservation {
     fn finish(&mut self, commit: bool) -> Result<(), LedgerError> {
         self.done = true;
+        let outcome = self.update(commit);
+        // The proof of life goes only once the ledger no longer holds the reservation (or the
+        // process ends, which drops the lock all the same).
+        if let Some((file, lock_path)) = self.holder_lock.take() {
+            let _ = std::fs::remove_file(&lock_path);
+            drop(file);
+        }
+        outcome
+    }
+
+    fn update(&self, commit: bool) -> Result<(), LedgerError> {
         let _locked = lock(&self.path)?;
         let mut ledger = read(&self.path)?;
-        if let Some(budget) = ledger.datasets.get_mut(&self.dataset) {
-            if commit {
-                for s in budget.spending.iter_mut().filter(|s| s.run_id == self.run_id) {
-                    s.state = State::Committed;
-                    s.at = now();
-                }
-            } else {
-                budget.spending.retain(|s| !(s.run_id == self.run_id && s.state == State::Reserved));
+        let mine = |s: &Spending| s.state == State::Reserved && s.holder.as_deref() == Some(self.holder.as_str());
+        let lost = || LedgerError::ReservationLost { path: self.path.clone(), dataset: self.dataset.clone() };
+        let budget = ledger.datasets.get_mut(&self.dataset).ok_or_else(lost)?;
+        if !budget.spending.iter().any(mine) {
+            return Err(lost());
+        }
+        if commit {
+            for s in budget.spending.iter_mut().filter(|s| mine(s)) {
+                s.state = State::Committed;
+                s.at = now();
             }
+        } else {
+            budget.spending.retain(|s| !mine(s));
         }
         write(&self.path, &ledger)
     }
 
-    /// Makes the spending final (the outputs are in place).
+    /// Makes the spending final. Called before any output becomes visible, so that no output
+    /// is ever visible while its spending could still be released.
     ///
     /// # Errors
-    /// The ledger cannot be rewritten.
+    /// The ledger cannot be rewritten, or the reservation is no longer in it
+    /// ([`LedgerError::ReservationLost`]).
     pub fn commit(mut self) -> Result<(), LedgerError> {
         self.finish(true)
     }
@@ -355,12 +452,70 @@ mod tests {
             pid: u32::MAX - 7,
             host: host(),
             seeded: false,
+            holder: None,
         });
         write(&path, &ledger).unwrap();
         reserve(&path, &request("next", 0.9)).unwrap().commit().unwrap();
         let runs: Vec<String> =
             read(&path).unwrap().datasets["customers"].spending.iter().map(|s| s.run_id.clone()).collect();
         assert_eq!(runs, ["next"]);
+    }
+
+    /// A live run in another PID namespace looks dead by its process id; its held lock says
+    /// otherwise, and the reservation stays.
+    #[test]
+    fn a_live_reservation_is_kept_whatever_its_process_id_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("budget.json");
+        let live = reserve(&path, &request("live", 0.5)).unwrap();
+        let mut ledger = read(&path).unwrap();
+        for s in &mut ledger.datasets.get_mut("customers").unwrap().spending {
+            s.pid = u32::MAX - 7; // no such process here
+        }
+        write(&path, &ledger).unwrap();
+        assert!(matches!(reserve(&path, &request("other", 0.6)), Err(LedgerError::Exhausted { .. })));
+        live.commit().unwrap();
+        let budget = &read(&path).unwrap().datasets["customers"];
+        assert_eq!(budget.spending.len(), 1);
+        assert_eq!(budget.spending[0].state, State::Committed);
+        assert!(std::fs::read_dir(holders_folder(&path)).unwrap().next().is_none(), "the holder lock is removed");
+    }
+
+    #[test]
+    fn a_reservation_whose_lock_is_free_is_released_and_a_lost_one_fails_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("budget.json");
+        let mut dead = reserve(&path, &request("dead", 0.9)).unwrap();
+        // The process ends: the kernel lets go of its lock (here: the file is closed).
+        let (file, _) = dead.holder_lock.take().unwrap();
+        drop(file);
+        dead.done = true;
+        reserve(&path, &request("next", 0.9)).unwrap().commit().unwrap();
+        let runs: Vec<String> =
+            read(&path).unwrap().datasets["customers"].spending.iter().map(|s| s.run_id.clone()).collect();
+        assert_eq!(runs, ["next"]);
+
+        let path = dir.path().join("second.json");
+        let victim = reserve(&path, &request("victim", 0.1)).unwrap();
+        let mut ledger = read(&path).unwrap();
+        ledger.datasets.get_mut("customers").unwrap().spending.clear();
+        write(&path, &ledger).unwrap();
+        let error = victim.commit().unwrap_err();
+        assert!(matches!(error, LedgerError::ReservationLost { .. }), "{error}");
+    }
+
+    #[test]
+    fn every_name_of_a_ledger_is_one_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("state/budget.json");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        reserve(&link, &request("through-link", 0.6)).unwrap().commit().unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link is kept");
+        let other_name = dir.path().join("state/../state/budget.json");
+        assert!(matches!(reserve(&other_name, &request("real", 0.6)), Err(LedgerError::Exhausted { .. })));
+        assert_eq!(read(&real).unwrap().datasets["customers"].spending.len(), 1);
     }
 
     /// Eight racers, each with its own file handle, ask 0.3 of a total of 1: exactly three win.

@@ -91,6 +91,9 @@ impl Calibrated {
                 (0, l as i128, h as i128, (h - l) as u128)
             }
             ValueKind::Float => {
+                if !(high - low).is_finite() {
+                    return Err(CalibrationError::TooLarge { column: column.to_string() });
+                }
                 let k = (high - low).log2().floor() as i32 - 32;
                 let g = 2f64.powi(k);
                 let (l, h) = ((low / g).floor() as i128, (high / g).ceil() as i128);
@@ -267,7 +270,7 @@ pub fn add_noise(calibrated: &Calibrated, values: &ArrayRef, rng: &mut ChaCha20R
             let out: PrimitiveArray<Float64Type> = values
                 .as_primitive::<Float64Type>()
                 .iter()
-                .map(|v| v.map(|x| calibrated.noisy(grid_units(x, g), rng) as f64 * g))
+                .map(|v| v.map(|x| saturate(calibrated.noisy(grid_units(x, g), rng) as f64 * g)))
                 .collect();
             Arc::new(out)
         }
@@ -275,12 +278,24 @@ pub fn add_noise(calibrated: &Calibrated, values: &ArrayRef, rng: &mut ChaCha20R
             let out: PrimitiveArray<Float32Type> = values
                 .as_primitive::<Float32Type>()
                 .iter()
-                .map(|v| v.map(|x| (calibrated.noisy(grid_units(f64::from(x), g), rng) as f64 * g) as f32))
+                .map(|v| {
+                    v.map(|x| {
+                        let y = calibrated.noisy(grid_units(f64::from(x), g), rng) as f64 * g;
+                        // Held at the type's limits, as integers are: never an infinity.
+                        y.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32
+                    })
+                })
                 .collect();
             Arc::new(out)
         }
         _ => return None,
     })
+}
+
+/// A noisy value held within the finite floats, as integers are held at their type's limits:
+/// noise never turns a value into an infinity (which later arithmetic would turn into NaN).
+fn saturate(y: f64) -> f64 {
+    if y.is_nan() { 0.0 } else { y.clamp(f64::MIN, f64::MAX) }
 }
 
 /// The nearest grid point (NaN counts as the lower bound's side: clamped away).

@@ -43,7 +43,7 @@ fn type_name(t: &DataType) -> &'static str {
 }
 
 fn reader(path: &Path, options: &CsvOptions) -> Result<csv::Reader<BufReader<File>>, IoError> {
-    let file = File::open(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
+    let file = super::files::open_regular(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
     Ok(csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .has_headers(false)
@@ -81,7 +81,8 @@ pub fn infer_schema(path: &Path, options: &CsvOptions) -> Result<SchemaRef, IoEr
                     line: Some(1),
                     problem: format!("the name of column {} is not UTF-8", i + 1),
                 })?;
-                names.push(name.trim().to_string());
+                // Spreadsheet programs start CSV files with a byte-order mark; it is no part of a name.
+                names.push(name.trim_start_matches('\u{feff}').trim().to_string());
             }
         } else {
             names = (1..=record.len()).map(|i| format!("column_{i}")).collect();
@@ -343,9 +344,50 @@ impl ColumnBuilder {
     }
 }
 
+/// Whether the file, read from byte `start` (a record's first byte) to its end, ends inside a
+/// quoted field, by the same rules the csv parser follows (RFC 4180 quotes, `""` inside quotes).
+fn ends_inside_quotes(path: &Path, start: u64, delimiter: u8) -> Result<bool, IoError> {
+    use std::io::{Read, Seek, SeekFrom};
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let open_error = |source| IoError::Open { path: path.to_path_buf(), source };
+    let mut file = super::files::open_regular(path).map_err(open_error)?;
+    file.seek(SeekFrom::Start(start)).map_err(open_error)?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut buffer = [0u8; 1 << 16];
+    let mut state = State::FieldStart;
+    loop {
+        let n = reader.read(&mut buffer).map_err(open_error)?;
+        if n == 0 {
+            return Ok(state == State::Quoted);
+        }
+        for &b in &buffer[..n] {
+            let ends_field = b == delimiter || b == b'\n' || b == b'\r';
+            state = match state {
+                State::FieldStart if b == b'"' => State::Quoted,
+                State::FieldStart | State::Unquoted if ends_field => State::FieldStart,
+                State::FieldStart | State::Unquoted => State::Unquoted,
+                State::Quoted if b == b'"' => State::QuoteInQuoted,
+                State::Quoted => State::Quoted,
+                State::QuoteInQuoted if b == b'"' => State::Quoted,
+                State::QuoteInQuoted if ends_field => State::FieldStart,
+                State::QuoteInQuoted => State::Unquoted,
+            };
+        }
+    }
+}
+
 /// Streams one CSV file as record batches of the given schema.
 pub struct CsvBatches {
     path: PathBuf,
+    delimiter: u8,
+    /// Byte offset of the last record read, to check at the end that its quotes closed.
+    last_record: Option<(u64, u64)>,
     reader: csv::Reader<BufReader<File>>,
     schema: SchemaRef,
     null_values: Vec<String>,
@@ -370,7 +412,10 @@ impl CsvBatches {
                     problem: "the file is empty".into(),
                 });
             }
-            let names: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).trim().to_string()).collect();
+            let names: Vec<String> = record
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).trim_start_matches('\u{feff}').trim().to_string())
+                .collect();
             let expected: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
             if names != expected {
                 return Err(IoError::SchemaMismatch { path: path.to_path_buf() });
@@ -378,6 +423,8 @@ impl CsvBatches {
         }
         Ok(Self {
             path: path.to_path_buf(),
+            delimiter: options.delimiter,
+            last_record: None,
             reader,
             schema,
             null_values: options.null_values.clone(),
@@ -398,9 +445,22 @@ impl CsvBatches {
         while rows < self.batch_size {
             if !self.reader.read_byte_record(&mut self.record).map_err(|e| csv_error(&self.path, e))? {
                 self.done = true;
+                // The csv parser ends a quoted field at the end of the file without complaint,
+                // which merges everything after a stray quote into one value: refuse that.
+                if let Some((byte, line)) = self.last_record
+                    && ends_inside_quotes(&self.path, byte, self.delimiter)?
+                {
+                    return Err(IoError::Malformed {
+                        path: self.path.clone(),
+                        line: Some(line),
+                        problem: "a quoted field opened on this row is never closed (the file ends inside quotes)"
+                            .into(),
+                    });
+                }
                 break;
             }
             let line = self.record.position().map(|p| p.line());
+            self.last_record = self.record.position().map(|p| (p.byte(), p.line()));
             if self.record.len() != fields.len() {
                 // A blank line is not a row.
                 if self.record.len() == 1 && self.record.get(0).is_some_and(<[u8]>::is_empty) {
@@ -460,6 +520,27 @@ impl Iterator for CsvBatches {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quote_left_open_at_the_end_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = |text: &str| -> Result<usize, IoError> {
+            let path = dir.path().join("x.csv");
+            std::fs::write(&path, text).unwrap();
+            let options = CsvOptions::default();
+            let schema = infer_schema(&path, &options)?;
+            let mut rows = 0;
+            for batch in CsvBatches::open(&path, &options, schema, 1024)? {
+                rows += batch?.num_rows();
+            }
+            Ok(rows)
+        };
+        assert_eq!(read("a,b\n1,\"x, \"\"y\"\"\"\n2,\"multi\nline\"\n").unwrap(), 2);
+        assert_eq!(read("a,b\n1,ab\"c\n").unwrap(), 1, "a quote inside an unquoted field is text");
+        let error = read("a,b\n1,x\n2,\"open\n3,y\n4,z\n").unwrap_err();
+        assert!(error.to_string().contains("never closed"), "{error}");
+        assert!(error.to_string().contains("line 3"), "{error}");
+    }
 
     #[test]
     fn inference_rules() {

@@ -2,6 +2,7 @@
 //! outputs written to a temporary file that is renamed into place only when complete.
 
 pub mod csv;
+pub mod files;
 pub mod output;
 pub mod parquet;
 pub mod text;
@@ -56,6 +57,14 @@ pub enum IoError {
     },
     #[error("output `{path}` exists; set `output.overwrite: true` to replace it")]
     Exists { path: PathBuf },
+    #[error("`{path}` cannot be written")]
+    NotReplaceable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     #[error("Arrow could not build a batch")]
     Arrow {
         #[source]
@@ -92,6 +101,12 @@ pub fn resolve_files(path: &Path) -> Result<Vec<PathBuf>, IoError> {
             .collect()
     } else if path.is_file() {
         vec![path.to_path_buf()]
+    } else if path.exists() {
+        // A FIFO, device or socket: say what it is rather than that nothing matches.
+        return Err(IoError::Open {
+            path: path.to_path_buf(),
+            source: files::open_regular(path).err().unwrap_or_else(|| std::io::Error::other("not a regular file")),
+        });
     } else {
         Vec::new()
     };
@@ -100,6 +115,23 @@ pub fn resolve_files(path: &Path) -> Result<Vec<PathBuf>, IoError> {
         return Err(IoError::NoFiles { path: path.to_path_buf() });
     }
     Ok(files)
+}
+
+/// Whether an input `path` (file, folder or glob) would read a file at `candidate`, which may
+/// not exist yet: a file written there would be read back as input on the next run.
+pub fn would_read(path: &Path, candidate: &Path) -> bool {
+    let real = files::real_path(candidate);
+    let text = path.to_string_lossy();
+    if path.is_dir() {
+        real.parent() == Some(files::real_path(path).as_path())
+            && !is_hidden(&real)
+            && format_from_extension(&real).is_some()
+    } else if text.contains(['*', '?', '[']) {
+        glob::Pattern::new(&text)
+            .is_ok_and(|pattern| !is_hidden(&real) && (pattern.matches_path(&real) || pattern.matches_path(candidate)))
+    } else {
+        files::real_path(path) == real
+    }
 }
 
 fn is_hidden(path: &Path) -> bool {

@@ -1,9 +1,13 @@
-//! Outputs that appear whole or not at all.
+//! Outputs that appear whole or not at all, and together.
 //!
-//! Data is written to a hidden temporary file in the target folder and moved under its final
-//! name only by [`AtomicFile::commit`], after an fsync. A failed run removes the temporary file;
-//! a killed run leaves at most a `.NAME.anonymize-*.tmp` file, never a partial file under the
-//! final name.
+//! Data is written to a hidden temporary file in the target folder (`.NAME.anonymize-PID-N.tmp`,
+//! readable by its owner only, locked by its writer for as long as it lives). [`AtomicFile::stage`]
+//! syncs it and keeps it under its temporary name; [`publish`] then moves every staged file of a
+//! run under its final name in one step that is rolled back if any of them fails, and
+//! [`Published::roll_back`] undoes it if what comes after fails (the lineage record), so that a
+//! failed run leaves nothing new visible. A failed run removes its temporary files; a killed run
+//! may leave them behind, never a partial file under a final name, and the next run writing the
+//! same target removes them (their writers' locks are gone).
 
 use super::IoError;
 use super::text::to_text;
@@ -15,6 +19,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use std::fs::File;
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// A file being written under a temporary name.
@@ -23,25 +28,65 @@ pub struct AtomicFile {
     target: PathBuf,
     temporary: PathBuf,
     overwrite: bool,
-    committed: bool,
+    staged: bool,
 }
 
-/// Refuses an existing target unless `overwrite`.
+/// Refuses an existing target unless `overwrite`, and any target that exists and is not a
+/// regular file (a device, FIFO, socket or folder is never replaced).
 ///
 /// # Errors
-/// [`IoError::Exists`].
+/// [`IoError::Exists`] or [`IoError::NotReplaceable`].
 pub fn check_target(target: &Path, overwrite: bool) -> Result<(), IoError> {
+    super::files::check_replaceable(target)
+        .map_err(|source| IoError::NotReplaceable { path: target.to_path_buf(), source })?;
     if !overwrite && target.exists() {
         return Err(IoError::Exists { path: target.to_path_buf() });
     }
     Ok(())
 }
 
+fn temporary_prefix(target: &Path) -> String {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!(".{name}.anonymize-")
+}
+
+/// Removes the temporary files that killed runs left for `target`: those whose writer's lock
+/// can be taken (the process that held it is gone). Returns how many were removed.
+pub fn remove_stale_temporaries(target: &Path) -> usize {
+    let folder = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let prefix = temporary_prefix(target);
+    let Ok(entries) = std::fs::read_dir(&folder) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with(&prefix) && (name.ends_with(".tmp") || name.ends_with(".old"))) {
+            continue;
+        }
+        let path = entry.path();
+        // Never follow a link or open a special file planted under such a name.
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(file) = File::options().write(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path) else {
+            continue;
+        };
+        if name.ends_with(".tmp") && file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 impl AtomicFile {
-    /// Creates the temporary file beside `target` (and `target`'s folder if needed).
+    /// Creates the temporary file beside `target` (and `target`'s folder if needed), locked by
+    /// this process and readable by its owner only.
     ///
     /// # Errors
-    /// The target exists and `overwrite` is false, or the folder is not writable.
+    /// The target exists and `overwrite` is false, is not a regular file, or the folder is not
+    /// writable.
     pub fn create(target: &Path, overwrite: bool) -> Result<(Self, File), IoError> {
         check_target(target, overwrite)?;
         let write_error = |source| IoError::Write { path: target.to_path_buf(), source };
@@ -50,11 +95,20 @@ impl AtomicFile {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&folder).map_err(write_error)?;
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let temporary = folder.join(format!(".{name}.anonymize-{}-{nonce:08x}.tmp", std::process::id()));
-        let file = File::options().write(true).create_new(true).open(&temporary).map_err(write_error)?;
-        Ok((Self { target: target.to_path_buf(), temporary, overwrite, committed: false }, file))
+        remove_stale_temporaries(target);
+        let (temporary, file) = loop {
+            let nonce = nonce();
+            let temporary = folder.join(format!("{}{}-{nonce:016x}.tmp", temporary_prefix(target), std::process::id()));
+            match File::options().write(true).create_new(true).mode(0o600).open(&temporary) {
+                Ok(file) => break (temporary, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(write_error(e)),
+            }
+        };
+        let this = Self { target: target.to_path_buf(), temporary, overwrite, staged: false };
+        // Held until the file is published or removed: a run that finds it unlocked may delete it.
+        file.lock().map_err(write_error)?;
+        Ok((this, file))
     }
 
     /// The final path.
@@ -62,43 +116,207 @@ impl AtomicFile {
         &self.target
     }
 
-    /// Flushes `file` to disk and moves it under the final name.
+    /// Flushes `file` to disk and keeps it under its temporary name, ready for [`publish`].
     ///
     /// # Errors
-    /// The sync or the rename failed, or (without overwrite) the target appeared meanwhile.
-    pub fn commit(mut self, file: File) -> Result<(), IoError> {
-        let write_error = |source| IoError::Write { path: self.target.clone(), source };
-        file.sync_all().map_err(write_error)?;
-        drop(file);
-        if self.overwrite {
-            std::fs::rename(&self.temporary, &self.target).map_err(write_error)?;
-        } else {
-            // A hard link refuses to replace a file that appeared since the run started.
-            match std::fs::hard_link(&self.temporary, &self.target) {
-                Ok(()) => std::fs::remove_file(&self.temporary).map_err(write_error)?,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(IoError::Exists { path: self.target.clone() });
-                }
-                Err(_) => {
-                    check_target(&self.target, false)?;
-                    std::fs::rename(&self.temporary, &self.target).map_err(write_error)?;
-                }
-            }
-        }
-        if let Some(folder) = self.target.parent().filter(|p| !p.as_os_str().is_empty())
-            && let Ok(dir) = File::open(folder)
-        {
-            let _ = dir.sync_all();
-        }
-        self.committed = true;
+    /// The sync failed.
+    pub fn stage(mut self, file: File) -> Result<Staged, IoError> {
+        file.sync_all().map_err(|source| IoError::Write { path: self.target.clone(), source })?;
+        self.staged = true;
+        Ok(Staged {
+            target: std::mem::take(&mut self.target),
+            temporary: std::mem::take(&mut self.temporary),
+            overwrite: self.overwrite,
+            file: Some(file),
+        })
+    }
+
+    /// Stages `file` and publishes it alone.
+    ///
+    /// # Errors
+    /// As [`AtomicFile::stage`] and [`publish`].
+    pub fn commit(self, file: File) -> Result<(), IoError> {
+        publish(vec![self.stage(file)?])?.confirm();
         Ok(())
     }
 }
 
 impl Drop for AtomicFile {
     fn drop(&mut self) {
-        if !self.committed {
+        if !self.staged {
             let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+fn nonce() -> u64 {
+    use rand::TryRng;
+    let mut bytes = [0u8; 8];
+    if rand::rngs::SysRng.try_fill_bytes(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64).to_le_bytes();
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// A complete, synced file under its temporary name. Dropped unpublished, it is removed.
+#[derive(Debug)]
+pub struct Staged {
+    target: PathBuf,
+    temporary: PathBuf,
+    overwrite: bool,
+    /// Kept open (and so locked) until published.
+    file: Option<File>,
+}
+
+impl Staged {
+    /// The final path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Where the content is now (for checksums before publishing).
+    pub fn content(&self) -> &Path {
+        &self.temporary
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+    }
+}
+
+/// Files made visible by [`publish`]: confirm to keep them, or roll back.
+#[must_use = "confirm or roll back a publication"]
+#[derive(Debug)]
+pub struct Published {
+    /// Per file: its target and, when it replaced an older file, where that file is kept.
+    done: Vec<(PathBuf, Option<PathBuf>)>,
+}
+
+impl Published {
+    /// Keeps the new files and deletes the replaced ones.
+    pub fn confirm(mut self) {
+        for (_, backup) in self.done.drain(..) {
+            if let Some(backup) = backup {
+                let _ = std::fs::remove_file(backup);
+            }
+        }
+    }
+
+    /// Takes the new files away again and puts back the files they replaced.
+    pub fn roll_back(mut self) {
+        undo(&mut self.done);
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        for (_, backup) in self.done.drain(..) {
+            if let Some(backup) = backup {
+                let _ = std::fs::remove_file(backup);
+            }
+        }
+    }
+}
+
+fn undo(done: &mut Vec<(PathBuf, Option<PathBuf>)>) {
+    for (target, backup) in done.drain(..).rev() {
+        match backup {
+            Some(backup) => {
+                let _ = std::fs::rename(&backup, &target);
+            }
+            None => {
+                let _ = std::fs::remove_file(&target);
+            }
+        }
+    }
+}
+
+/// Moves every staged file under its final name, all or none: if one cannot be moved (its
+/// target appeared meanwhile without `overwrite`, or the folder refuses), those already moved are
+/// taken back and the files they replaced restored.
+///
+/// # Errors
+/// The first file that could not be moved; then nothing new is visible.
+pub fn publish(mut staged: Vec<Staged>) -> Result<Published, IoError> {
+    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    for file in &mut staged {
+        match publish_one(file) {
+            Ok(backup) => {
+                done.push((file.target.clone(), backup));
+                // Moved: nothing left to remove under the temporary name.
+                file.file.take();
+            }
+            Err(e) => {
+                undo(&mut done);
+                return Err(e);
+            }
+        }
+    }
+    for file in &staged {
+        if let Some(folder) = file.target.parent().filter(|p| !p.as_os_str().is_empty())
+            && let Ok(dir) = File::open(folder)
+        {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(Published { done })
+}
+
+/// The permissions a file created now gets (0o666 less the process's umask, read from
+/// `/proc/self/status`; 0o644 where that cannot be read).
+fn default_mode() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        })
+        .map_or(0o644, |umask| 0o666 & !umask)
+}
+
+/// Moves one staged file under its name; returns where the file it replaced is kept. The file
+/// was its owner's alone while written; it now gets the mode of the file it replaces, or the
+/// mode a new file gets.
+fn publish_one(file: &Staged) -> Result<Option<PathBuf>, IoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let write_error = |source| IoError::Write { path: file.target.clone(), source };
+    check_target(&file.target, file.overwrite)?;
+    let mode = match std::fs::metadata(&file.target) {
+        Ok(m) if file.overwrite => m.permissions().mode() & 0o7777,
+        _ => default_mode(),
+    };
+    std::fs::set_permissions(&file.temporary, std::fs::Permissions::from_mode(mode)).map_err(write_error)?;
+    if file.overwrite {
+        let backup = match std::fs::symlink_metadata(&file.target) {
+            Ok(_) => {
+                let backup = file.temporary.with_extension("old");
+                std::fs::hard_link(&file.target, &backup).map_err(write_error)?;
+                Some(backup)
+            }
+            Err(_) => None,
+        };
+        if let Err(e) = std::fs::rename(&file.temporary, &file.target) {
+            if let Some(backup) = &backup {
+                let _ = std::fs::remove_file(backup);
+            }
+            return Err(write_error(e));
+        }
+        Ok(backup)
+    } else {
+        // A hard link refuses to replace a file that appeared since the run started.
+        match std::fs::hard_link(&file.temporary, &file.target) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&file.temporary);
+                Ok(None)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(IoError::Exists { path: file.target.clone() })
+            }
+            Err(e) => Err(write_error(e)),
         }
     }
 }
@@ -199,6 +417,16 @@ impl BatchWriter {
     /// # Errors
     /// The footer, flush, sync or rename failed.
     pub fn finish(self) -> Result<u64, IoError> {
+        let (rows, staged) = self.stage()?;
+        publish(vec![staged])?.confirm();
+        Ok(rows)
+    }
+
+    /// Finishes the file under its temporary name (see [`publish`]); returns the rows written.
+    ///
+    /// # Errors
+    /// The footer, flush or sync failed.
+    pub fn stage(self) -> Result<(u64, Staged), IoError> {
         let path = self.file.target().to_path_buf();
         let file = match self.inner {
             Inner::Parquet(writer) => writer.into_inner().map_err(|source| IoError::ParquetWrite { path, source })?,
@@ -216,8 +444,7 @@ impl BatchWriter {
                 file
             }
         };
-        self.file.commit(file)?;
-        Ok(self.rows)
+        Ok((self.rows, self.file.stage(file)?))
     }
 }
 

@@ -155,13 +155,18 @@ fn push_ymd(buffer: &mut String, d: NaiveDate) {
 }
 
 fn timestamp(buffer: &mut String, value: i64, unit: TimeUnit, date_only_if_midnight: bool) {
-    let nanos = match unit {
-        TimeUnit::Second => value.checked_mul(1_000_000_000),
-        TimeUnit::Millisecond => value.checked_mul(1_000_000),
-        TimeUnit::Microsecond => value.checked_mul(1_000),
-        TimeUnit::Nanosecond => Some(value),
+    // Seconds and the fraction apart: nanoseconds since 1970 in an i64 only reach 1677-2262,
+    // and a timestamp outside those years is still a timestamp.
+    let per_second: i64 = match unit {
+        TimeUnit::Second => 1,
+        TimeUnit::Millisecond => 1_000,
+        TimeUnit::Microsecond => 1_000_000,
+        TimeUnit::Nanosecond => 1_000_000_000,
     };
-    let Some(moment) = nanos.map(DateTime::from_timestamp_nanos) else {
+    let seconds = value.div_euclid(per_second);
+    let nanos = (value.rem_euclid(per_second) * (1_000_000_000 / per_second)) as u32;
+    let Some(moment) = DateTime::from_timestamp(seconds, nanos) else {
+        // Beyond chrono's ±262,000 years: no calendar date can be written.
         let _ = write!(buffer, "{value}");
         return;
     };
@@ -211,6 +216,15 @@ mod tests {
         assert_eq!(
             text(Arc::new(TimestampMicrosecondArray::from(vec![1_500_000]))),
             vec![Some("1970-01-01T00:00:01.500".into())]
+        );
+        // Outside 1677-2262 (beyond i64 nanoseconds) and before 1970 with a fraction.
+        assert_eq!(
+            text(Arc::new(TimestampMicrosecondArray::from(vec![-11_676_096_000_000_000, 9_000_000_000_000_000, -1]))),
+            vec![
+                Some("1600-01-01T00:00:00".into()),
+                Some("2255-03-14T16:00:00".into()),
+                Some("1969-12-31T23:59:59.999999".into())
+            ]
         );
         assert_eq!(days_from_date(NaiveDate::from_ymd_opt(2022, 1, 8).unwrap()), 19_000);
     }

@@ -76,6 +76,56 @@ fn accepted(action: &Action) -> Option<&'static [Kind]> {
     })
 }
 
+/// What a column name that looks like a value looks like (`None`: it looks like a name).
+pub fn data_shape(name: &str) -> Option<&'static str> {
+    let text = name.trim();
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let at = text.find('@');
+    if at.is_some_and(|i| i > 0 && text[i + 1..].contains('.') && !text.contains(char::is_whitespace)) {
+        Some("an e-mail address")
+    } else if !text.is_empty() && text.parse::<f64>().is_ok_and(f64::is_finite) {
+        Some("a number")
+    } else if text.len() >= 8
+        && text.bytes().take(4).all(|b| b.is_ascii_digit())
+        && matches!(text.as_bytes().get(4), Some(b'-' | b'/'))
+    {
+        Some("a date")
+    } else if digits >= 7 && text.bytes().all(|b| b.is_ascii_digit() || b" +-().".contains(&b)) {
+        Some("a phone or account number")
+    } else if ["true", "false", "yes", "no"].iter().any(|b| text.eq_ignore_ascii_case(b)) {
+        Some("a boolean value")
+    } else {
+        None
+    }
+}
+
+/// A name's shape, for messages that must not show it.
+fn shape(name: &str) -> String {
+    let chars = name.chars().count();
+    match data_shape(name) {
+        Some(shape) => format!("looks like {shape}"),
+        None if name.contains(char::is_whitespace) => format!("{chars} characters with spaces"),
+        None => format!("{chars} characters"),
+    }
+}
+
+/// The numeric types the noise kernel handles (decimals and half floats are not among them).
+fn noise_takes(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+    )
+}
+
 fn issue(path: KeyPath, message: impl Into<String>, hint: Option<String>) -> Issue {
     Issue { path, position: None, message: message.into(), hint }
 }
@@ -86,10 +136,20 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
     let mut issues = Issues::default();
     let names: Vec<&str> = input.fields().iter().map(|f| f.name().as_str()).collect();
     let kind_of = |name: &str| input.field_with_name(name).ok().map(|f| Kind::of(f.data_type()));
+    // An input column the job does not name may be data (a CSV without a header makes its
+    // first row the names): it is described by position and shape, never by its name.
+    let job_names: std::collections::HashSet<&str> = job.columns.iter().map(|c| c.name.as_str()).collect();
+    let listed = |name: &str| job_names.contains(name);
+    let named: Vec<&str> = names.iter().copied().filter(|n| listed(n)).collect();
+    let named = if named.is_empty() { "none".to_string() } else { named.join(", ") };
     let missing = |path: KeyPath, what: &str, name: &str| {
         let hint = match closest(name, names.iter().copied()) {
-            Some(c) => Some(format!("did you mean `{c}`?")),
-            None => Some(format!("input columns: {}", names.join(", "))),
+            Some(c) if listed(c) => Some(format!("did you mean `{c}`?")),
+            Some(c) => Some(format!(
+                "did you mean field {} of the input? (its name is not shown: the job does not name it)",
+                names.iter().position(|n| *n == c).map_or(0, |i| i + 1)
+            )),
+            None => Some(format!("the input has {} columns; those the job names: {named}", names.len())),
         };
         issue(path, format!("{what} `{name}` is not in the input"), hint)
     };
@@ -114,6 +174,20 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
                 ),
                 (job.input.format != Some(super::DataFormat::Parquet))
                     .then(|| format!("for CSV input, set the type with `input.types.{}`", column.name)),
+            ));
+        }
+        if let Action::Noise(_) = &column.action
+            && let Ok(field) = input.field_with_name(&column.name)
+            && matches!(kind, Kind::Integer | Kind::Float)
+            && !noise_takes(field.data_type())
+        {
+            issues.push(issue(
+                path.clone(),
+                format!(
+                    "`noise` takes 8- to 64-bit integers, 32- and 64-bit floats and dates; this column is {}",
+                    field.data_type()
+                ),
+                Some("convert the column to float64 or int64 before the run".into()),
             ));
         }
         if let Action::Noise(n) = &column.action
@@ -150,11 +224,29 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
         }
     }
 
-    let unlisted: Vec<&str> = names.iter().copied().filter(|n| job.column(n).is_none()).collect();
-    if !unlisted.is_empty() && job.unlisted_columns == super::config::UnlistedColumns::Error {
+    let unlisted: Vec<(usize, &str)> = names.iter().copied().enumerate().filter(|(_, n)| !listed(n)).collect();
+    let data_like: Vec<String> = unlisted
+        .iter()
+        .filter_map(|(i, n)| data_shape(n).map(|shape| format!("field {} looks like {shape}", i + 1)))
+        .collect();
+    if !data_like.is_empty() && job.input.csv.has_header && job.input.format != Some(super::DataFormat::Parquet) {
+        issues.push(issue(
+            KeyPath::root("input").join("has_header"),
+            format!("the input's first line looks like data, not a header: {}", data_like.join(", ")),
+            Some(
+                "if the file has no header, set `input.has_header: false` (the columns are then column_1, column_2, …)"
+                    .into(),
+            ),
+        ));
+    } else if !unlisted.is_empty() && job.unlisted_columns == super::config::UnlistedColumns::Error {
+        let described: Vec<String> = unlisted.iter().map(|(i, n)| format!("field {} ({})", i + 1, shape(n))).collect();
         issues.push(issue(
             KeyPath::root("columns"),
-            format!("input columns not named in the job: {}", unlisted.join(", ")),
+            format!(
+                "{} of the input not named in the job (names not shown: they may be data): {}",
+                super::plural(unlisted.len(), "column"),
+                described.join(", ")
+            ),
             Some("give each an action (`keep` if it is safe), or set `unlisted_columns: drop`".into()),
         ));
     }
@@ -220,8 +312,9 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
             }
         }
     }
+    let positions = job.document.position_index();
     for issue in &mut issues.0 {
-        issue.position = job.document.position_of(&issue.path.0);
+        issue.position = positions.position_of(&issue.path.0);
     }
     issues
 }

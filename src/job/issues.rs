@@ -72,13 +72,19 @@ impl Issues {
     }
 }
 
+/// The most problems printed; the rest are counted.
+const SHOWN: usize = 100;
+
 impl fmt::Display for Issues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, issue) in self.0.iter().enumerate() {
+        for (i, issue) in self.0.iter().take(SHOWN).enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
             write!(f, "  - {issue}")?;
+        }
+        if self.0.len() > SHOWN {
+            write!(f, "\n  … and {} more", self.0.len() - SHOWN)?;
         }
         Ok(())
     }

@@ -19,6 +19,9 @@ pub use parse::format_from_extension;
 
 use std::path::{Path, PathBuf};
 
+/// The largest job file read (a job of thousands of columns is a few hundred KiB).
+pub const JOB_FILE_LIMIT: u64 = 16 << 20;
+
 /// Why a job file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -44,7 +47,22 @@ pub fn plural(n: usize, word: &str) -> String {
 /// # Errors
 /// [`JobError::Invalid`] with every problem found, or a read or extension error.
 pub fn load(path: &Path) -> Result<Job, JobError> {
-    let bytes = std::fs::read(path).map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
+    let bytes = crate::io::files::read_bounded(path, JOB_FILE_LIMIT)
+        .map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
+    // The parsers and the checks recurse once per level of nesting. The YAML and TOML parsers
+    // cap the depth, but a caller's thread may have a small stack (a test harness's 2 MiB, a
+    // thread pool's), so the whole parse runs on a thread with room to spare.
+    let path_owned = path.to_path_buf();
+    std::thread::Builder::new()
+        .name("anonymize-job".into())
+        .stack_size(64 << 20)
+        .spawn(move || parse(&path_owned, bytes))
+        .map_err(|source| JobError::Read { path: path.to_path_buf(), source })?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+fn parse(path: &Path, bytes: Vec<u8>) -> Result<Job, JobError> {
     let extension = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
     let invalid = |issues: Issues| JobError::Invalid { path: path.to_path_buf(), issues };
     let text = match String::from_utf8(bytes.clone()) {

@@ -61,9 +61,10 @@ pub struct Bounds {
 }
 
 impl Bounds {
-    /// `None` unless both are finite and `low < high`.
+    /// `None` unless both are finite, `low < high` and the width `high - low` is finite too
+    /// (`[-1e308, 1e308]` is two finite numbers whose width is not).
     pub fn new(low: f64, high: f64) -> Option<Self> {
-        (low.is_finite() && high.is_finite() && low < high).then_some(Self { low, high })
+        (low.is_finite() && high.is_finite() && low < high && (high - low).is_finite()).then_some(Self { low, high })
     }
 }
 

@@ -31,13 +31,14 @@ const ACTIONS: &[&str] = &["keep", "drop", "redact", "mask", "pseudonymize", "en
 /// Collects problems while walking the tree.
 pub(super) struct Parser<'a> {
     root: &'a Node,
+    positions: super::tree::PositionIndex,
     dir: &'a Path,
     pub(super) issues: Issues,
 }
 
 impl<'a> Parser<'a> {
     pub(super) fn new(root: &'a Node, dir: &'a Path) -> Self {
-        Self { root, dir, issues: Issues::default() }
+        Self { root, positions: root.position_index(), dir, issues: Issues::default() }
     }
 
     fn issue(&mut self, path: &KeyPath, message: impl Into<String>) {
@@ -47,7 +48,7 @@ impl<'a> Parser<'a> {
     fn issue_with_hint(&mut self, path: &KeyPath, message: impl Into<String>, hint: Option<impl Into<String>>) {
         self.issues.push(Issue {
             path: path.clone(),
-            position: self.root.position_of(&path.0),
+            position: self.positions.position_of(&path.0),
             message: message.into(),
             hint: hint.map(Into::into),
         });
@@ -55,6 +56,10 @@ impl<'a> Parser<'a> {
 
     /// Deserializes a node into a serde type; a failure becomes an issue with the inner path.
     fn de<T: DeserializeOwned>(&mut self, node: &Node, path: &KeyPath) -> Option<T> {
+        // Integers beyond 64 bits were reported once, where they stand, when parsing began.
+        if !node.too_large().is_empty() {
+            return None;
+        }
         self.de_json(node.to_json(), path)
     }
 
@@ -97,6 +102,12 @@ impl<'a> Parser<'a> {
             self.issue(&KeyPath::default(), format!("a job file is a mapping of keys, found {}", root.kind()));
             return None;
         };
+        for path in root.too_large() {
+            self.issue(
+                &KeyPath(path),
+                "this integer does not fit in 64 bits; no setting takes a number this large (it is not shown here)",
+            );
+        }
         for (key, _, _) in entries {
             if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
                 let hint = closest(key, TOP_LEVEL_KEYS.iter().copied()).map(|c| format!("did you mean `{c}`?"));
@@ -166,6 +177,7 @@ impl<'a> Parser<'a> {
             aggregates.as_deref(),
             lineage.as_deref(),
             report.as_deref(),
+            privacy.as_ref().and_then(|p| p.budget.as_ref()).map(|b| b.ledger.as_path()),
         );
 
         Some(Job {
@@ -191,8 +203,11 @@ impl<'a> Parser<'a> {
         .filter(|_| version == Some(1))
     }
 
-    /// Every file a run writes (output, releases, lineage, report) is distinct from the others
-    /// and from every file it reads.
+    /// Every file a run writes or locks (output, releases, lineage, report, budget ledger) is
+    /// distinct from the others and from every file it reads, compared by their real paths
+    /// (symbolic links and `..` resolved, also for files that do not exist yet), and none of them
+    /// is a file that a folder or glob input would read on the next run.
+    #[allow(clippy::too_many_arguments)]
     fn check_written_paths(
         &mut self,
         input: Option<&Input>,
@@ -201,7 +216,9 @@ impl<'a> Parser<'a> {
         aggregates: Option<&[Aggregate]>,
         lineage: Option<&Path>,
         report: Option<&Path>,
+        ledger: Option<&Path>,
     ) {
+        use crate::io::files::real_path;
         let mut written: Vec<(KeyPath, &Path)> = Vec::new();
         if let Some(output) = output {
             written.push((KeyPath::root("output").join("path"), &output.path));
@@ -215,17 +232,38 @@ impl<'a> Parser<'a> {
         if let Some(report) = report {
             written.push((KeyPath::root("report"), report));
         }
-        let input = input.map(|i| i.path.as_path());
-        let lists: Vec<&Path> = consent.iter().flat_map(|c| &c.exclude).map(|e| e.path.as_path()).collect();
+        if let Some(ledger) = ledger {
+            written.push((KeyPath::root("privacy").join("budget").join("ledger"), ledger));
+        }
+        let real: Vec<PathBuf> = written.iter().map(|(_, p)| real_path(p)).collect();
+        let lists: Vec<PathBuf> = consent.iter().flat_map(|c| &c.exclude).map(|e| real_path(&e.path)).collect();
         for (i, (key, path)) in written.iter().enumerate() {
+            if let Err(e) = crate::io::files::check_replaceable(path) {
+                self.issue(key, format!("`{}` cannot be written: {e}; a run never replaces it", path.display()));
+                continue;
+            }
             // `output.path` against the input has its own message above.
             let checks_input = !(output.is_some() && i == 0);
-            let reads_it = lists.iter().any(|l| same_file(l, path))
-                || (checks_input && input.is_some_and(|input| same_file(input, path)));
+            let reads_it = lists.contains(&real[i])
+                || (checks_input && input.is_some_and(|input| real_path(&input.path) == real[i]));
             if reads_it {
                 self.issue(key, "this path is a file the job reads; the raw data would be overwritten");
-            } else if let Some((other, _)) = written[..i].iter().find(|(_, p)| same_file(p, path)) {
+            } else if let Some((other, _)) =
+                written[..i].iter().zip(&real).find(|(_, r)| **r == real[i]).map(|(w, _)| w)
+            {
                 self.issue(key, format!("this path is also `{other}`; every file a run writes needs its own path"));
+            } else if let Some(input) = input
+                && real_path(&input.path) != real[i]
+                && crate::io::would_read(&input.path, path)
+            {
+                self.issue_with_hint(
+                    key,
+                    format!(
+                        "`input.path` `{}` would read this file: each run would read the previous run's output",
+                        input.path.display()
+                    ),
+                    Some("write outputs outside the input folder, or narrow the input to a glob that excludes them"),
+                );
             }
         }
     }
@@ -315,6 +353,7 @@ impl<'a> Parser<'a> {
         for (name, _, value) in entries {
             let p = path.join(name);
             if name != "pseudonym_key" {
+                let name = crate::keys::redact(name);
                 self.issue(&p, format!("unknown secret `{name}`; the only secret is `pseudonym_key`"));
                 continue;
             }
@@ -322,13 +361,30 @@ impl<'a> Parser<'a> {
             match &value.value {
                 NodeValue::Mapping(fields) if fields.len() == 1 => {
                     let (kind, _, v) = &fields[0];
+                    // A key pasted where its variable or file name belongs must not be echoed
+                    // by "variable `…` is not set" (nor reach lineage that way).
+                    let pasted = "this looks like key material, not a name (the value is not shown here); the key \
+                                  itself never goes in a job file";
                     match (kind.as_str(), &v.value) {
-                        ("env", NodeValue::String(var)) if !var.is_empty() => {
-                            source = Some(KeySource::Env(var.clone()))
+                        ("env" | "file", NodeValue::String(name))
+                            if Path::new(name)
+                                .components()
+                                .any(|c| crate::keys::looks_like_key_material(&c.as_os_str().to_string_lossy())) =>
+                        {
+                            self.issue_with_hint(&p.join(kind), pasted, Some(how))
                         }
+                        ("env", NodeValue::String(var)) if !is_variable_name(var) => self.issue_with_hint(
+                            &p.join(kind),
+                            "an environment variable name is letters, digits and `_`, not starting with a digit \
+                             (the value is not shown here)",
+                            Some(how),
+                        ),
+                        ("env", NodeValue::String(var)) => source = Some(KeySource::Env(var.clone())),
                         ("file", NodeValue::String(file)) if !file.is_empty() => {
                             source = Some(KeySource::File(self.resolve(file)))
                         }
+                        // Reported where parsing began; nothing more to say.
+                        ("env" | "file", NodeValue::TooLarge) => {}
                         ("env" | "file", _) => {
                             self.issue(&p.join(kind), format!("expected a non-empty name, found {}", v.kind()))
                         }
@@ -651,7 +707,10 @@ impl<'a> Parser<'a> {
             _ => None,
         };
         if bounds.is_none() {
-            self.issue(path, "bounds are [low, high]: two finite numbers with low < high");
+            self.issue(
+                path,
+                "bounds are [low, high]: two finite numbers with low < high and a finite width high - low",
+            );
         }
         bounds
     }
@@ -936,6 +995,13 @@ fn unknown_field_hint(message: &str) -> Option<String> {
     closest(field, expected).map(|c| format!("did you mean `{c}`?"))
 }
 
+/// `[A-Za-z_][A-Za-z0-9_]*`, what every shell and scheduler accepts as a variable name.
+fn is_variable_name(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 fn single_byte(text: &str) -> Option<u8> {
     let text = if text == "\\t" { "\t" } else { text };
     match text.as_bytes() {
@@ -955,10 +1021,7 @@ pub fn format_from_extension(path: &Path) -> Option<DataFormat> {
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+    crate::io::files::real_path(a) == crate::io::files::real_path(b)
 }
 
 /// Removes `.` and `name/..` pairs without touching the file system, so messages and

@@ -37,6 +37,23 @@ pub enum NodeValue {
     Sequence(Vec<Node>),
     /// Keys keep their own position, so an unknown key can be pointed at.
     Mapping(Vec<(String, Option<Position>, Node)>),
+    /// An integer beyond 64 bits. Its digits are not kept: a number that long may be key
+    /// material pasted into the wrong place, and no setting takes one.
+    TooLarge,
+}
+
+/// Positions by key path (see [`Node::position_index`]).
+#[derive(Debug, Clone, Default)]
+pub struct PositionIndex {
+    root: Option<Position>,
+    positions: std::collections::HashMap<Vec<String>, Position>,
+}
+
+impl PositionIndex {
+    /// The position of the deepest node of `path` that exists, as [`Node::position_of`].
+    pub fn position_of(&self, path: &[String]) -> Option<Position> {
+        (1..=path.len()).rev().find_map(|n| self.positions.get(&path[..n]).copied()).or(self.root)
+    }
 }
 
 /// A document that could not be parsed at all.
@@ -79,6 +96,42 @@ impl Node {
         best
     }
 
+    /// Every key path of the document with its position, for looking many up: a lookup in
+    /// [`PositionIndex`] costs the path's depth, where [`Node::position_of`] scans mappings
+    /// (so a job with tens of thousands of problems is still reported in linear time).
+    pub fn position_index(&self) -> PositionIndex {
+        let mut index = PositionIndex { root: self.position, positions: std::collections::HashMap::new() };
+        let mut path = Vec::new();
+        self.index_into(&mut path, &mut index);
+        index
+    }
+
+    fn index_into(&self, path: &mut Vec<String>, index: &mut PositionIndex) {
+        match &self.value {
+            NodeValue::Mapping(entries) => {
+                for (key, key_position, node) in entries {
+                    path.push(key.clone());
+                    if let Some(p) = key_position.or(node.position) {
+                        index.positions.entry(path.clone()).or_insert(p);
+                    }
+                    node.index_into(path, index);
+                    path.pop();
+                }
+            }
+            NodeValue::Sequence(items) => {
+                for (i, node) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    if let Some(p) = node.position {
+                        index.positions.entry(path.clone()).or_insert(p);
+                    }
+                    node.index_into(path, index);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// A short name of the node's kind, for messages ("a string", "a mapping").
     pub fn kind(&self) -> &'static str {
         match &self.value {
@@ -89,6 +142,7 @@ impl Node {
             NodeValue::String(_) => "a string",
             NodeValue::Sequence(_) => "a list",
             NodeValue::Mapping(_) => "a mapping",
+            NodeValue::TooLarge => "an integer beyond 64 bits",
         }
     }
 
@@ -108,6 +162,36 @@ impl Node {
             NodeValue::Mapping(entries) => {
                 Value::Object(entries.iter().map(|(k, _, n)| (k.clone(), n.to_json())).collect())
             }
+            // Refused by the parser before any typed deserialization sees it.
+            NodeValue::TooLarge => Value::Null,
+        }
+    }
+
+    /// The key paths of every integer beyond 64 bits under this node.
+    pub fn too_large(&self) -> Vec<Vec<String>> {
+        let mut found = Vec::new();
+        self.collect_too_large(&mut Vec::new(), &mut found);
+        found
+    }
+
+    fn collect_too_large(&self, path: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
+        match &self.value {
+            NodeValue::TooLarge => found.push(path.clone()),
+            NodeValue::Sequence(items) => {
+                for (i, n) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    n.collect_too_large(path, found);
+                    path.pop();
+                }
+            }
+            NodeValue::Mapping(entries) => {
+                for (k, _, n) in entries {
+                    path.push(k.clone());
+                    n.collect_too_large(path, found);
+                    path.pop();
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -121,6 +205,14 @@ pub fn parse_yaml(text: &str) -> Result<Node, SyntaxError> {
     let mut options = serde_saphyr::options::Options::default();
     options.strict_booleans = true;
     options.leading_zero_numbers_as_strings = true;
+    // Duplicates reach our own visitor, which finds them with a set: the library's own check
+    // is quadratic in a mapping's keys (80,000 keys took 21 s) and its message advises about
+    // its own options.
+    options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::PassThrough;
+    // A job is a handful of levels deep; 32 is room enough and keeps recursion shallow.
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_depth = 32;
+    options.budget = Some(budget);
     // `.inf` and `.nan` reach validation, which names the key that must be finite.
     options.non_finite_float_policy = serde_saphyr::options::NonFiniteFloatPolicy::PassThrough;
     match serde_saphyr::from_str_with_options::<Option<serde_saphyr::Spanned<YamlNode>>>(text, options) {
@@ -160,6 +252,7 @@ fn from_yaml(spanned: serde_saphyr::Spanned<YamlNode>) -> Node {
         YamlNode::Mapping(entries) => NodeValue::Mapping(
             entries.into_iter().map(|(k, v)| (k.value.0, yaml_position(k.referenced), from_yaml(v))).collect(),
         ),
+        YamlNode::TooLarge => NodeValue::TooLarge,
     };
     Node { value, position }
 }
@@ -173,6 +266,7 @@ enum YamlNode {
     String(String),
     Sequence(Vec<serde_saphyr::Spanned<YamlNode>>),
     Mapping(Vec<(serde_saphyr::Spanned<KeyText>, serde_saphyr::Spanned<YamlNode>)>),
+    TooLarge,
 }
 
 /// A mapping key as text, whatever scalar it was written as.
@@ -230,7 +324,7 @@ impl<'de> serde::Deserialize<'de> for YamlNode {
                 Ok(YamlNode::Integer(v))
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<YamlNode, E> {
-                Ok(i64::try_from(v).map_or(YamlNode::Float(v as f64), YamlNode::Integer))
+                Ok(i64::try_from(v).map_or(YamlNode::TooLarge, YamlNode::Integer))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<YamlNode, E> {
                 Ok(YamlNode::Float(v))
@@ -250,9 +344,14 @@ impl<'de> serde::Deserialize<'de> for YamlNode {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<YamlNode, A::Error> {
                 let mut entries: Vec<(serde_saphyr::Spanned<KeyText>, serde_saphyr::Spanned<YamlNode>)> = Vec::new();
+                // A set, not a scan of the entries: a mapping of n keys is checked in O(n).
+                let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
                 while let Some(key) = map.next_key::<serde_saphyr::Spanned<KeyText>>()? {
-                    if entries.iter().any(|(k, _)| k.value.0 == key.value.0) {
-                        return Err(serde::de::Error::custom(format_args!("duplicate key `{}`", key.value.0)));
+                    if !seen.insert(key.value.0.clone()) {
+                        return Err(serde::de::Error::custom(format_args!(
+                            "duplicate key `{}`",
+                            crate::keys::redact(&key.value.0)
+                        )));
                     }
                     let value = map.next_value()?;
                     entries.push((key, value));
@@ -301,9 +400,10 @@ fn toml_node(value: toml::Spanned<toml::de::DeValue<'_>>, lines: &LineIndex) -> 
         DeValue::String(s) => NodeValue::String(s.into_owned()),
         DeValue::Integer(i) => {
             let digits = i.as_str().replace('_', "");
-            match i64::from_str_radix(&digits, i.radix()) {
+            let digits = digits.strip_prefix('+').unwrap_or(&digits);
+            match i64::from_str_radix(digits, i.radix()) {
                 Ok(v) => NodeValue::Integer(v),
-                Err(_) => NodeValue::String(i.to_string()),
+                Err(_) => NodeValue::TooLarge,
             }
         }
         DeValue::Float(f) => match f.as_str().replace('_', "").parse::<f64>() {
@@ -351,6 +451,10 @@ mod tests {
         let path = |p: &str| p.split('.').map(String::from).collect::<Vec<_>>();
         assert_eq!(node.position_of(&path("b.c")), Some(Position { line: 3, column: 3 }));
         assert_eq!(node.position_of(&path("a")), Some(Position { line: 1, column: 1 }));
+        let index = node.position_index();
+        for p in ["b.c", "a", "b.c.1", "b.nothing", "nothing"] {
+            assert_eq!(index.position_of(&path(p)), node.position_of(&path(p)), "{p}");
+        }
         assert_eq!(node.get("b").unwrap().get("c").unwrap().to_json(), serde_json::json!(["x", "y"]));
     }
 

@@ -68,16 +68,19 @@ pub fn file_blake3(path: &Path) -> Result<(u64, String), ChecksumError> {
     Ok((hasher.count(), hasher.finalize().to_hex().to_string()))
 }
 
-/// Checksums of `files`, each with its role.
+/// Checksums of `files`: each with its role, the name it is recorded under and where its
+/// content is now (a staged file's temporary name, before it is published under that name).
 ///
 /// # Errors
 /// The first file that cannot be read.
-pub fn compute<'a>(files: impl IntoIterator<Item = (Role, &'a Path)>) -> Result<Vec<FileChecksum>, ChecksumError> {
+pub fn compute<'a>(
+    files: impl IntoIterator<Item = (Role, &'a Path, &'a Path)>,
+) -> Result<Vec<FileChecksum>, ChecksumError> {
     files
         .into_iter()
-        .map(|(role, path)| {
-            let (size, blake3) = file_blake3(path)?;
-            Ok(FileChecksum { role, path: super::absolute(path).display().to_string(), size, blake3 })
+        .map(|(role, name, content)| {
+            let (size, blake3) = file_blake3(content)?;
+            Ok(FileChecksum { role, path: super::absolute(name).display().to_string(), size, blake3 })
         })
         .collect()
 }

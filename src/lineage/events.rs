@@ -242,7 +242,7 @@ pub fn fail(context: &Context<'_>, message: &str) -> Value {
     let error = standard(
         "1-0-1/ErrorMessageRunFacet.json",
         "ErrorMessageRunFacet",
-        json!({ "message": message, "programmingLanguage": "Rust" }),
+        json!({ "message": crate::keys::redact(message), "programmingLanguage": "Rust" }),
     );
     let (inputs, outputs) = bare_datasets(context.job);
     event("FAIL", context, run_block(context, vec![("errorMessage", error)]), inputs, outputs)

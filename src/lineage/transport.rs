@@ -17,21 +17,40 @@ pub struct LineageFileError {
 }
 
 /// Appends `event` as one line, under an exclusive lock so that concurrent runs sharing a
-/// file never interleave, and syncs it to disk.
+/// file never interleave, and syncs it to disk. The append is all or nothing: if the line
+/// cannot be written whole (a full disk), the file is cut back to where it was, so no torn line
+/// is left for later readers. A path that exists and is not a regular file (a FIFO, a device)
+/// is refused rather than opened, which could block forever.
 ///
 /// # Errors
 /// [`LineageFileError`] when the file or its folder cannot be written.
 pub fn append(path: &Path, event: &serde_json::Value) -> Result<(), LineageFileError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let error = |source| LineageFileError { path: path.to_path_buf(), source };
+    crate::io::files::check_replaceable(path).map_err(error)?;
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(error)?;
     }
     let mut line = serde_json::to_string(event).map_err(|e| error(std::io::Error::other(e)))?;
     line.push('\n');
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(error)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(error)?;
+    crate::io::files::check_replaceable(path).map_err(error)?;
+    if !file.metadata().map_err(error)?.is_file() {
+        return Err(error(std::io::Error::other("it is not a regular file")));
+    }
     file.lock().map_err(error)?;
-    file.write_all(line.as_bytes()).map_err(error)?;
-    file.sync_data().map_err(error)
+    let before = file.metadata().map_err(error)?.len();
+    if let Err(e) = file.write_all(line.as_bytes()).and_then(|()| file.sync_data()) {
+        // Cut the partial line away, so the events before it stay readable.
+        let _ = file.set_len(before).and_then(|()| file.sync_data());
+        return Err(error(e));
+    }
+    Ok(())
 }
 
 /// An OpenLineage HTTP(S) endpoint. User information in the URL is dropped (the API key is the

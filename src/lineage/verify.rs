@@ -46,6 +46,8 @@ pub struct Verification {
     pub job: String,
     pub event_time: String,
     pub files: Vec<Checked>,
+    /// Lines of the lineage file that are not whole JSON events (passed over).
+    pub torn_lines: Vec<usize>,
 }
 
 impl Verification {
@@ -60,12 +62,21 @@ impl Verification {
 /// # Errors
 /// [`VerifyError`] when the file cannot be read, a line is not JSON, or no such run is recorded.
 pub fn verify(path: &Path, run_id: Option<&str>) -> Result<Verification, VerifyError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| VerifyError::Read { path: path.to_path_buf(), source })?;
+    let read_error = |source| VerifyError::Read { path: path.to_path_buf(), source };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut crate::io::files::open_regular(path).map_err(read_error)?, &mut text)
+        .map_err(read_error)?;
     let mut found = None;
+    let mut torn_lines = Vec::new();
+    let mut events = 0;
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let event: serde_json::Value =
-            serde_json::from_str(line).map_err(|_| VerifyError::Malformed { path: path.to_path_buf(), line: i + 1 })?;
+        // A line that is not a whole event (a write torn by a crash or a full disk, by an older
+        // version or another tool) is reported and passed over: the events around it stand.
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            torn_lines.push(i + 1);
+            continue;
+        };
+        events += 1;
         let this_run = event["run"]["runId"].as_str().unwrap_or_default();
         if event["eventType"] != "COMPLETE" || run_id.is_some_and(|r| r != this_run) {
             continue;
@@ -79,10 +90,17 @@ pub fn verify(path: &Path, run_id: Option<&str>) -> Result<Verification, VerifyE
             job: event["job"]["name"].as_str().unwrap_or_default().to_string(),
             event_time: event["eventTime"].as_str().unwrap_or_default().to_string(),
             files: files.into_iter().map(|recorded| Checked { recorded, status: Status::Missing }).collect(),
+            torn_lines: Vec::new(),
         });
+    }
+    if events == 0
+        && let Some(&line) = torn_lines.first()
+    {
+        return Err(VerifyError::Malformed { path: path.to_path_buf(), line });
     }
     let mut verification =
         found.ok_or_else(|| VerifyError::NoRun { path: path.to_path_buf(), run: run_id.map(str::to_string) })?;
+    verification.torn_lines = torn_lines;
     for file in &mut verification.files {
         let path = Path::new(&file.recorded.path);
         file.status = match std::fs::metadata(path) {

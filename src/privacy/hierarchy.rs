@@ -341,8 +341,12 @@ pub fn levels_of(hierarchy: Option<&Hierarchy>) -> Result<u32, HierarchyError> {
 /// Reads an ARX hierarchy file: `value;level1;…`, one leaf per line, every line the same number
 /// of fields. A `*` level is appended unless the last column is `*` throughout.
 fn read_file(path: &std::path::Path, delimiter: u8) -> Result<(Vec<(String, Chain)>, u32), HierarchyError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| HierarchyError::File { path: path.to_path_buf(), source })?;
+    let file_error = |source| HierarchyError::File { path: path.to_path_buf(), source };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut crate::io::files::open_regular(path).map_err(file_error)?, &mut text)
+        .map_err(file_error)?;
+    // Spreadsheet programs save CSV with a byte-order mark; it is not part of the first value.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut rows: Vec<(String, Chain)> = Vec::new();
     let mut width = None;
     let mut seen = std::collections::HashSet::new();

@@ -179,11 +179,15 @@ fn common_group(problem: &Problem<'_>, c: usize, part: &[usize]) -> (u32, u32) {
     (g.max_level, 0)
 }
 
-fn numeric_bounds(values: &[f64], problem: &Problem<'_>, c: usize, part: &[usize]) -> (u32, u32) {
-    let mut low = part[0];
-    let mut high = part[0];
+/// The leaves with the lowest and highest value of a partition's column, nulls (NaN) aside;
+/// `None` when every value is null.
+fn numeric_bounds(values: &[f64], problem: &Problem<'_>, c: usize, part: &[usize]) -> Option<(u32, u32)> {
+    let value = |i: usize| values[problem.combos[i].0[c] as usize];
+    let first = part.iter().copied().find(|&i| !value(i).is_nan())?;
+    let mut low = first;
+    let mut high = first;
     for &i in part {
-        let v = values[problem.combos[i].0[c] as usize];
+        let v = value(i);
         if v < values[problem.combos[low].0[c] as usize] {
             low = i;
         }
@@ -191,7 +195,7 @@ fn numeric_bounds(values: &[f64], problem: &Problem<'_>, c: usize, part: &[usize
             high = i;
         }
     }
-    (problem.combos[low].0[c], problem.combos[high].0[c])
+    Some((problem.combos[low].0[c], problem.combos[high].0[c]))
 }
 
 fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) -> Vec<Option<Arc<str>>> {
@@ -202,7 +206,8 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
             let g = &problem.columns[c];
             match d {
                 Dimension::Numeric(values) => {
-                    let (low, high) = numeric_bounds(values, problem, c, part);
+                    // A partition whose values are all null stays null (not the text "[, ]").
+                    let (low, high) = numeric_bounds(values, problem, c, part)?;
                     if values[low as usize] == values[high as usize] {
                         g.label(0, low).cloned()
                     } else {
@@ -253,7 +258,10 @@ fn metrics(
             let g = &problem.columns[c];
             let (share, group_rows) = match d {
                 Dimension::Numeric(values) => {
-                    let (low, high) = numeric_bounds(values, problem, c, part);
+                    // All null: kept as null, nothing lost.
+                    let Some((low, high)) = numeric_bounds(values, problem, c, part) else {
+                        continue;
+                    };
                     let (lo, hi) = (values[low as usize], values[high as usize]);
                     let range = {
                         let (a, b) =

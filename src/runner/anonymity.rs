@@ -285,7 +285,8 @@ pub fn prepare(
             let dimensions: Vec<Dimension> =
                 quasi.iter().zip(&table.quasi).map(|(q, d)| dimension(q.hierarchy.as_ref(), d.values())).collect();
             let Some(partitioning) = pool.install(|| mondrian::partition(&problem, &dimensions)) else {
-                return Err(unreachable(&problem, &criteria, target, 0).into());
+                // Mondrian suppresses nothing: the best it can do is the whole table as one class.
+                return Err(unreachable(&problem, &criteria, target, problem.rows).into());
             };
             // Partitions that print the same labels are one class in the output.
             let mut by_labels: std::collections::BTreeMap<&[Option<std::sync::Arc<str>>], u64> = Default::default();
@@ -300,6 +301,7 @@ pub fn prepare(
         }
         Algorithm::Optimal => {
             let outcome = pool.install(|| problem.search());
+            crate::interrupt::check()?;
             let Some(best) = outcome.best else {
                 let best_k = pool.install(|| problem.best_reachable_k());
                 return Err(unreachable(&problem, &criteria, target, best_k).into());

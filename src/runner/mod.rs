@@ -7,7 +7,8 @@ pub mod privacy_budget;
 pub mod releases;
 
 use crate::consent::{ConsentFilter, Excluded};
-use crate::io::output::{BatchWriter, check_target};
+use crate::dp::ledger::Reservation;
+use crate::io::output::{BatchWriter, Published, Staged, check_target};
 use crate::io::text::to_text;
 use crate::io::{DataSource, IoError};
 use crate::job::{DataFormat, Job, JobError};
@@ -58,12 +59,23 @@ pub enum RunError {
     Budget(#[from] crate::dp::ledger::LedgerError),
     #[error(transparent)]
     Recode(#[from] crate::privacy::recode::RecodeError),
+    #[error(transparent)]
+    Interrupted(#[from] crate::interrupt::Interrupted),
     #[error(
         "column `{column}` has `unique: true`, but {}",
         if *repeated { format!("its input repeats a value (row {row})") }
         else { format!("two different values got the same {length}-character token (row {row})") }
     )]
     NotUnique { column: String, row: u64, repeated: bool, length: usize },
+    #[error(
+        "the outputs were complete but could not be made visible; nothing new is visible{}",
+        if *spent { " (the privacy spending stays recorded as spent)" } else { "" }
+    )]
+    Publish {
+        spent: bool,
+        #[source]
+        source: IoError,
+    },
 }
 
 impl RunError {
@@ -133,12 +145,21 @@ pub struct FieldSummary {
     pub data_type: String,
 }
 
-fn field_summaries(schema: &arrow::datatypes::Schema) -> Vec<FieldSummary> {
+/// The fields of `schema`; a column the job does not name is shown as `field N` (its name may
+/// be data: see [`crate::job::check::data_shape`]).
+fn field_summaries(schema: &arrow::datatypes::Schema, job: &Job) -> Vec<FieldSummary> {
     schema
         .fields()
         .iter()
-        .map(|f| FieldSummary { name: f.name().clone(), data_type: f.data_type().to_string() })
+        .enumerate()
+        .map(|(i, f)| FieldSummary { name: shown_name(job, f.name(), i), data_type: f.data_type().to_string() })
         .collect()
+}
+
+/// A column's name for summaries, lineage and the report: as written when the job names it,
+/// else `field N` (1-based position), since a name the job does not list may be data.
+pub fn shown_name(job: &Job, name: &str, index: usize) -> String {
+    if job.column(name).is_some() { name.to_string() } else { format!("field {}", index + 1) }
 }
 
 /// Where the output went.
@@ -183,15 +204,58 @@ pub fn run_id_for(seed: Option<u64>, job: &Job) -> String {
     }
 }
 
-/// Runs a loaded job.
+/// A run whose outputs are complete under temporary names and not yet visible, with its
+/// budget reservation still open. [`Prepared::finish`] commits the budget and makes the files
+/// visible together; dropped instead, it removes the files and releases the reservation.
+pub struct Prepared {
+    pub summary: RunSummary,
+    /// The main output, then each release, in the job's order (none for a dry run).
+    pub staged: Vec<Staged>,
+    reservation: Option<Reservation>,
+}
+
+impl Prepared {
+    /// Commits the run's privacy spending, then publishes `staged` (the run's files and any the
+    /// caller adds, such as the report) all at once. The spending is committed first, so that no
+    /// output is ever visible while its spending could be released; if publishing then fails,
+    /// the spending stays committed (counted, never lost) and nothing is visible.
+    ///
+    /// # Errors
+    /// The ledger refused the commit (nothing visible, nothing spent), or a file could not be
+    /// published (nothing visible, the spending stays).
+    pub fn finish(self, extra: Vec<Staged>) -> Result<Published, RunError> {
+        crate::interrupt::check()?;
+        if let Some(reservation) = self.reservation {
+            reservation.commit()?;
+        }
+        let mut staged = self.staged;
+        staged.extend(extra);
+        crate::io::output::publish(staged).map_err(|e| RunError::Publish {
+            spent: self.summary.dp.as_ref().is_some_and(|d| d.epsilon > 0.0 || d.delta > 0.0),
+            source: e,
+        })
+    }
+}
+
+/// Runs a loaded job up to its outputs, complete but not yet visible (see [`Prepared`]).
 ///
 /// Everything that can be checked is checked before the first row is read: the job against the
-/// input schema, the key, the output target. Then batches stream through; the output appears
-/// under its final name only once complete.
+/// input schema, the key, the output target. Then batches stream through into temporary files.
 ///
 /// # Errors
 /// [`RunError`]; see [`RunError::exit_code`].
-pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
+pub fn run(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> {
+    run_unchecked(job, options).map_err(|error| match error {
+        // A cell of a column the job does not name (`unlisted_columns: drop`): its name may be
+        // data, so it is not shown.
+        RunError::Io(IoError::Cell { path, line, column, problem }) if job.column(&column).is_none() => {
+            RunError::Io(IoError::Cell { path, line, column: "(not named in the job)".into(), problem })
+        }
+        other => other,
+    })
+}
+
+fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> {
     let started = Instant::now();
     // Seeded runs are reproducible byte for byte, their run id included.
     let run_id = options.run_id.clone().unwrap_or_else(|| run_id_for(options.seed, job));
@@ -224,9 +288,9 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
         rows_read: 0,
         rows_excluded: Excluded::default(),
         rows_written: 0,
-        columns: column_summaries(&plan),
-        input_schema: field_summaries(&source.schema()),
-        output_schema: field_summaries(&plan.output_schema),
+        columns: column_summaries(&plan, job),
+        input_schema: field_summaries(&source.schema(), job),
+        output_schema: field_summaries(&plan.output_schema, job),
         output: OutputSummary {
             path: job.output.path.display().to_string(),
             format: job.output.format,
@@ -246,7 +310,7 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     if options.dry_run {
         summary.lattice_size = anonymity::lattice_size(job, &plan)?;
         summary.elapsed_seconds = started.elapsed().as_secs_f64();
-        return Ok(summary);
+        return Ok(Prepared { summary, staged: Vec::new(), reservation });
     }
 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
@@ -296,26 +360,22 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<RunSummary, RunError> {
     )?;
     let computed = releases::compute(job, &source, &consent, &noise_master)?;
     let progress = options.progress.then(|| progress_bar(&source));
-    let totals = stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, progress.as_ref())?;
+    let (totals, output) =
+        stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, progress.as_ref())?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    // Once any differentially private output is in place the spending is final, so the
-    // reservation is committed even if a release then fails to be written.
-    let written = releases::write(&computed, job.output.overwrite, &provenance);
+    let mut staged = vec![output];
+    staged.extend(releases::write(&computed, job.output.overwrite, &provenance)?);
     if let Some(dp) = summary.dp.as_mut() {
         dp.releases = computed.iter().map(|c| c.summary.clone()).collect();
     }
-    if let Some(reservation) = reservation {
-        reservation.commit()?;
-    }
-    written?;
     summary.rows_read = totals.rows_read;
     summary.rows_excluded = totals.excluded;
     summary.rows_written = totals.rows_written;
     summary.output.written = true;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(Prepared { summary, staged, reservation })
 }
 
 struct Totals {
@@ -343,13 +403,15 @@ fn stream(
     pool: &rayon::ThreadPool,
     threads: usize,
     progress: Option<&indicatif::ProgressBar>,
-) -> Result<Totals, RunError> {
+) -> Result<(Totals, Staged), RunError> {
     let window = threads * 2;
     let mut totals = Totals { rows_read: 0, excluded: Excluded::default(), rows_written: 0 };
-    std::thread::scope(|scope| -> Result<(), RunError> {
+    let staged = std::thread::scope(|scope| -> Result<Staged, RunError> {
         let (sender, receiver) = mpsc::sync_channel::<Result<RecordBatch, IoError>>(window);
         scope.spawn(move || {
             for batch in source.batches() {
+                // An interruption (SIGINT, SIGTERM) ends the input like an unreadable batch.
+                let batch = crate::interrupt::check().map_err(IoError::from).and(batch);
                 let failed = batch.is_err();
                 if sender.send(batch).is_err() || failed {
                     break;
@@ -357,11 +419,11 @@ fn stream(
             }
         });
         let (to_writer, from_transform) = mpsc::sync_channel::<ToWriter>(window);
-        let written = scope.spawn(move || -> Result<Option<u64>, IoError> {
+        let written = scope.spawn(move || -> Result<Option<(u64, Staged)>, IoError> {
             for message in from_transform {
                 match message {
                     ToWriter::Batch(batch) => writer.write(&batch)?,
-                    ToWriter::Done => return writer.finish().map(Some),
+                    ToWriter::Done => return writer.stage().map(Some),
                 }
             }
             Ok(None)
@@ -435,12 +497,14 @@ fn stream(
         let written = written.join().map_err(|_| RunError::Internal("the writer thread panicked".into()))?;
         transformed?;
         match written? {
-            Some(rows) => totals.rows_written = rows,
-            None => return Err(RunError::Internal("the writer stopped before the end of the data".into())),
+            Some((rows, staged)) => {
+                totals.rows_written = rows;
+                Ok(staged)
+            }
+            None => Err(RunError::Internal("the writer stopped before the end of the data".into())),
         }
-        Ok(())
     })?;
-    Ok(totals)
+    Ok((totals, staged))
 }
 
 /// One batch after the consent filter and every kernel.
@@ -535,11 +599,11 @@ fn compact_privacy(summary: &RunSummary) -> String {
     out.to_string()
 }
 
-fn column_summaries(plan: &Plan) -> Vec<ColumnSummary> {
+fn column_summaries(plan: &Plan, job: &Job) -> Vec<ColumnSummary> {
     plan.steps
         .iter()
         .map(|s| ColumnSummary {
-            name: s.name.clone(),
+            name: shown_name(job, &s.name, s.input_index),
             action: s.action,
             detail: s.detail.clone(),
             input_type: s.input_type.to_string(),

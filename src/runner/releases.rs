@@ -5,7 +5,7 @@ use crate::consent::ConsentFilter;
 use crate::dp::aggregate::{Accumulator, ReleaseSummary, Row};
 use crate::dp::mechanism::batch_rng;
 use crate::io::DataSource;
-use crate::io::output::BatchWriter;
+use crate::io::output::{BatchWriter, Staged};
 use crate::io::text::to_text;
 use crate::job::{Aggregate, Job, Measure};
 use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
@@ -38,6 +38,7 @@ pub fn compute<'a>(
         |name: &str| schema.index_of(name).map_err(|_| super::RunError::Internal(format!("column `{name}` vanished")));
     let mut accumulators: Vec<Accumulator<'_>> = job.aggregates.iter().map(Accumulator::new).collect();
     for batch in source.batches() {
+        crate::interrupt::check()?;
         let kept = consent.apply(&batch?)?.batch;
         for (spec, accumulator) in job.aggregates.iter().zip(&mut accumulators) {
             let text = |name: &str| -> Result<StringArray, super::RunError> {
@@ -98,7 +99,7 @@ pub fn compute<'a>(
         .collect())
 }
 
-/// Writes computed releases, each atomically.
+/// Writes computed releases under temporary names, to be published with the run's output.
 ///
 /// # Errors
 /// [`super::RunError`] for the first release that cannot be written.
@@ -106,11 +107,8 @@ pub fn write(
     computed: &[Computed<'_>],
     overwrite: bool,
     provenance: &[(String, String)],
-) -> Result<(), super::RunError> {
-    for c in computed {
-        write_release(c.spec, &c.rows, overwrite, provenance)?;
-    }
-    Ok(())
+) -> Result<Vec<Staged>, super::RunError> {
+    computed.iter().map(|c| write_release(c.spec, &c.rows, overwrite, provenance)).collect()
 }
 
 fn write_release(
@@ -118,7 +116,7 @@ fn write_release(
     rows: &[crate::dp::aggregate::Released],
     overwrite: bool,
     provenance: &[(String, String)],
-) -> Result<(), super::RunError> {
+) -> Result<Staged, super::RunError> {
     let mut fields: Vec<Field> = spec.group_by.iter().map(|g| Field::new(g, DataType::Utf8, true)).collect();
     fields.extend([
         Field::new("measure", DataType::Utf8, false),
@@ -141,6 +139,5 @@ fn write_release(
     metadata.push(("anonymize.release".to_string(), spec.name.clone()));
     let mut writer = BatchWriter::create(&spec.path, spec.format, overwrite, schema, metadata, &[])?;
     writer.write(&batch)?;
-    writer.finish()?;
-    Ok(())
+    Ok(writer.stage()?.1)
 }

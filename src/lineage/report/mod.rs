@@ -62,17 +62,17 @@ pub fn render(document: &Document, format: Format) -> String {
     }
 }
 
-/// Writes the report atomically (a temporary file renamed into place).
+/// Writes the report under a temporary name, to be published with the run's outputs.
 ///
 /// # Errors
 /// [`crate::io::IoError`] when it cannot be written, or exists and `overwrite` is false.
-pub fn write(path: &Path, text: &str, overwrite: bool) -> Result<(), crate::io::IoError> {
+pub fn stage(path: &Path, text: &str, overwrite: bool) -> Result<crate::io::output::Staged, crate::io::IoError> {
     use std::io::Write;
     let (file, mut handle) = crate::io::output::AtomicFile::create(path, overwrite)?;
     handle
         .write_all(text.as_bytes())
         .map_err(|source| crate::io::IoError::Write { path: path.to_path_buf(), source })?;
-    file.commit(handle)
+    file.stage(handle)
 }
 
 /// A report: a title and blocks in reading order.
