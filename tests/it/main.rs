@@ -3,6 +3,8 @@
 mod anonymity;
 mod bad_jobs;
 mod budget;
+mod fuzz;
+mod hostile;
 mod leaks;
 mod lineage;
 mod noise;
