@@ -49,7 +49,15 @@ pub struct Bound {
 /// # Errors
 /// [`PlanError::Invalid`] with every problem, or an input that cannot be read.
 pub fn bind(job: &Job) -> Result<Bound, PlanError> {
-    let source = DataSource::open(&job.input, BATCH_SIZE).map_err(PlanError::Input)?;
+    bind_with(job, BATCH_SIZE)
+}
+
+/// As [`bind`], reading `batch_rows` rows per record batch (results never depend on it).
+///
+/// # Errors
+/// As [`bind`].
+pub fn bind_with(job: &Job, batch_rows: usize) -> Result<Bound, PlanError> {
+    let source = DataSource::open(&job.input, batch_rows.max(1)).map_err(PlanError::Input)?;
     let mut list_schemas = Vec::new();
     if let Some(consent) = &job.consent {
         for exclusion in &consent.exclude {

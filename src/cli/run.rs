@@ -40,6 +40,9 @@ pub struct RunArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Rows per record batch, for memory tuning (default 16384). Never changes any result.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub batch_rows: Option<u32>,
     /// The privacy report's format (default: from the `report:` path's extension, else html).
     #[arg(long, value_enum)]
     pub report_format: Option<Format>,
@@ -56,6 +59,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         dry_run: args.dry_run,
         progress: !args.quiet && std::io::stderr().is_terminal(),
         run_id: Some(run_id.clone()),
+        batch_rows: args.batch_rows.map(|n| n as usize),
     };
     if args.dry_run {
         let mut summary = runner::run(&job, &options).map_err(run_failure)?.summary;

@@ -157,6 +157,22 @@ fn normalize_schema(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Where a batch's rows come from: the input file's place in name order and the index (0-based)
+/// in that file of the batch's first row. A row's identity, (file, index), does not depend on how
+/// the input is cut into batches, threads or partitions; per-row randomness is derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowOrigin {
+    pub file: u32,
+    pub first_row: u64,
+}
+
+/// The identities of some rows of one file: the file's place and each row's index in it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub file: u32,
+    pub rows: &'a [u64],
+}
+
 /// One input: its files, their common schema, and how to read them.
 #[derive(Debug, Clone)]
 pub struct DataSource {
@@ -225,22 +241,40 @@ impl DataSource {
 
     /// Every batch of every file, in order. Batches never span two files.
     pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, IoError>> + Send + '_ {
-        self.files.iter().flat_map(
-            move |(path, format)| -> Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send> {
-                let opened: Result<Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send>, IoError> =
-                    match format {
-                        DataFormat::Csv => csv::CsvBatches::open(path, &self.csv, self.schema.clone(), self.batch_size)
-                            .map(|b| Box::new(b) as _),
-                        DataFormat::Parquet => {
-                            parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size)
-                                .map(|b| Box::new(b) as _)
-                        }
-                    };
-                match opened {
-                    Ok(batches) => batches,
-                    Err(e) => Box::new(std::iter::once(Err(e))),
-                }
-            },
-        )
+        self.batches_with_origin().map(|b| b.map(|(_, batch)| batch))
+    }
+
+    /// Every batch of every file, in order, with where its rows come from.
+    pub fn batches_with_origin(&self) -> impl Iterator<Item = Result<(RowOrigin, RecordBatch), IoError>> + Send + '_ {
+        self.files.iter().enumerate().flat_map(move |(file, (path, format))| {
+            let mut next_row = 0u64;
+            let file = u32::try_from(file).unwrap_or(u32::MAX);
+            self.file_batches(path, *format).map(move |batch| {
+                batch.map(|batch| {
+                    let origin = RowOrigin { file, first_row: next_row };
+                    next_row += batch.num_rows() as u64;
+                    (origin, batch)
+                })
+            })
+        })
+    }
+
+    fn file_batches<'s>(
+        &'s self,
+        path: &'s Path,
+        format: DataFormat,
+    ) -> Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send + 's> {
+        let opened: Result<Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send>, IoError> = match format {
+            DataFormat::Csv => {
+                csv::CsvBatches::open(path, &self.csv, self.schema.clone(), self.batch_size).map(|b| Box::new(b) as _)
+            }
+            DataFormat::Parquet => {
+                parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size).map(|b| Box::new(b) as _)
+            }
+        };
+        match opened {
+            Ok(batches) => batches,
+            Err(e) => Box::new(std::iter::once(Err(e))),
+        }
     }
 }

@@ -321,6 +321,40 @@ fn publish_one(file: &Staged) -> Result<Option<PathBuf>, IoError> {
     }
 }
 
+/// Writes the pending rows in slices of exactly [`PARQUET_CHUNK`] rows, keeping the remainder
+/// pending (or writing it too, at the end).
+fn write_chunks(
+    writer: &mut ArrowWriter<File>,
+    pending: &mut Vec<RecordBatch>,
+    pending_rows: &mut usize,
+    last: bool,
+) -> Result<(), parquet::errors::ParquetError> {
+    let all = if pending.len() <= 1 {
+        let Some(only) = pending.pop() else { return Ok(()) };
+        only
+    } else {
+        let schema = pending[0].schema();
+        let joined = arrow::compute::concat_batches(&schema, pending.iter())?;
+        pending.clear();
+        joined
+    };
+    let mut offset = 0;
+    while all.num_rows() - offset >= PARQUET_CHUNK {
+        writer.write(&all.slice(offset, PARQUET_CHUNK))?;
+        offset += PARQUET_CHUNK;
+    }
+    let rest = all.num_rows() - offset;
+    if rest > 0 {
+        if last {
+            writer.write(&all.slice(offset, rest))?;
+        } else {
+            pending.push(all.slice(offset, rest));
+        }
+    }
+    *pending_rows = if last { 0 } else { rest };
+    Ok(())
+}
+
 /// Writes record batches as Parquet (zstd) or CSV into an [`AtomicFile`].
 pub struct BatchWriter {
     file: AtomicFile,
@@ -328,8 +362,13 @@ pub struct BatchWriter {
     rows: u64,
 }
 
+/// Rows per Parquet write. The Parquet writer decides page boundaries (and so the file's bytes)
+/// by the batches it is given; handing it slices of a fixed size makes the file independent of
+/// how the rows arrived (batch size, consent filter, partitioning).
+const PARQUET_CHUNK: usize = 16_384;
+
 enum Inner {
-    Parquet(ArrowWriter<File>),
+    Parquet { writer: ArrowWriter<File>, pending: Vec<RecordBatch>, pending_rows: usize },
     Csv { writer: ::csv::Writer<BufWriter<File>>, header_written: bool, schema: SchemaRef },
 }
 
@@ -367,7 +406,7 @@ impl BatchWriter {
                 let properties = properties.build();
                 let writer = ArrowWriter::try_new(file, schema, Some(properties))
                     .map_err(|source| IoError::ParquetWrite { path: target.to_path_buf(), source })?;
-                Inner::Parquet(writer)
+                Inner::Parquet { writer, pending: Vec::new(), pending_rows: 0 }
             }
             DataFormat::Csv => Inner::Csv {
                 writer: ::csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file)),
@@ -386,7 +425,18 @@ impl BatchWriter {
         let path = self.file.target().to_path_buf();
         self.rows += batch.num_rows() as u64;
         match &mut self.inner {
-            Inner::Parquet(writer) => writer.write(batch).map_err(|source| IoError::ParquetWrite { path, source }),
+            Inner::Parquet { writer, pending, pending_rows } => {
+                if batch.num_rows() == 0 {
+                    return Ok(());
+                }
+                pending.push(batch.clone());
+                *pending_rows += batch.num_rows();
+                if *pending_rows >= PARQUET_CHUNK {
+                    write_chunks(writer, pending, pending_rows, false)
+                        .map_err(|source| IoError::ParquetWrite { path, source })?;
+                }
+                Ok(())
+            }
             Inner::Csv { writer, header_written, schema } => {
                 let csv_error =
                     |e: ::csv::Error| IoError::Write { path: path.clone(), source: std::io::Error::other(e) };
@@ -429,7 +479,11 @@ impl BatchWriter {
     pub fn stage(self) -> Result<(u64, Staged), IoError> {
         let path = self.file.target().to_path_buf();
         let file = match self.inner {
-            Inner::Parquet(writer) => writer.into_inner().map_err(|source| IoError::ParquetWrite { path, source })?,
+            Inner::Parquet { mut writer, mut pending, mut pending_rows } => {
+                write_chunks(&mut writer, &mut pending, &mut pending_rows, true)
+                    .and_then(|()| writer.into_inner())
+                    .map_err(|source| IoError::ParquetWrite { path, source })?
+            }
             Inner::Csv { mut writer, header_written, schema } => {
                 let csv_error =
                     |e: ::csv::Error| IoError::Write { path: path.clone(), source: std::io::Error::other(e) };

@@ -10,7 +10,7 @@ use crate::consent::{ConsentFilter, Excluded};
 use crate::dp::ledger::Reservation;
 use crate::io::output::{BatchWriter, Published, Staged, check_target};
 use crate::io::text::to_text;
-use crate::io::{DataSource, IoError};
+use crate::io::{DataSource, IoError, RowOrigin};
 use crate::job::{DataFormat, Job, JobError};
 use crate::plan::{self, DropReason, Plan, PlanError};
 use crate::privacy::recode::Recoding;
@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// The run id to use (lineage events are sent before the run starts); `None`: a new one.
     pub run_id: Option<String>,
+    /// Rows per record batch (`None`: [`crate::io::BATCH_SIZE`]). Memory tuning only: no output
+    /// byte depends on it.
+    pub batch_rows: Option<usize>,
 }
 
 /// Why a run failed. Nothing is left under an output's final name when it does.
@@ -259,7 +262,7 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     let started = Instant::now();
     // Seeded runs are reproducible byte for byte, their run id included.
     let run_id = options.run_id.clone().unwrap_or_else(|| run_id_for(options.seed, job));
-    let plan::Bound { source } = plan::bind(job)?;
+    let plan::Bound { source } = plan::bind_with(job, options.batch_rows.unwrap_or(crate::io::BATCH_SIZE))?;
     let key = plan::load_key(job)?;
     let noise_master = privacy_budget::noise_master(options.seed, &job.file_blake3)?;
     let plan = plan::compile(job, &source.schema(), key.as_ref(), noise_master)?;
@@ -407,9 +410,9 @@ fn stream(
     let window = threads * 2;
     let mut totals = Totals { rows_read: 0, excluded: Excluded::default(), rows_written: 0 };
     let staged = std::thread::scope(|scope| -> Result<Staged, RunError> {
-        let (sender, receiver) = mpsc::sync_channel::<Result<RecordBatch, IoError>>(window);
+        let (sender, receiver) = mpsc::sync_channel::<Result<(RowOrigin, RecordBatch), IoError>>(window);
         scope.spawn(move || {
-            for batch in source.batches() {
+            for batch in source.batches_with_origin() {
                 // An interruption (SIGINT, SIGTERM) ends the input like an unreadable batch.
                 let batch = crate::interrupt::check().map_err(IoError::from).and(batch);
                 let failed = batch.is_err();
@@ -444,10 +447,10 @@ fn stream(
                 while chunk.len() < window {
                     match receiver.recv() {
                         Ok(batch) => {
-                            let batch = batch?;
+                            let (origin, batch) = batch?;
                             let first_row = next_row;
                             next_row += batch.num_rows() as u64;
-                            chunk.push((first_row, batch));
+                            chunk.push((first_row, origin, batch));
                         }
                         Err(_) => {
                             input_done = true;
@@ -458,10 +461,12 @@ fn stream(
                 let results: Vec<Result<Transformed, RunError>> = pool.install(|| {
                     chunk
                         .par_iter()
-                        .map(|(first_row, batch)| transform_batch(batch, *first_row, plan, consent, recoding))
+                        .map(|(first_row, origin, batch)| {
+                            transform_batch(batch, *first_row, *origin, plan, consent, recoding)
+                        })
                         .collect()
                 });
-                for ((_, batch), result) in chunk.iter().zip(results) {
+                for ((_, _, batch), result) in chunk.iter().zip(results) {
                     let Transformed { batch: out, excluded, fingerprints, input_rows } = result?;
                     for ((step, seen), prints) in unique.iter_mut().zip(&fingerprints) {
                         if let Err(conflict) = seen.add(prints) {
@@ -518,10 +523,12 @@ struct Transformed {
 }
 
 /// Consent filter, then every column's kernel. `first_row` is the 0-based input row number of
-/// the batch's first row, for error messages.
+/// the batch's first row (counted across files), for error messages; `origin` gives each row its
+/// identity (file, index in file), from which per-row randomness is derived.
 fn transform_batch(
     batch: &RecordBatch,
     first_row: u64,
+    origin: RowOrigin,
     plan: &Plan,
     consent: &ConsentFilter,
     recoding: Option<&Recoding>,
@@ -529,6 +536,11 @@ fn transform_batch(
     let filtered = consent.apply(batch)?;
     let kept = &filtered.batch;
     let input_row = |index: u64| first_row + filtered.input_index(index as usize) as u64 + 1;
+    let identities: Vec<u64> = match &filtered.kept {
+        None => (origin.first_row..origin.first_row + kept.num_rows() as u64).collect(),
+        Some(mask) => mask.values().set_indices().map(|i| origin.first_row + i as u64).collect(),
+    };
+    let rows = crate::io::Rows { file: origin.file, rows: &identities };
     let mut columns = Vec::with_capacity(plan.output_schema.fields().len());
     let mut fingerprints = Vec::new();
     let recoded = recoding.map(|r| r.apply(kept)).transpose()?;
@@ -542,7 +554,7 @@ fn transform_batch(
         };
         let out = match recoded_column {
             Some(column) => column.clone(),
-            None => kernel.apply(&step.name, input, kept, first_row).map_err(|e| e.map_rows(input_row))?,
+            None => kernel.apply(&step.name, input, kept, &rows).map_err(|e| e.map_rows(input_row))?,
         };
         if step.unique.is_some() {
             let text = |array: &ArrayRef| {

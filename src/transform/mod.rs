@@ -86,7 +86,7 @@ impl Kernel {
         column: &str,
         values: &ArrayRef,
         batch: &RecordBatch,
-        first_row: u64,
+        origin: &crate::io::Rows<'_>,
     ) -> Result<ArrayRef, TransformError> {
         let text =
             |action| to_text(values).ok_or_else(|| TransformError::NoText { column: column.to_string(), action });
@@ -109,8 +109,8 @@ impl Kernel {
             }
             Kernel::Recoded => return Err(TransformError::NotRowLocal { column: column.to_string() }),
             Kernel::Noise { calibrated, master } => {
-                let mut rng = crate::dp::mechanism::batch_rng(master, column, first_row);
-                crate::dp::mechanism::add_noise(calibrated, values, &mut rng)
+                let mut rng = crate::dp::mechanism::CellRng::new(master, column, origin.file);
+                crate::dp::mechanism::add_noise(calibrated, values, &mut rng, origin.rows)
                     .ok_or_else(|| TransformError::NoText { column: column.to_string(), action: "noise" })?
             }
             Kernel::Shift { shifter, by } => {

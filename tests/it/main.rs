@@ -3,6 +3,7 @@
 mod anonymity;
 mod bad_jobs;
 mod budget;
+mod cutting;
 mod fuzz;
 mod hostile;
 mod leaks;

@@ -73,11 +73,14 @@ fn noise_keeps_types_spends_the_budget_and_refuses_overspending() {
 fn seeded_noise_is_reproducible_across_threads_and_marked_not_private() {
     let dir = tempfile::tempdir().unwrap();
     dp_job(dir.path(), "dp", "out.csv", 100.0, &sample());
-    let first = anonymize(dir.path(), &["run", "dp.yaml", "--seed", "7", "--threads", "1"]);
+    // Batches of 500 rows: the 5,000 sample rows are cut into ten, so two threads really do
+    // share the work (one batch would leave the second thread idle and the test toothless).
+    let first = anonymize(dir.path(), &["run", "dp.yaml", "--seed", "7", "--threads", "1", "--batch-rows", "500"]);
     assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
     assert!(stderr(&first).contains("NOT differentially private"), "{}", stderr(&first));
     let bytes = std::fs::read(dir.path().join("out.csv")).unwrap();
-    let second = anonymize(dir.path(), &["run", "dp.yaml", "--seed", "7", "--threads", "2", "--quiet"]);
+    let second =
+        anonymize(dir.path(), &["run", "dp.yaml", "--seed", "7", "--threads", "2", "--quiet", "--batch-rows", "700"]);
     assert_eq!(second.status.code(), Some(0));
     assert_eq!(std::fs::read(dir.path().join("out.csv")).unwrap(), bytes);
     let other = anonymize(dir.path(), &["run", "dp.yaml", "--seed", "8", "--quiet"]);
