@@ -4,6 +4,7 @@
 use crate::job::KeySource;
 use std::fmt;
 use std::path::PathBuf;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A 256-bit key. Its bytes never leave this type except into key derivation, and `Debug`
 /// does not show them.
@@ -40,13 +41,14 @@ impl Key {
         if text.len() != 64 {
             return None;
         }
-        let mut bytes = [0u8; 32];
+        // Every copy of key material is wiped when dropped (`zeroize` cannot be optimised away).
+        let mut bytes = Zeroizing::new([0u8; 32]);
         for (i, pair) in text.as_bytes().chunks(2).enumerate() {
             let high = (pair[0] as char).to_digit(16)?;
             let low = (pair[1] as char).to_digit(16)?;
             bytes[i] = (high * 16 + low) as u8;
         }
-        Some(Self(bytes))
+        Some(Self(*bytes))
     }
 
     /// Loads the key from its source.
@@ -57,17 +59,19 @@ impl Key {
         let (text, source_name) = match source {
             KeySource::Env(name) => {
                 let value = std::env::var(name).map_err(|_| KeyError::MissingEnv { name: name.clone() })?;
-                (value, format!("environment variable `{name}`"))
+                (Zeroizing::new(value), format!("environment variable `{name}`"))
             }
             KeySource::File(path) => {
                 // A key file holds 64 characters and some white space; reading is bounded and
                 // special files are refused, so `/dev/zero` or a FIFO cannot exhaust or hang a run.
-                let bytes = crate::io::files::read_bounded(path, KEY_FILE_LIMIT)
-                    .map_err(|source| KeyError::File { path: path.clone(), source })?;
+                let bytes = Zeroizing::new(
+                    crate::io::files::read_bounded(path, KEY_FILE_LIMIT)
+                        .map_err(|source| KeyError::File { path: path.clone(), source })?,
+                );
                 let source_name = format!("file `{}`", path.display());
-                let value =
-                    String::from_utf8(bytes).map_err(|_| KeyError::Malformed { source_name: source_name.clone() })?;
-                (value, source_name)
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| KeyError::Malformed { source_name: source_name.clone() })?;
+                (Zeroizing::new(text.to_string()), source_name)
             }
         };
         Self::from_hex(&text).ok_or(KeyError::Malformed { source_name })
@@ -113,10 +117,7 @@ impl fmt::Debug for Key {
 
 impl Drop for Key {
     fn drop(&mut self) {
-        for byte in &mut self.0 {
-            // SAFETY: `byte` is a valid, aligned, exclusive reference.
-            unsafe { std::ptr::write_volatile(byte, 0) };
-        }
+        self.0.zeroize();
     }
 }
 

@@ -213,7 +213,7 @@ pub struct CellRng {
 impl CellRng {
     /// The generator of `column` for the rows of input file `file`.
     pub fn new(master: &[u8; 32], column: &str, file: u32) -> Self {
-        let mut material = Vec::with_capacity(32 + column.len());
+        let mut material = zeroize::Zeroizing::new(Vec::with_capacity(32 + column.len()));
         material.extend_from_slice(master);
         material.extend_from_slice(column.as_bytes());
         let mut rng = ChaCha20Rng::from_seed(blake3::derive_key(NOISE_CONTEXT, &material));

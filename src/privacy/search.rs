@@ -193,10 +193,14 @@ pub struct Classes<K = u128> {
 }
 
 impl<K> Classes<K> {
+    /// Gives back capacity when more than half of it is unused (a reallocation copies the
+    /// arrays, so a node that filled most of its room keeps it).
     fn shrink_to_fit(&mut self) {
-        self.keys.shrink_to_fit();
-        self.counts.shrink_to_fit();
-        self.histograms.shrink_to_fit();
+        if self.keys.capacity() > 2 * self.keys.len() {
+            self.keys.shrink_to_fit();
+            self.counts.shrink_to_fit();
+            self.histograms.shrink_to_fit();
+        }
     }
 }
 

@@ -192,11 +192,8 @@ pub fn seeded_run_id(seed: u64, job_blake3: &str) -> String {
     uuid_v4(hasher.finalize().as_bytes()[..16].try_into().unwrap_or([0; 16]))
 }
 
-fn uuid_v4(mut bytes: [u8; 16]) -> String {
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex = crate::keys::hex(&bytes);
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
+fn uuid_v4(bytes: [u8; 16]) -> String {
+    uuid::Builder::from_random_bytes(bytes).into_uuid().hyphenated().to_string()
 }
 
 /// The run id of a run of `job`: derived from the seed (reproducible) or fresh.

@@ -132,14 +132,11 @@ impl Ff1 {
     /// The column cipher of the contract: key derived from the job key and `domain`, which is
     /// also the tweak.
     pub fn for_domain(key: &Key, domain: &str, alphabet: Alphabet) -> Self {
-        let mut material = Vec::with_capacity(32 + domain.len());
+        let mut material = zeroize::Zeroizing::new(Vec::with_capacity(32 + domain.len()));
         material.extend_from_slice(key.bytes());
         material.extend_from_slice(domain.as_bytes());
-        let mut aes_key = blake3::derive_key(ENCRYPT_CONTEXT, &material);
-        material.iter_mut().for_each(|b| *b = 0);
-        let cipher = Self::with_aes_key(&aes_key, domain.as_bytes(), alphabet);
-        aes_key.iter_mut().for_each(|b| *b = 0);
-        cipher
+        let aes_key = zeroize::Zeroizing::new(blake3::derive_key(ENCRYPT_CONTEXT, &material));
+        Self::with_aes_key(&aes_key, domain.as_bytes(), alphabet)
     }
 
     /// FF1 with a raw AES-256 key and tweak (NIST's test vectors use these directly).

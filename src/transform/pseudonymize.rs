@@ -33,11 +33,10 @@ impl Pseudonymizer {
     pub fn new(key: &Key, method: PseudonymMethod, domain: &str, length: usize, keep_domain: bool) -> Self {
         let method = match method {
             PseudonymMethod::KeyedHash => {
-                let mut material = Vec::with_capacity(32 + domain.len());
+                let mut material = zeroize::Zeroizing::new(Vec::with_capacity(32 + domain.len()));
                 material.extend_from_slice(key.bytes());
                 material.extend_from_slice(domain.as_bytes());
                 let domain_key = blake3::derive_key(KEYED_HASH_CONTEXT, &material);
-                material.iter_mut().for_each(|b| *b = 0);
                 Method::KeyedHash { domain_key }
             }
             PseudonymMethod::HmacSha256 => {
@@ -105,7 +104,7 @@ impl Pseudonymizer {
 impl Drop for Pseudonymizer {
     fn drop(&mut self) {
         if let Method::KeyedHash { domain_key } = &mut self.method {
-            domain_key.iter_mut().for_each(|b| *b = 0);
+            zeroize::Zeroize::zeroize(domain_key);
         }
     }
 }

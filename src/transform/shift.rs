@@ -33,7 +33,7 @@ pub struct Shifter {
 
 impl Drop for Shifter {
     fn drop(&mut self) {
-        self.shift_key.iter_mut().for_each(|b| *b = 0);
+        zeroize::Zeroize::zeroize(&mut self.shift_key);
     }
 }
 
