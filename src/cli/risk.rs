@@ -54,10 +54,24 @@ pub fn run(args: RiskArgs) -> Result<(), Failure> {
     let source = DataSource::open_path(&args.data, None, &csv, BATCH_SIZE).map_err(Failure::user)?;
     let schema = source.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    // A first line of values (a file without a header) would be echoed as "column names":
+    // then the names are described by position and shape only.
+    let data_like: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| anonymize::job::check::data_shape(n).map(|s| format!("field {} looks like {s}", i + 1)))
+        .collect();
     let index = |name: &str| {
         schema.index_of(name).map_err(|_| {
-            let hint = closest(name, names.iter().copied())
-                .map_or_else(|| format!("columns: {}", names.join(", ")), |c| format!("did you mean `{c}`?"));
+            let hint = if data_like.is_empty() {
+                closest(name, names.iter().copied())
+                    .map_or_else(|| format!("columns: {}", names.join(", ")), |c| format!("did you mean `{c}`?"))
+            } else {
+                format!(
+                    "the data's first line looks like values, not column names ({}); `risk` needs a header line",
+                    data_like.join(", ")
+                )
+            };
             Failure { error: anyhow::anyhow!("column `{name}` is not in the data"), exit_code: 1, hint: Some(hint) }
         })
     };

@@ -171,6 +171,11 @@ fn a_csv_without_a_header_never_shows_its_first_row() {
         let lineage = std::fs::read_to_string(dir.path().join("job.lineage.jsonl")).unwrap_or_default();
         assert!(!lineage.contains("Ann Lee") && !lineage.contains("ann.lee"), "{lineage}");
     }
+    // `risk` on the same file: its hint once listed the "columns", that is the first row.
+    let out = anonymize(dir.path(), &["risk", "raw.csv", "--quasi-identifiers", "zip"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr(&out).contains("Ann Lee") && !stderr(&out).contains("ann.lee"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("needs a header line"), "{}", stderr(&out));
 }
 
 #[test]
