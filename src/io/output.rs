@@ -51,7 +51,9 @@ fn temporary_prefix(target: &Path) -> String {
 }
 
 /// Removes the temporary files that killed runs left for `target`: those whose writer's lock
-/// can be taken (the process that held it is gone). Returns how many were removed.
+/// can be taken (the process that held it is gone), and backups of replaced files (`.old`) that a
+/// run killed between publishing and confirming left more than ten minutes ago (a live run
+/// holds one for the seconds its COMPLETE event takes). Returns how many were removed.
 pub fn remove_stale_temporaries(target: &Path) -> usize {
     let folder = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -73,7 +75,15 @@ pub fn remove_stale_temporaries(target: &Path) -> usize {
         let Ok(file) = File::options().write(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(&path) else {
             continue;
         };
-        if name.ends_with(".tmp") && file.try_lock().is_ok() && std::fs::remove_file(&path).is_ok() {
+        let stale = if name.ends_with(".tmp") {
+            file.try_lock().is_ok()
+        } else {
+            use std::os::unix::fs::MetadataExt;
+            // A hard link's creation sets the inode's change time.
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            file.metadata().is_ok_and(|m| u64::try_from(m.ctime()).is_ok_and(|c| now.saturating_sub(c) > 600))
+        };
+        if stale && std::fs::remove_file(&path).is_ok() {
             removed += 1;
         }
     }
@@ -529,6 +539,41 @@ mod tests {
         assert!(matches!(atomic.commit(file), Err(IoError::Exists { .. })));
         assert_eq!(std::fs::read(&target).unwrap(), b"written meanwhile");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is removed");
+    }
+
+    fn staged(target: &Path, overwrite: bool, text: &[u8]) -> Staged {
+        let (atomic, mut file) = AtomicFile::create(target, overwrite).unwrap();
+        file.write_all(text).unwrap();
+        atomic.stage(file).unwrap()
+    }
+
+    /// Files become visible together: if one cannot be published, those already moved are taken
+    /// back and the files they replaced restored; a rollback after publishing does the same.
+    #[test]
+    fn publishing_is_all_or_nothing_and_can_be_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+        std::fs::write(&a, b"old a").unwrap();
+        let first = staged(&a, true, b"new a");
+        let second = staged(&b, false, b"new b");
+        std::fs::write(&b, b"appeared meanwhile").unwrap();
+        assert!(matches!(publish(vec![first, second]), Err(IoError::Exists { .. })));
+        assert_eq!(std::fs::read(&a).unwrap(), b"old a");
+        assert_eq!(std::fs::read(&b).unwrap(), b"appeared meanwhile");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary file or backup is left");
+
+        std::fs::remove_file(&b).unwrap();
+        let published = publish(vec![staged(&a, true, b"new a"), staged(&b, false, b"new b")]).unwrap();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new a");
+        published.roll_back();
+        assert_eq!(std::fs::read(&a).unwrap(), b"old a");
+        assert!(!b.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+
+        publish(vec![staged(&a, true, b"new a"), staged(&b, false, b"new b")]).unwrap().confirm();
+        assert_eq!(std::fs::read(&a).unwrap(), b"new a");
+        assert_eq!(std::fs::read(&b).unwrap(), b"new b");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "the backup is gone once confirmed");
     }
 
     #[test]
