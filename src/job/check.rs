@@ -318,3 +318,74 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
     }
     issues
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::Field;
+
+    fn job(columns: &str, extra: &str) -> Job {
+        let text = format!(
+            "version: 1\nname: t\ninput: {{ path: in.csv }}\nsecrets: {{ pseudonym_key: {{ env: K }} }}\n{extra}\
+             columns:\n{columns}output: {{ path: out.csv }}\n"
+        );
+        crate::job::from_text(&text, crate::job::Syntax::Yaml, std::path::Path::new("/t")).unwrap()
+    }
+
+    fn schema(fields: &[(&str, DataType)]) -> Schema {
+        Schema::new(fields.iter().map(|(n, t)| Field::new(*n, t.clone(), true)).collect::<Vec<_>>())
+    }
+
+    fn messages(issues: &Issues) -> String {
+        issues.to_string()
+    }
+
+    #[test]
+    fn actions_must_fit_their_column_types() {
+        let job = job(
+            "  id: mask\n  at: { action: shift, by: id, max_days: 3 }\n  x: { action: noise, epsilon: 1, bounds: [0, 1] }\n",
+            "privacy: { budget: { ledger: b.json, dataset: d, epsilon: 2 } }\n",
+        );
+        let input = schema(&[("id", DataType::Boolean), ("at", DataType::Utf8), ("x", DataType::Decimal128(10, 2))]);
+        let text = messages(&against_schema(&job, &input, &[]));
+        assert!(text.contains("`mask` does not fit a boolean column"), "{text}");
+        assert!(text.contains("`shift` does not fit a text column"), "{text}");
+        assert!(text.contains("this column is Decimal128(10, 2)"), "{text}");
+        let fine = schema(&[("id", DataType::Utf8), ("at", DataType::Date32), ("x", DataType::Float64)]);
+        assert!(against_schema(&job, &fine, &[]).is_empty());
+    }
+
+    /// Names the job does not list are never shown: described by position and shape, and a
+    /// header row of values is refused with a hint about `has_header`.
+    #[test]
+    fn unlisted_names_are_described_never_shown() {
+        let job = job("  id: keep\n  emial: keep\n", "");
+        let input = schema(&[("id", DataType::Int64), ("email", DataType::Utf8), ("Zoe Quinn", DataType::Utf8)]);
+        let text = messages(&against_schema(&job, &input, &[]));
+        assert!(text.contains("did you mean field 2 of the input?"), "{text}");
+        assert!(text.contains("field 3 (9 characters with spaces)"), "{text}");
+        assert!(!text.contains("Zoe") && !text.contains("`email`"), "{text}");
+        let headerless =
+            schema(&[("1", DataType::Int64), ("ann@x.test", DataType::Utf8), ("1984-02-09", DataType::Utf8)]);
+        let text = messages(&against_schema(&job, &headerless, &[]));
+        assert!(text.contains("input.has_header") && text.contains("field 2 looks like an e-mail address"), "{text}");
+        assert!(!text.contains("ann@x.test") && !text.contains("1984"), "{text}");
+    }
+
+    #[test]
+    fn data_shapes() {
+        for (text, shape) in [
+            ("ann@x.test", Some("an e-mail address")),
+            ("42", Some("a number")),
+            ("-1.5e3", Some("a number")),
+            ("2024-02-29", Some("a date")),
+            ("+1 (617) 555-0101", Some("a phone or account number")),
+            ("TRUE", Some("a boolean value")),
+            ("customer_id", None),
+            ("First Name", None),
+            ("zip5", None),
+        ] {
+            assert_eq!(data_shape(text), shape, "{text}");
+        }
+    }
+}

@@ -520,7 +520,8 @@ impl<'a> Parser<'a> {
             "generalize" => self.generalize(value, path),
             "noise" => {
                 let c: NoiseConfig = self.de_json(value, path)?;
-                let epsilon = self.epsilon(c.epsilon, &path.join("epsilon"))?;
+                // Checked now, returned after the bounds: both problems are reported together.
+                let epsilon = self.epsilon(c.epsilon, &path.join("epsilon"));
                 let mut numbers = Vec::with_capacity(c.bounds.len());
                 for bound in &c.bounds {
                     match bound {
@@ -540,7 +541,8 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                let bounds = self.bounds(&numbers, &path.join("bounds"))?;
+                let bounds = self.bounds(&numbers, &path.join("bounds"));
+                let (epsilon, bounds) = (epsilon?, bounds?);
                 let delta = match (c.mechanism, c.delta) {
                     (Mechanism::Gaussian, None) => {
                         self.issue(&path.join("delta"), "the gaussian mechanism needs `delta`, in (0, 1)");
