@@ -4,6 +4,7 @@
 mod budget;
 mod decrypt;
 mod keygen;
+mod progress;
 mod risk;
 mod run;
 mod sample;

@@ -57,7 +57,8 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         threads: args.threads.map(usize::from),
         seed: args.seed,
         dry_run: args.dry_run,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        observer: (!args.quiet && std::io::stderr().is_terminal())
+            .then(|| std::sync::Arc::new(super::progress::Bar::default()) as std::sync::Arc<dyn runner::RunObserver>),
         run_id: Some(run_id.clone()),
         batch_rows: args.batch_rows.map(|n| n as usize),
     };

@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "http")]
 use std::time::Duration;
 
 /// Why an event could not be appended to the lineage file.
@@ -59,6 +60,7 @@ pub fn append(path: &Path, event: &serde_json::Value) -> Result<(), LineageFileE
 pub struct Endpoint {
     url: String,
     api_key: Option<String>,
+    #[cfg(feature = "http")]
     agent: ureq::Agent,
 }
 
@@ -81,16 +83,12 @@ impl Endpoint {
         let prefix = prefix.trim_matches('/');
         let path = if prefix.is_empty() { endpoint.to_string() } else { format!("{prefix}/{endpoint}") };
         let url = format!("{}://{authority}/{path}", scheme.to_ascii_lowercase());
-        // The operating system's trust store (and SSL_CERT_FILE / SSL_CERT_DIR), so that a
-        // company's own certificate authority is trusted as everywhere else on the machine.
-        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
-        let config = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_connect(Some(Duration::from_secs(5)))
-            .timeout_global(Some(Duration::from_secs(15)))
-            .user_agent(concat!("anonymize/", env!("CARGO_PKG_VERSION")))
-            .build();
-        Ok(Self { url, api_key: api_key.map(str::to_string), agent: config.into() })
+        Ok(Self {
+            url,
+            api_key: api_key.map(str::to_string),
+            #[cfg(feature = "http")]
+            agent: agent(),
+        })
     }
 
     /// The URL events go to, for messages.
@@ -102,18 +100,42 @@ impl Endpoint {
     ///
     /// # Errors
     /// A message saying what failed (connection, TLS, timeout, or the status the server
-    /// answered).
+    /// answered), or that this build has no HTTP transport.
     pub fn post(&self, event: &serde_json::Value) -> Result<(), String> {
-        let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
-        let mut request = self.agent.post(&self.url).header("Content-Type", "application/json");
-        if let Some(key) = &self.api_key {
-            request = request.header("Authorization", format!("Bearer {key}"));
+        #[cfg(feature = "http")]
+        {
+            let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+            let mut request = self.agent.post(&self.url).header("Content-Type", "application/json");
+            if let Some(key) = &self.api_key {
+                request = request.header("Authorization", format!("Bearer {key}"));
+            }
+            match request.send(&body[..]) {
+                Ok(_) => Ok(()),
+                Err(ureq::Error::StatusCode(code)) => Err(format!("{} answered HTTP {code}", self.url)),
+                Err(e) => Err(format!("cannot reach {}: {e}", self.url)),
+            }
         }
-        match request.send(&body[..]) {
-            Ok(_) => Ok(()),
-            Err(ureq::Error::StatusCode(code)) => Err(format!("{} answered HTTP {code}", self.url)),
-            Err(e) => Err(format!("cannot reach {}: {e}", self.url)),
+        #[cfg(not(feature = "http"))]
+        {
+            let _ = (event, &self.api_key);
+            Err(format!("this build of anonymize has no HTTP transport (feature `http`); not sent to {}", self.url))
         }
+    }
+}
+
+#[cfg(feature = "http")]
+fn agent() -> ureq::Agent {
+    {
+        // The operating system's trust store (and SSL_CERT_FILE / SSL_CERT_DIR), so that a
+        // company's own certificate authority is trusted as everywhere else on the machine.
+        let tls = ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier).build();
+        let config = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .timeout_connect(Some(Duration::from_secs(5)))
+            .timeout_global(Some(Duration::from_secs(15)))
+            .user_agent(concat!("anonymize/", env!("CARGO_PKG_VERSION")))
+            .build();
+        config.into()
     }
 }
 

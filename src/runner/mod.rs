@@ -23,8 +23,19 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::Instant;
 
+/// Told how a run progresses, so that a driver can show it (the command line draws a progress
+/// bar; a notebook or Spark driver may log). Called from the run's own threads.
+pub trait RunObserver: Send + Sync {
+    /// The output pass begins; `rows` is the input's row count when its format records it.
+    fn output_started(&self, _rows: Option<u64>) {}
+    /// `rows` more input rows went through the output pass.
+    fn rows_done(&self, _rows: u64) {}
+    /// The output pass is over (successfully or not).
+    fn output_finished(&self) {}
+}
+
 /// How a run is carried out (not what it does: that is the job's).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RunOptions {
     /// Worker threads; `None`: all cores.
     pub threads: Option<usize>,
@@ -32,13 +43,26 @@ pub struct RunOptions {
     pub seed: Option<u64>,
     /// Plan only: read schemas, write nothing.
     pub dry_run: bool,
-    /// Draw a progress bar on stderr.
-    pub progress: bool,
+    /// Told how the run progresses (`None`: nobody is).
+    pub observer: Option<std::sync::Arc<dyn RunObserver>>,
     /// The run id to use (lineage events are sent before the run starts); `None`: a new one.
     pub run_id: Option<String>,
     /// Rows per record batch (`None`: [`crate::io::BATCH_SIZE`]). Memory tuning only: no output
     /// byte depends on it.
     pub batch_rows: Option<usize>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("threads", &self.threads)
+            .field("seed", &self.seed)
+            .field("dry_run", &self.dry_run)
+            .field("observer", &self.observer.is_some())
+            .field("run_id", &self.run_id)
+            .field("batch_rows", &self.batch_rows)
+            .finish()
+    }
 }
 
 /// Why a run failed. Nothing is left under an output's final name when it does.
@@ -359,12 +383,15 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         &unique_columns,
     )?;
     let computed = releases::compute(job, &source, &consent, &noise_master)?;
-    let progress = options.progress.then(|| progress_bar(&source));
-    let (totals, output) =
-        stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, progress.as_ref())?;
-    if let Some(bar) = progress {
-        bar.finish_and_clear();
+    let observer = options.observer.as_deref();
+    if let Some(observer) = observer {
+        observer.output_started(source.known_rows());
     }
+    let streamed = stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, observer);
+    if let Some(observer) = observer {
+        observer.output_finished();
+    }
+    let (totals, output) = streamed?;
     let mut staged = vec![output];
     staged.extend(releases::write(&computed, job.output.overwrite, &provenance)?);
     if let Some(dp) = summary.dp.as_mut() {
@@ -402,7 +429,7 @@ fn stream(
     mut writer: BatchWriter,
     pool: &rayon::ThreadPool,
     threads: usize,
-    progress: Option<&indicatif::ProgressBar>,
+    observer: Option<&dyn RunObserver>,
 ) -> Result<(Totals, Staged), RunError> {
     let window = threads * 2;
     let mut totals = Totals { rows_read: 0, excluded: Excluded::default(), rows_written: 0 };
@@ -486,8 +513,8 @@ fn stream(
                     if out.num_rows() > 0 && to_writer.send(ToWriter::Batch(out)).is_err() {
                         return Ok(());
                     }
-                    if let Some(bar) = progress {
-                        bar.inc(batch.num_rows() as u64);
+                    if let Some(observer) = observer {
+                        observer.rows_done(batch.num_rows() as u64);
                     }
                 }
             }
@@ -620,23 +647,6 @@ fn column_summaries(plan: &Plan, job: &Job) -> Vec<ColumnSummary> {
             dropped: s.dropped,
         })
         .collect()
-}
-
-fn progress_bar(source: &DataSource) -> indicatif::ProgressBar {
-    let bar = match source.known_rows() {
-        Some(rows) => indicatif::ProgressBar::new(rows).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {human_pos}/{human_len} rows {wide_bar} {percent}% eta {eta}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        ),
-        None => indicatif::ProgressBar::new_spinner().with_style(
-            indicatif::ProgressStyle::with_template("{spinner} {human_pos} rows read in {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        ),
-    };
-    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
-    bar
 }
 
 impl RunSummary {

@@ -16,7 +16,8 @@ pub use content::build;
 use std::path::{Path, PathBuf};
 
 /// The report's file format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Format {
     /// One self-contained HTML page.
     #[default]
