@@ -320,3 +320,64 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
     }
     Ok(Plan { steps, output_schema: Arc::new(Schema::new(fields)) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::Field;
+
+    fn job(columns: &str) -> Job {
+        let text = format!(
+            "version: 1\nname: t\ninput: {{ path: in.csv }}\nsecrets: {{ pseudonym_key: {{ env: K }} }}\n\
+             unlisted_columns: drop\ncolumns:\n{columns}\
+             privacy: {{ budget: {{ ledger: b.json, dataset: d, epsilon: 5 }} }}\noutput: {{ path: out.csv }}\n"
+        );
+        crate::job::from_text(&text, crate::job::Syntax::Yaml, std::path::Path::new("/t")).unwrap()
+    }
+
+    /// One step per input column in input order; the output keeps the input's order and drops
+    /// what is dropped; each action gets its kernel and output type.
+    #[test]
+    fn a_job_compiles_to_one_step_per_input_column() {
+        let job = job("  id: pseudonymize\n  name: drop\n  phone: { action: mask, keep_last: 2 }\n\
+             \x20 income: { action: noise, epsilon: 1, bounds: [0, 1000] }\n  note: { action: redact, with: x }\n");
+        let schema = Schema::new(vec![
+            Field::new("note", DataType::Utf8, true),
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+            Field::new("secret", DataType::Utf8, true),
+            Field::new("phone", DataType::Utf8, true),
+            Field::new("income", DataType::Float64, true),
+        ]);
+        let key = Key::from_hex(&"11".repeat(32)).unwrap();
+        let plan = compile(&job, &schema, Some(&key), [3; 32]).unwrap();
+        let steps: Vec<(&str, &str, Option<DropReason>)> =
+            plan.steps.iter().map(|s| (s.name.as_str(), s.action, s.dropped)).collect();
+        assert_eq!(
+            steps,
+            [
+                ("note", "redact", None),
+                ("id", "pseudonymize", None),
+                ("name", "drop", Some(DropReason::Action)),
+                ("secret", "drop", Some(DropReason::Unlisted)),
+                ("phone", "mask", None),
+                ("income", "noise", None),
+            ]
+        );
+        let output: Vec<(String, DataType)> =
+            plan.output_schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect();
+        assert_eq!(
+            output,
+            [
+                ("note".to_string(), DataType::Utf8),
+                ("id".to_string(), DataType::Utf8),
+                ("phone".to_string(), DataType::Utf8),
+                ("income".to_string(), DataType::Float64),
+            ]
+        );
+        assert!(plan.steps[5].detail.starts_with("laplace, epsilon 1"), "{}", plan.steps[5].detail);
+        // Without the key, a column that needs it is named.
+        let error = compile(&job, &schema, None, [3; 32]).unwrap_err();
+        assert!(error.to_string().contains("id"), "{error}");
+    }
+}
