@@ -1,10 +1,12 @@
 //! Differentially private aggregates per group (`aggregates:` in the job).
 //!
 //! - **Contribution bounding.** Each privacy unit (say, a customer) contributes to at most
-//!   `max_groups_per_unit` groups: the first ones it appears in, in input order (a choice that
-//!   depends on the unit's own rows only). Within a group it contributes once: to `count` as one
-//!   unit, to `sum` its total clamped to `bounds`, to a histogram its first value's bin. Rows
-//!   without a privacy unit are left out.
+//!   `max_groups_per_unit` groups: those whose keyed hash BLAKE3-keyed(run key, unit, group) is
+//!   smallest (a choice that depends on the unit's own rows only, and not on their order, so any
+//!   cut of the input into batches or partitions chooses the same groups). Within a group it
+//!   contributes once: to `count` as one unit, to `sum` its total clamped to `bounds`, to a
+//!   histogram the smallest bin (or category) among its values. Rows without a privacy unit are
+//!   left out.
 //! - **Budget.** The release's epsilon is split evenly over its measures, plus one share for
 //!   partition selection when the groups are not public; `mean` is a noisy sum over a noisy count,
 //!   each from half its share. Delta is split evenly over what selects from the data: partition
@@ -67,10 +69,12 @@ pub struct Row {
 
 #[derive(Debug, Clone, Default)]
 struct Contribution {
-    /// Per measure: clamped running total (sum, mean) or first bin (histogram).
+    /// Per measure: running total (sum, mean; clamped at release) or smallest bin (histogram).
     totals: Vec<f64>,
     bins: Vec<Option<usize>>,
     categories: Vec<Option<String>>,
+    /// The unit's rows in this group.
+    rows: u64,
 }
 
 /// Collects rows, bounded per unit, then releases.
@@ -78,9 +82,31 @@ struct Contribution {
 pub struct Accumulator<'a> {
     spec: &'a Aggregate,
     groups: BTreeMap<Vec<Option<String>>, usize>,
-    /// Per unit: its groups (ids) and contributions, at most `max_groups_per_unit`.
+    /// Per unit: every group (id) it appears in, with its contribution; bounded to
+    /// `max_groups_per_unit` at release.
     units: HashMap<String, Vec<(usize, Contribution)>>,
     rows_dropped: u64,
+}
+
+/// The rank of a (unit, group) pair in the unit's choice of groups: a keyed hash of both, so the
+/// choice depends on no row order, and nobody without the run's key can steer it.
+fn choice_rank(key: &[u8; 32], unit: &str, group: &[Option<String>]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new_keyed(key);
+    hasher.update(&(unit.len() as u64).to_le_bytes());
+    hasher.update(unit.as_bytes());
+    for value in group {
+        match value {
+            Some(v) => {
+                hasher.update(&[1]);
+                hasher.update(&(v.len() as u64).to_le_bytes());
+                hasher.update(v.as_bytes());
+            }
+            None => {
+                hasher.update(&[0]);
+            }
+        }
+    }
+    *hasher.finalize().as_bytes()
 }
 
 /// Discrete Laplace noise with scale `scale` (rounded up to a multiple of 2^-24).
@@ -132,51 +158,68 @@ impl<'a> Accumulator<'a> {
         }
         let next = self.groups.len();
         let group = *self.groups.entry(row.group).or_insert(next);
-        let limit = self.spec.max_groups_per_unit as usize;
         let measures = &self.spec.measures;
         let entry = self.units.entry(unit).or_default();
         let index = match entry.iter().position(|(g, _)| *g == group) {
             Some(i) => i,
-            None if entry.len() < limit => {
+            None => {
                 entry.push((
                     group,
                     Contribution {
                         totals: vec![0.0; measures.len()],
                         bins: vec![None; measures.len()],
                         categories: vec![None; measures.len()],
+                        rows: 0,
                     },
                 ));
                 entry.len() - 1
             }
-            None => {
-                self.rows_dropped += 1;
-                return;
-            }
         };
         let contribution = &mut entry[index].1;
+        contribution.rows += 1;
         for (m, (measure, (value, category))) in
             measures.iter().zip(row.values.into_iter().zip(row.categories)).enumerate()
         {
             match measure {
                 Measure::Count => {}
                 Measure::Sum { .. } | Measure::Mean { .. } => contribution.totals[m] += value.unwrap_or(0.0),
+                // The smallest bin and category: whatever order the unit's rows come in.
                 Measure::Histogram { bins: Some(edges), .. } => {
-                    if contribution.bins[m].is_none() {
-                        contribution.bins[m] = value.and_then(|v| bin_of(edges, v));
+                    if let Some(bin) = value.and_then(|v| bin_of(edges, v)) {
+                        contribution.bins[m] = Some(contribution.bins[m].map_or(bin, |b| b.min(bin)));
                     }
                 }
                 Measure::Histogram { bins: None, .. } => {
-                    if contribution.categories[m].is_none() {
-                        contribution.categories[m] = category;
+                    if let Some(category) = category
+                        && contribution.categories[m].as_ref().is_none_or(|c| category < *c)
+                    {
+                        contribution.categories[m] = Some(category);
                     }
                 }
             }
         }
     }
 
-    /// Releases the noisy values, in group order.
-    pub fn release(self, rng: &mut ChaCha20Rng) -> (Vec<Released>, ReleaseSummary) {
+    /// Releases the noisy values, in group order. `key` keys the choice of each unit's groups
+    /// (see the module's documentation).
+    pub fn release(mut self, rng: &mut ChaCha20Rng, key: &[u8; 32]) -> (Vec<Released>, ReleaseSummary) {
         let spec = self.spec;
+        let limit = spec.max_groups_per_unit as usize;
+        let group_values: Vec<&Vec<Option<String>>> = {
+            let mut by_id = vec![None; self.groups.len()];
+            for (g, id) in &self.groups {
+                by_id[*id] = Some(g);
+            }
+            by_id.into_iter().flatten().collect()
+        };
+        for (unit, contributions) in &mut self.units {
+            if contributions.len() > limit {
+                contributions.sort_by_cached_key(|(g, _)| choice_rank(key, unit, group_values[*g]));
+                for (_, dropped) in contributions.drain(limit..) {
+                    self.rows_dropped += dropped.rows;
+                }
+            }
+        }
         let m = spec.max_groups_per_unit as f64;
         let global = spec.group_by.is_empty();
         let Split { select, epsilon, delta_each } = Split::of(spec);
@@ -435,30 +478,51 @@ mod tests {
             vec![Measure::Count, Measure::Sum { column: "x".into(), bounds: Bounds::new(0.0, 10.0).unwrap() }],
             1e9,
         );
-        let mut acc = Accumulator::new(&s);
-        // Unit a: two rows in north (one contribution, its total 7 + 8 clamped to 10), then
-        // south (a second group, beyond max_groups_per_unit = 1: dropped).
-        acc.add(row("a", "north", 7.0));
-        acc.add(row("a", "north", 8.0));
-        acc.add(row("a", "south", 5.0));
-        acc.add(row("b", "north", 3.0));
-        acc.add(Row {
-            unit: None,
-            group: vec![Some("north".into())],
-            values: vec![Some(1.0), Some(1.0)],
-            categories: vec![None, None],
-        });
-        acc.add(row("c", "west", 1.0));
-        let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(1));
-        assert_eq!(summary.rows_dropped, 3);
+        // Unit a: two rows in north (one contribution, its total 7 + 8 clamped to 10) and one in
+        // south; with max_groups_per_unit = 1 it keeps the group of smaller keyed rank, whatever
+        // order its rows come in.
+        let north = vec![Some("north".to_string())];
+        let south = vec![Some("south".to_string())];
+        let key = [0u8; 32];
+        let keeps_north = choice_rank(&key, "a", &north) < choice_rank(&key, "a", &south);
+        let rows = [row("a", "north", 7.0), row("a", "north", 8.0), row("a", "south", 5.0), row("b", "north", 3.0)];
+        let mut releases = Vec::new();
+        for order in [[0, 1, 2, 3], [2, 3, 1, 0], [1, 2, 0, 3]] {
+            let mut acc = Accumulator::new(&s);
+            for i in order {
+                acc.add(rows[i].clone());
+            }
+            acc.add(Row {
+                unit: None,
+                group: vec![Some("north".into())],
+                values: vec![Some(1.0), Some(1.0)],
+                categories: vec![None, None],
+            });
+            acc.add(row("c", "west", 1.0));
+            releases.push(acc.release(&mut ChaCha20Rng::seed_from_u64(1), &key));
+        }
+        let (out, summary) = releases[0].clone();
+        assert!(releases.iter().all(|(o, _)| *o == out), "the choice depends on the rows' order");
+        // The row without a unit, west's row (not a public group), and a's rows in the group not
+        // kept.
+        assert_eq!(summary.rows_dropped, if keeps_north { 3 } else { 4 });
         let get = |group: &str, measure: &str| {
             out.iter().find(|r| r.group == vec![Some(group.to_string())] && r.measure == measure).unwrap().value
         };
         // With an enormous epsilon the noise is (next to) nothing: the bounded values come out.
-        assert_eq!(get("north", "count"), 2.0);
-        assert!((get("north", "sum_x") - 13.0).abs() < 1e-6);
-        assert_eq!(get("south", "count"), 0.0);
+        if keeps_north {
+            assert_eq!(get("north", "count"), 2.0);
+            assert!((get("north", "sum_x") - 13.0).abs() < 1e-6);
+            assert_eq!(get("south", "count"), 0.0);
+        } else {
+            assert_eq!(get("north", "count"), 1.0);
+            assert!((get("north", "sum_x") - 3.0).abs() < 1e-6);
+            assert_eq!(get("south", "count"), 1.0);
+        }
         assert!(out.iter().all(|r| r.group != vec![Some("west".to_string())]));
+        // Another key may choose otherwise, but never both groups.
+        let other = [9u8; 32];
+        assert_ne!(choice_rank(&key, "a", &north), choice_rank(&other, "a", &north));
     }
 
     #[test]
@@ -469,7 +533,7 @@ mod tests {
             acc.add(row(&format!("u{i}"), "big", 1.0));
         }
         acc.add(row("lonely", "tiny", 1.0));
-        let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(2));
+        let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(2), &[0; 32]);
         assert_eq!(summary.groups_released, 1);
         assert!(out.iter().all(|r| r.group == vec![Some("big".to_string())]));
     }
@@ -492,7 +556,7 @@ mod tests {
                 if with_unit {
                     acc.add(row("target", "north", 1.0));
                 }
-                let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(seed));
+                let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(seed), &[0; 32]);
                 let count = out.iter().find(|r| r.group == vec![Some("north".to_string())]).unwrap().value;
                 *freq.entry(count as i64).or_default() += 1.0 / runs as f64;
             }
@@ -533,7 +597,7 @@ mod tests {
             acc.add(row(&format!("u{i}"), "north", 1.0));
         }
         acc.add(row("odd", "north", 2.0));
-        let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(4));
+        let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(4), &[0; 32]);
         let bins: Vec<&str> = out.iter().filter_map(|r| r.bin.as_deref()).collect();
         assert_eq!(bins, ["c1"]);
     }
@@ -547,7 +611,7 @@ mod tests {
         for i in 0..7 {
             acc.add(Row { unit: Some(format!("u{i}")), group: vec![], values: vec![None], categories: vec![None] });
         }
-        let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(5));
+        let (out, summary) = acc.release(&mut ChaCha20Rng::seed_from_u64(5), &[0; 32]);
         assert_eq!(summary.groups_released, 1);
         assert!(!summary.partition_selection);
         assert_eq!(out.len(), 1);
@@ -565,7 +629,7 @@ mod tests {
             for i in 0..60 {
                 acc.add(row(&format!("u{i}"), "north", f64::from(i % 50)));
             }
-            let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(seed));
+            let (out, _) = acc.release(&mut ChaCha20Rng::seed_from_u64(seed), &[0; 32]);
             let r = out.iter().find(|r| r.group == vec![Some("north".to_string())]).unwrap();
             let truth = (0..60).map(|i| f64::from(i % 50)).sum::<f64>() / 60.0;
             covered += usize::from((r.value - truth).abs() <= r.error_95.unwrap());

@@ -93,7 +93,7 @@ pub fn compute<'a>(
         .zip(accumulators)
         .map(|(spec, accumulator)| {
             let mut rng = batch_rng(master, &format!("aggregate:{}", spec.name), 0);
-            let (rows, summary) = accumulator.release(&mut rng);
+            let (rows, summary) = accumulator.release(&mut rng, master);
             Computed { spec, rows, summary }
         })
         .collect())
