@@ -89,7 +89,7 @@ pub struct Problem<'a> {
     pub columns: &'a [Generalization],
     /// A pinned level per column (`level:` in the job), else `None`.
     pub pinned: Vec<Option<u32>>,
-    /// The table's combinations (leaf ids and rows), in the table's own (deterministic) order.
+    /// The table's combinations (leaf ids and rows), in key order.
     pub combos: Vec<(&'a [u32], &'a Entry)>,
     pub rows: u64,
     pub criteria: Criteria,
@@ -230,7 +230,9 @@ impl<'a> Problem<'a> {
         sensitive: Vec<Sensitive>,
         metric: Metric,
     ) -> Result<Self, SearchError> {
-        let combos: Vec<(&[u32], &Entry)> = table.combos.iter().map(|(k, e)| (&k[..], e)).collect();
+        // In key order: with a canonical table, every sum over combinations (a metric's last bit
+        // included) is the same however the data was cut.
+        let combos: Vec<(&[u32], &Entry)> = table.sorted_combos();
         let mut shifts = Vec::new();
         let mut masks = Vec::new();
         let mut bits = 0u32;

@@ -164,6 +164,46 @@ impl FrequencyTable {
         self.rows += other.rows;
     }
 
+    /// The same table with every dictionary's ids in value order (null first, then by text),
+    /// so that ids, and everything computed in id order, do not depend on the order in which
+    /// rows or partial tables arrived.
+    #[must_use]
+    pub fn canonical(self) -> Self {
+        fn sorted(dictionary: &Dictionary) -> (Dictionary, Vec<u32>) {
+            let mut order: Vec<u32> = (0..dictionary.len() as u32).collect();
+            order.sort_by(|&a, &b| dictionary.values[a as usize].cmp(&dictionary.values[b as usize]));
+            let mut remap = vec![0u32; order.len()];
+            let mut out = Dictionary::default();
+            for (new, &old) in order.iter().enumerate() {
+                remap[old as usize] = new as u32;
+                out.intern(dictionary.values[old as usize].as_deref());
+            }
+            (out, remap)
+        }
+        let (quasi, quasi_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.quasi.iter().map(sorted).unzip();
+        let (sensitive, sensitive_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.sensitive.iter().map(sorted).unzip();
+        let mut combos: HashMap<Box<[u32]>, Entry, FxBuildHasher> = HashMap::default();
+        combos.reserve(self.combos.len());
+        for (key, mut entry) in self.combos {
+            let key: Box<[u32]> = key.iter().enumerate().map(|(c, &id)| quasi_remap[c][id as usize]).collect();
+            for (s, histogram) in entry.sensitive.iter_mut().enumerate() {
+                for (id, _) in histogram.iter_mut() {
+                    *id = sensitive_remap[s][*id as usize];
+                }
+                histogram.sort_unstable_by_key(|&(id, _)| id);
+            }
+            combos.insert(key, entry);
+        }
+        Self { quasi, sensitive, combos, rows: self.rows }
+    }
+
+    /// The combinations in key order (canonical once the table is [`FrequencyTable::canonical`]).
+    pub fn sorted_combos(&self) -> Vec<(&[u32], &Entry)> {
+        let mut combos: Vec<(&[u32], &Entry)> = self.combos.iter().map(|(k, e)| (&k[..], e)).collect();
+        combos.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        combos
+    }
+
     /// Rows per value of every quasi-identifier (one pass over the combinations).
     pub fn marginals(&self) -> Vec<Vec<u64>> {
         let mut counts: Vec<Vec<u64>> = self.quasi.iter().map(|d| vec![0u64; d.len()]).collect();
@@ -204,6 +244,24 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    /// Whatever order the parts arrive in, the canonical table is the same, ids included.
+    #[test]
+    fn canonical_tables_do_not_depend_on_arrival_order() {
+        let rows = [("b", Some("y"), "flu"), ("a", None, "cold"), ("c", Some("x"), "flu"), ("a", Some("x"), "asthma")];
+        let mut forward = table(&rows[..2]);
+        forward.merge(table(&rows[2..]));
+        let mut backward = table(&rows[2..]);
+        backward.merge(table(&rows[..2]));
+        let (forward, backward) = (forward.canonical(), backward.canonical());
+        assert_eq!(forward.quasi[0].values(), backward.quasi[0].values());
+        assert_eq!(forward.quasi[1].values(), &[None, Some("x".to_string()), Some("y".to_string())]);
+        let keys = |t: &FrequencyTable| -> Vec<(Vec<u32>, Entry)> {
+            t.sorted_combos().into_iter().map(|(k, e)| (k.to_vec(), e.clone())).collect()
+        };
+        assert_eq!(keys(&forward), keys(&backward));
+        assert_eq!(content(&forward), content(&table(&rows)));
     }
 
     #[test]

@@ -519,6 +519,7 @@ fn statistics(
         drop(to_merger);
         let table = merger.join().map_err(|_| super::RunError::Internal("the statistics merger panicked".into()))?;
         built?;
-        Ok(table)
+        // Ids by value, not by first appearance: how the input was cut changes nothing after.
+        Ok(table.canonical())
     })
 }
