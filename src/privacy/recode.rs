@@ -137,3 +137,107 @@ impl Recoding {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Hierarchy;
+    use crate::privacy::table::FrequencyTable;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    /// A batch of ages and zips, its statistics, and a recoding at `levels` keeping `kept` keys.
+    fn setup(kept: Option<&[(u32, u32)]>, mode: SuppressedRows) -> (Recoding, RecordBatch) {
+        let ages = StringArray::from(vec![Some("31"), Some("37"), None, Some("52")]);
+        let zips = StringArray::from(vec![Some("02139"), Some("02141"), Some("02139"), Some("94110")]);
+        let table = FrequencyTable::from_batch(&[ages.clone(), zips.clone()], &[]).canonical();
+        let marginals = table.marginals();
+        let age = Generalization::build(
+            "age",
+            Some(&Hierarchy::Interval { widths: vec![10.0] }),
+            table.quasi[0].values(),
+            &marginals[0],
+        )
+        .unwrap();
+        let zip = Generalization::build(
+            "zip",
+            Some(&Hierarchy::Prefix { keep: vec![3] }),
+            table.quasi[1].values(),
+            &marginals[1],
+        )
+        .unwrap();
+        let shifts = vec![0, 32];
+        let kept = kept.map(|pairs| {
+            pairs.iter().map(|&(a, z)| u128::from(a) | (u128::from(z) << 32)).collect::<HashSet<u128, FxBuildHasher>>()
+        });
+        let columns = vec![
+            RecodedColumn {
+                name: "age".into(),
+                input_index: 0,
+                generalization: age,
+                dictionary: table.quasi[0].clone(),
+            },
+            RecodedColumn {
+                name: "zip".into(),
+                input_index: 1,
+                generalization: zip,
+                dictionary: table.quasi[1].clone(),
+            },
+        ];
+        let recoding = Recoding {
+            columns,
+            scheme: Scheme::FullDomain { levels: vec![1, 1], kept, shifts },
+            suppressed_rows: mode,
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("age", DataType::Utf8, true),
+            Field::new("zip", DataType::Utf8, true),
+        ]));
+        (recoding, RecordBatch::try_new(schema, vec![Arc::new(ages), Arc::new(zips)]).unwrap())
+    }
+
+    fn texts(array: &ArrayRef) -> Vec<Option<String>> {
+        let array = array.as_any().downcast_ref::<StringArray>().unwrap();
+        array.iter().map(|v| v.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn rows_are_recoded_to_their_levels_and_nulls_stay_null() {
+        let (recoding, batch) = setup(None, SuppressedRows::Mask);
+        let out = recoding.apply(&batch).unwrap();
+        assert_eq!(out.suppressed, 0);
+        assert!(out.keep.is_none());
+        assert_eq!(texts(&out.columns[0]), [Some("30-39".into()), Some("30-39".into()), None, Some("50-59".into())]);
+        assert_eq!(
+            texts(&out.columns[1]),
+            [Some("021**".into()), Some("021**".into()), Some("021**".into()), Some("941**".into())]
+        );
+    }
+
+    /// Rows whose class is not kept are masked (`*` in every quasi-identifier) or removed.
+    #[test]
+    fn rows_outside_the_kept_classes_are_masked_or_removed() {
+        let (probe, batch) = setup(None, SuppressedRows::Mask);
+        // The class ids of the first row (30-39, 021**), as the recoding computes them.
+        let leaf = |c: usize, v: &str| probe.columns[c].dictionary.get(Some(v)).unwrap();
+        let class = |c: usize, v: &str| probe.columns[c].generalization.lift(leaf(c, v), 0, 1);
+        let kept = [(class(0, "31"), class(1, "02139"))];
+        let (recoding, _) = setup(Some(&kept), SuppressedRows::Mask);
+        let out = recoding.apply(&batch).unwrap();
+        assert_eq!(out.suppressed, 2, "the null-age row and the 94110 row are other classes");
+        assert_eq!(texts(&out.columns[1])[3], Some("*".into()));
+        let (recoding, _) = setup(Some(&kept), SuppressedRows::Remove);
+        let out = recoding.apply(&batch).unwrap();
+        assert_eq!(out.keep.unwrap().iter().collect::<Vec<_>>(), [Some(true), Some(true), Some(false), Some(false)]);
+    }
+
+    #[test]
+    fn a_value_the_statistics_pass_did_not_see_is_an_error() {
+        let (recoding, batch) = setup(None, SuppressedRows::Mask);
+        let changed = RecordBatch::try_new(
+            batch.schema(),
+            vec![Arc::new(StringArray::from(vec![Some("99")])), Arc::new(StringArray::from(vec![Some("02139")]))],
+        )
+        .unwrap();
+        assert!(matches!(recoding.apply(&changed), Err(RecodeError::Changed { column }) if column == "age"));
+    }
+}
