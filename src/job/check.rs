@@ -111,19 +111,7 @@ fn shape(name: &str) -> String {
 
 /// The numeric types the noise kernel handles (decimals and half floats are not among them).
 fn noise_takes(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Float32
-            | DataType::Float64
-    )
+    Kind::of(data_type) == Kind::Integer || matches!(data_type, DataType::Float32 | DataType::Float64)
 }
 
 fn issue(path: KeyPath, message: impl Into<String>, hint: Option<String>) -> Issue {

@@ -43,6 +43,15 @@ fn closed_pipe() -> Stdio {
     }
 }
 
+/// Runs `job` (a YAML job reading `in.csv`) on `csv` in a fresh folder.
+fn run_on_csv(csv: &str, job: &str) -> (tempfile::TempDir, std::process::Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    write_job(dir.path(), "job.yaml", job);
+    let out = anonymize(dir.path(), &["run", "job.yaml"]);
+    (dir, out)
+}
+
 fn sample_input() -> String {
     root().join("sample_data/customers.csv").display().to_string()
 }
@@ -563,16 +572,12 @@ fn a_job_with_tens_of_thousands_of_keys_is_checked_in_linear_time() {
 
 #[test]
 fn float_noise_never_writes_nan_or_infinity() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.csv"), "id,x\n1,1e300\n2,-1e300\n3,0.5\n4,1.7e308\n").unwrap();
-    write_job(
-        dir.path(),
-        "job.yaml",
+    let (dir, out) = run_on_csv(
+        "id,x\n1,1e300\n2,-1e300\n3,0.5\n4,1.7e308\n",
         "version: 1\nname: wide\ninput: { path: in.csv }\ncolumns:\n  id: keep\n\
          \x20 x: { action: noise, epsilon: 0.001, bounds: [-8.0e307, 8.0e307] }\n\
          privacy:\n  budget: { ledger: budget.json, dataset: d, epsilon: 1.0 }\noutput: { path: out.csv }\n",
     );
-    let out = anonymize(dir.path(), &["run", "job.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for row in cells(&dir.path().join("out.csv")) {
         let x: f64 = row[1].as_deref().unwrap().parse().unwrap();
@@ -582,14 +587,10 @@ fn float_noise_never_writes_nan_or_infinity() {
 
 #[test]
 fn a_quote_left_open_stops_the_run_instead_of_merging_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.csv"), "id,note\n1,fine\n2,\"open\n3,lost\n4,lost too\n").unwrap();
-    write_job(
-        dir.path(),
-        "job.yaml",
+    let (dir, out) = run_on_csv(
+        "id,note\n1,fine\n2,\"open\n3,lost\n4,lost too\n",
         "version: 1\nname: q\ninput: { path: in.csv }\ncolumns:\n  id: keep\n  note: keep\noutput: { path: out.csv }\n",
     );
-    let out = anonymize(dir.path(), &["run", "job.yaml"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("line 3") && stderr(&out).contains("never closed"), "{}", stderr(&out));
     assert!(!dir.path().join("out.csv").exists());
@@ -597,15 +598,11 @@ fn a_quote_left_open_stops_the_run_instead_of_merging_rows() {
 
 #[test]
 fn csv_outputs_write_timestamps_of_any_century_as_timestamps() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("in.csv"), "id,at\n1,1600-01-01T00:00:00\n2,2300-05-06T07:08:09.5\n").unwrap();
-    write_job(
-        dir.path(),
-        "job.yaml",
+    let (dir, out) = run_on_csv(
+        "id,at\n1,1600-01-01T00:00:00\n2,2300-05-06T07:08:09.5\n",
         "version: 1\nname: t\ninput: { path: in.csv, types: { at: timestamp } }\ncolumns:\n  id: keep\n  at: keep\n\
          output: { path: out.csv }\n",
     );
-    let out = anonymize(dir.path(), &["run", "job.yaml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
     assert!(text.contains("1,1600-01-01T00:00:00\n") && text.contains("2,2300-05-06T07:08:09.500"), "{text}");
