@@ -237,7 +237,11 @@ impl<'a> Accumulator<'a> {
         let mut cells: Vec<Vec<BTreeMap<usize, u64>>> = vec![vec![BTreeMap::new(); spec.measures.len()]; groups.len()];
         let mut category_cells: Vec<Vec<BTreeMap<String, u64>>> =
             vec![vec![BTreeMap::new(); spec.measures.len()]; groups.len()];
-        for contributions in self.units.values() {
+        // Units in a fixed order (by their text): the hash map's order changes from process to
+        // process, and floating-point totals added in another order can differ in their last bit.
+        let mut units_in_order: Vec<(&String, &Vec<(usize, Contribution)>)> = self.units.iter().collect();
+        units_in_order.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (_, contributions) in units_in_order {
             for (g, c) in contributions {
                 units[*g] += 1;
                 for (i, measure) in spec.measures.iter().enumerate() {
