@@ -75,6 +75,22 @@ fn ledger_runs(path: &Path, dataset: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Starts a noise run over 600,000 generated rows (one thread, so it lasts) spending from
+/// `dir/budget.json`, and returns it once its reservation is in the ledger.
+fn start_long_run(dir: &Path, name: &str, output: &str) -> Child {
+    let input = generated(dir, 600_000);
+    noise_job(dir, name, &input, output, "budget.json", "customers", 10.0);
+    let child = binary()
+        .args(["run", &format!("{name}.yaml"), "--threads", "1"])
+        .current_dir(dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ledger = dir.join("budget.json");
+    assert!(wait_for(60, || !ledger_runs(&ledger, "customers").is_empty()), "no reservation appeared");
+    child
+}
+
 fn wait_with_deadline(child: &mut Child, seconds: u64) -> Option<std::process::ExitStatus> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(seconds) {
@@ -226,16 +242,8 @@ fn columns_the_job_does_not_name_are_never_named() {
 #[test]
 fn sigterm_stops_a_run_cleanly_and_gives_its_budget_back() {
     let dir = tempfile::tempdir().unwrap();
-    let input = generated(dir.path(), 600_000);
-    noise_job(dir.path(), "job", &input, "out/out.parquet", "budget.json", "customers", 10.0);
-    let mut child = binary()
-        .args(["run", "job.yaml", "--threads", "1"])
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = start_long_run(dir.path(), "job", "out/out.parquet");
     let ledger = dir.path().join("budget.json");
-    assert!(wait_for(60, || !ledger_runs(&ledger, "customers").is_empty()), "no reservation appeared");
     // SAFETY: sending a signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = wait_with_deadline(&mut child, 60).expect("the run ends after SIGTERM");
@@ -331,17 +339,9 @@ fn a_live_reservation_survives_a_run_in_another_pid_namespace() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let input = generated(dir.path(), 600_000);
-    noise_job(dir.path(), "long", &input, "long.parquet", "budget.json", "customers", 5.0);
     noise_job(dir.path(), "other", &sample_input(), "other.csv", "budget.json", "other", 5.0);
-    let mut long = binary()
-        .args(["run", "long.yaml", "--threads", "1"])
-        .current_dir(dir.path())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut long = start_long_run(dir.path(), "long", "long.parquet");
     let ledger = dir.path().join("budget.json");
-    assert!(wait_for(60, || !ledger_runs(&ledger, "customers").is_empty()), "no reservation appeared");
     let other = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_anonymize"), "run", "other.yaml"])
         .current_dir(dir.path())
