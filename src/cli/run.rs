@@ -117,7 +117,7 @@ fn carry_out(
 ) -> Result<RunSummary, Failure> {
     anonymize::io::output::check_target(report_path, job.output.overwrite).map_err(Failure::user)?;
     let mut prepared = runner::run(job, options).map_err(run_failure)?;
-    let internal = |error: anyhow::Error| Failure { error, exit_code: 1, hint: None };
+    let failed = |error: anyhow::Error| Failure { error, exit_code: 1, hint: None };
     // Checksums are of the staged content, recorded under the names the files will have.
     let mut files: Vec<(Role, PathBuf, PathBuf)> = vec![(Role::Job, job.file.clone(), job.file.clone())];
     let summary = &prepared.summary;
@@ -129,12 +129,12 @@ fn carry_out(
     }
     let mut sums: Vec<FileChecksum> =
         checksums::compute(files.iter().map(|(r, name, content)| (*r, name.as_path(), content.as_path())))
-            .map_err(|e| internal(e.into()))?;
+            .map_err(|e| failed(e.into()))?;
     let document = report::build(job, summary, &sums, job.lineage.as_deref());
     let report_file =
         report::stage(report_path, &report::render(&document, format), job.output.overwrite).map_err(Failure::user)?;
     sums.extend(
-        checksums::compute([(Role::Report, report_path, report_file.content())]).map_err(|e| internal(e.into()))?,
+        checksums::compute([(Role::Report, report_path, report_file.content())]).map_err(|e| failed(e.into()))?,
     );
     prepared.summary.report = Some(report_path.display().to_string());
     prepared.summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
@@ -142,14 +142,11 @@ fn carry_out(
     let published = prepared.finish(vec![report_file]).map_err(run_failure)?;
     if let Err(e) = emitter.emit(&events::complete(context, &summary, &sums)) {
         published.roll_back();
-        return Err(Failure {
-            error: anyhow::Error::from(e).context(
-                "the run's COMPLETE event could not be recorded, so its outputs were taken back and nothing new is \
-                 visible (its privacy spending stays recorded as spent)",
-            ),
-            exit_code: 1,
-            hint: None,
-        });
+        let spent = if summary.dp.is_some() { " (its privacy spending stays recorded as spent)" } else { "" };
+        return Err(failed(anyhow::Error::from(e).context(format!(
+            "the run's COMPLETE event could not be recorded, so its outputs were taken back and nothing new is \
+             visible{spent}"
+        ))));
     }
     published.confirm();
     Ok(summary)
