@@ -236,6 +236,7 @@ impl<'a> Parser<'a> {
             written.push((KeyPath::root("privacy").join("budget").join("ledger"), ledger));
         }
         let real: Vec<PathBuf> = written.iter().map(|(_, p)| real_path(p)).collect();
+        let input_real = input.map(|i| real_path(&i.path));
         let lists: Vec<PathBuf> = consent.iter().flat_map(|c| &c.exclude).map(|e| real_path(&e.path)).collect();
         for (i, (key, path)) in written.iter().enumerate() {
             if let Err(e) = crate::io::files::check_replaceable(path) {
@@ -244,8 +245,7 @@ impl<'a> Parser<'a> {
             }
             // `output.path` against the input has its own message above.
             let checks_input = !(output.is_some() && i == 0);
-            let reads_it = lists.contains(&real[i])
-                || (checks_input && input.is_some_and(|input| real_path(&input.path) == real[i]));
+            let reads_it = lists.contains(&real[i]) || (checks_input && input_real.as_ref() == Some(&real[i]));
             if reads_it {
                 self.issue(key, "this path is a file the job reads; the raw data would be overwritten");
             } else if let Some((other, _)) =
@@ -253,7 +253,7 @@ impl<'a> Parser<'a> {
             {
                 self.issue(key, format!("this path is also `{other}`; every file a run writes needs its own path"));
             } else if let Some(input) = input
-                && real_path(&input.path) != real[i]
+                && input_real.as_ref() != Some(&real[i])
                 && crate::io::would_read(&input.path, path)
             {
                 self.issue_with_hint(

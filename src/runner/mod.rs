@@ -560,7 +560,9 @@ fn transform_batch(
     let filtered = consent.apply(batch)?;
     let kept = &filtered.batch;
     let input_row = |index: u64| first_row + filtered.input_index(index as usize) as u64 + 1;
+    // Row identities feed per-row randomness only: no noise column, no work.
     let identities: Vec<u64> = match &filtered.kept {
+        _ if !plan.steps.iter().any(|s| matches!(s.output, Some((Kernel::Noise { .. }, _)))) => Vec::new(),
         None => (origin.first_row..origin.first_row + kept.num_rows() as u64).collect(),
         Some(mask) => mask.values().set_indices().map(|i| origin.first_row + i as u64).collect(),
     };

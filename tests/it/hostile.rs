@@ -227,6 +227,19 @@ fn columns_the_job_does_not_name_are_never_named() {
         assert!(!text.contains("Zoe"), "an unlisted column's name leaked:\n{text}");
     }
     assert!(stdout(&out).contains("field 2"), "{}", stdout(&out));
+    // A cell of that column that does not fit its inferred type (numbers for the first 10,000
+    // rows, then text) stops the run without naming the column.
+    let mut csv = String::from("id,Zoe Quinn\n");
+    for i in 0..10_050 {
+        csv.push_str(&format!("{i},{}\n", if i < 10_020 { "7".to_string() } else { "seven".to_string() }));
+    }
+    std::fs::write(dir.path().join("in.csv"), csv).unwrap();
+    for done in ["out.csv", "out.report.html"] {
+        std::fs::remove_file(dir.path().join(done)).unwrap();
+    }
+    let out = anonymize(dir.path(), &["run", "job.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not named in the job") && !stderr(&out).contains("Zoe"), "{}", stderr(&out));
     // With `unlisted_columns: error` the message describes it by position and shape.
     write_job(
         dir.path(),
