@@ -388,13 +388,21 @@ fn a_full_disk_tears_no_lineage_line_and_leaves_nothing_new_visible() {
     for f in ["main.parquet", "main.report.html"] {
         std::fs::remove_file(dir.path().join(f)).unwrap();
     }
-    // Room for one more START event, not for the COMPLETE event.
+    // Room for one more START event (with 3,000 bytes to spare, as its length varies a little
+    // from run to run), not for the COMPLETE event, which is several times longer.
+    let complete_line = events.lines().nth(1).unwrap().len() as u64 + 1;
+    assert!(complete_line > start_line + 6_000, "the COMPLETE event would fit: {complete_line} bytes");
     let limit: u64 = 4 << 20;
+    let room = start_line + 3_000;
     let mut filler = events.clone();
-    while (filler.len() as u64) < limit - start_line - 2_000 {
+    while (filler.len() as u64) + start_line + 200 < limit - room {
         filler.push_str(events.lines().next().unwrap());
         filler.push('\n');
     }
+    // One padding line brings the file to exactly `limit - room` bytes.
+    let pad = (limit - room) as usize - filler.len() - "{\"pad\":\"\"}\n".len();
+    filler.push_str(&format!("{{\"pad\":\"{}\"}}\n", "x".repeat(pad)));
+    assert_eq!(filler.len() as u64, limit - room);
     std::fs::write(dir.path().join("main.lineage.jsonl"), &filler).unwrap();
     let mut command = binary();
     command.args(["run", "main.yaml"]).current_dir(dir.path());
