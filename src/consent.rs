@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 /// Rows removed from one batch, by reason. A row excluded for both reasons counts once, under
 /// `by_column`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Excluded {
     /// Consent column false or null.
     pub by_column: u64,

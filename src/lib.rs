@@ -23,6 +23,7 @@
 pub mod consent;
 pub mod decrypt;
 pub mod dp;
+pub mod engine;
 pub mod interrupt;
 pub mod io;
 pub mod job;

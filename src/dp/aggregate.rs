@@ -67,25 +67,133 @@ pub struct Row {
     pub categories: Vec<Option<String>>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// Sums are kept in integers of 2^-40 (about 1e-12), so that they are exact: however rows are
+/// cut into batches and partitions, and in whatever order partial sums are merged, every total
+/// is the same to the last bit. Values beyond ±2^87 saturate (bounds clamp them anyway).
+const FIXED_POINT: f64 = (1u64 << 40) as f64;
+
+fn to_fixed(value: f64) -> i128 {
+    // `as` saturates, and NaN never reaches here (non-finite values are skipped).
+    (value * FIXED_POINT).round() as i128
+}
+
+fn from_fixed(total: i128) -> f64 {
+    total as f64 / FIXED_POINT
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Contribution {
-    /// Per measure: running total (sum, mean; clamped at release) or smallest bin (histogram).
-    totals: Vec<f64>,
+    /// Per measure: running total in units of 2^-40 (sum, mean; clamped at release).
+    totals: Vec<i128>,
+    /// Per measure: the smallest bin (histogram with bins).
     bins: Vec<Option<usize>>,
+    /// Per measure: the smallest category (histogram without bins).
     categories: Vec<Option<String>>,
     /// The unit's rows in this group.
     rows: u64,
+}
+
+impl Contribution {
+    fn merge(&mut self, other: Contribution) {
+        for (mine, theirs) in self.totals.iter_mut().zip(other.totals) {
+            *mine = mine.saturating_add(theirs);
+        }
+        for (mine, theirs) in self.bins.iter_mut().zip(other.bins) {
+            *mine = match (*mine, theirs) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        for (mine, theirs) in self.categories.iter_mut().zip(other.categories) {
+            if let Some(theirs) = theirs
+                && mine.as_ref().is_none_or(|m| theirs < *m)
+            {
+                *mine = Some(theirs);
+            }
+        }
+        self.rows += other.rows;
+    }
+}
+
+/// The rows one release has seen, before bounding and noise: per privacy unit, its
+/// contribution to each group. Partials of separate parts of the data merge into the partials of
+/// the whole, in any order, with the same result (sums are exact; bins and categories keep their
+/// smallest), so a cluster can collect them per partition and release once.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "PartialsForm", into = "PartialsForm")]
+pub struct Partials {
+    /// Group values → id (in order of first appearance here).
+    groups: BTreeMap<Vec<Option<String>>, usize>,
+    /// Per unit: every group (id) it appears in, with its contribution; bounded to
+    /// `max_groups_per_unit` at release.
+    units: HashMap<String, Vec<(usize, Contribution)>>,
+    rows_dropped: u64,
+}
+
+/// The serialized form of [`Partials`]: groups by value, units sorted by their text.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PartialsForm {
+    groups: Vec<Vec<Option<String>>>,
+    units: Vec<(String, Vec<(usize, Contribution)>)>,
+    rows_dropped: u64,
+}
+
+impl From<Partials> for PartialsForm {
+    fn from(partials: Partials) -> Self {
+        let mut groups = vec![Vec::new(); partials.groups.len()];
+        for (values, id) in partials.groups {
+            groups[id] = values;
+        }
+        let mut units: Vec<(String, Vec<(usize, Contribution)>)> = partials.units.into_iter().collect();
+        units.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Self { groups, units, rows_dropped: partials.rows_dropped }
+    }
+}
+
+impl TryFrom<PartialsForm> for Partials {
+    type Error = String;
+
+    fn try_from(form: PartialsForm) -> Result<Self, String> {
+        let count = form.groups.len();
+        let groups: BTreeMap<Vec<Option<String>>, usize> = form.groups.into_iter().enumerate().map(|(i, g)| (g, i)).collect();
+        if groups.len() != count {
+            return Err("a release's partials list a group twice".into());
+        }
+        if form.units.iter().any(|(_, c)| c.iter().any(|(g, _)| *g >= count)) {
+            return Err("a release's partials name a group they do not list".into());
+        }
+        let units: HashMap<String, Vec<(usize, Contribution)>> = form.units.into_iter().collect();
+        Ok(Self { groups, units, rows_dropped: form.rows_dropped })
+    }
+}
+
+impl Partials {
+    /// Adds another part's rows.
+    pub fn merge(&mut self, other: Partials) {
+        let mut ids = vec![0usize; other.groups.len()];
+        for (values, id) in other.groups {
+            let next = self.groups.len();
+            ids[id] = *self.groups.entry(values).or_insert(next);
+        }
+        for (unit, contributions) in other.units {
+            let mine = self.units.entry(unit).or_default();
+            for (group, contribution) in contributions {
+                let group = ids[group];
+                match mine.iter_mut().find(|(g, _)| *g == group) {
+                    Some((_, existing)) => existing.merge(contribution),
+                    None => mine.push((group, contribution)),
+                }
+            }
+        }
+        self.rows_dropped += other.rows_dropped;
+    }
 }
 
 /// Collects rows, bounded per unit, then releases.
 #[derive(Debug)]
 pub struct Accumulator<'a> {
     spec: &'a Aggregate,
-    groups: BTreeMap<Vec<Option<String>>, usize>,
-    /// Per unit: every group (id) it appears in, with its contribution; bounded to
-    /// `max_groups_per_unit` at release.
-    units: HashMap<String, Vec<(usize, Contribution)>>,
-    rows_dropped: u64,
+    partials: Partials,
 }
 
 /// The rank of a (unit, group) pair in the unit's choice of groups: a keyed hash of both, so the
@@ -130,7 +238,17 @@ pub(crate) fn error_bound(scale: f64, p: f64) -> f64 {
 
 impl<'a> Accumulator<'a> {
     pub fn new(spec: &'a Aggregate) -> Self {
-        Self { spec, groups: BTreeMap::new(), units: HashMap::new(), rows_dropped: 0 }
+        Self::resume(spec, Partials::default())
+    }
+
+    /// Goes on from partials collected elsewhere (other batches, other partitions).
+    pub fn resume(spec: &'a Aggregate, partials: Partials) -> Self {
+        Self { spec, partials }
+    }
+
+    /// The rows seen so far, to merge with other parts' before [`Accumulator::release`].
+    pub fn into_partials(self) -> Partials {
+        self.partials
     }
 
     fn public(&self, group: &[Option<String>]) -> bool {
@@ -149,24 +267,25 @@ impl<'a> Accumulator<'a> {
     /// Adds one row.
     pub fn add(&mut self, row: Row) {
         let Some(unit) = row.unit else {
-            self.rows_dropped += 1;
+            self.partials.rows_dropped += 1;
             return;
         };
         if !self.public(&row.group) {
-            self.rows_dropped += 1;
+            self.partials.rows_dropped += 1;
             return;
         }
-        let next = self.groups.len();
-        let group = *self.groups.entry(row.group).or_insert(next);
+        let partials = &mut self.partials;
+        let next = partials.groups.len();
+        let group = *partials.groups.entry(row.group).or_insert(next);
         let measures = &self.spec.measures;
-        let entry = self.units.entry(unit).or_default();
+        let entry = partials.units.entry(unit).or_default();
         let index = match entry.iter().position(|(g, _)| *g == group) {
             Some(i) => i,
             None => {
                 entry.push((
                     group,
                     Contribution {
-                        totals: vec![0.0; measures.len()],
+                        totals: vec![0; measures.len()],
                         bins: vec![None; measures.len()],
                         categories: vec![None; measures.len()],
                         rows: 0,
@@ -182,7 +301,9 @@ impl<'a> Accumulator<'a> {
         {
             match measure {
                 Measure::Count => {}
-                Measure::Sum { .. } | Measure::Mean { .. } => contribution.totals[m] += value.unwrap_or(0.0),
+                Measure::Sum { .. } | Measure::Mean { .. } => {
+                    contribution.totals[m] = contribution.totals[m].saturating_add(to_fixed(value.unwrap_or(0.0)));
+                }
                 // The smallest bin and category: whatever order the unit's rows come in.
                 Measure::Histogram { bins: Some(edges), .. } => {
                     if let Some(bin) = value.and_then(|v| bin_of(edges, v)) {
@@ -202,21 +323,22 @@ impl<'a> Accumulator<'a> {
 
     /// Releases the noisy values, in group order. `key` keys the choice of each unit's groups
     /// (see the module's documentation).
-    pub fn release(mut self, rng: &mut ChaCha20Rng, key: &[u8; 32]) -> (Vec<Released>, ReleaseSummary) {
+    pub fn release(self, rng: &mut ChaCha20Rng, key: &[u8; 32]) -> (Vec<Released>, ReleaseSummary) {
         let spec = self.spec;
+        let mut partials = self.partials;
         let limit = spec.max_groups_per_unit as usize;
         let group_values: Vec<&Vec<Option<String>>> = {
-            let mut by_id = vec![None; self.groups.len()];
-            for (g, id) in &self.groups {
+            let mut by_id = vec![None; partials.groups.len()];
+            for (g, id) in &partials.groups {
                 by_id[*id] = Some(g);
             }
             by_id.into_iter().flatten().collect()
         };
-        for (unit, contributions) in &mut self.units {
+        for (unit, contributions) in &mut partials.units {
             if contributions.len() > limit {
                 contributions.sort_by_cached_key(|(g, _)| choice_rank(key, unit, group_values[*g]));
                 for (_, dropped) in contributions.drain(limit..) {
-                    self.rows_dropped += dropped.rows;
+                    partials.rows_dropped += dropped.rows;
                 }
             }
         }
@@ -225,29 +347,27 @@ impl<'a> Accumulator<'a> {
         let Split { select, epsilon, delta_each } = Split::of(spec);
         let delta = spec.delta.map_or(0.0, |d| d.get());
         let groups: Vec<Vec<Option<String>>> = {
-            let mut by_id = vec![Vec::new(); self.groups.len()];
-            for (g, id) in &self.groups {
+            let mut by_id = vec![Vec::new(); partials.groups.len()];
+            for (g, id) in &partials.groups {
                 by_id[*id] = g.clone();
             }
             by_id
         };
         // Per group: units, and per measure the clamped totals and histogram cells.
         let mut units = vec![0u64; groups.len()];
-        let mut totals = vec![vec![0.0f64; spec.measures.len()]; groups.len()];
+        let mut totals = vec![vec![0i128; spec.measures.len()]; groups.len()];
         let mut cells: Vec<Vec<BTreeMap<usize, u64>>> = vec![vec![BTreeMap::new(); spec.measures.len()]; groups.len()];
         let mut category_cells: Vec<Vec<BTreeMap<String, u64>>> =
             vec![vec![BTreeMap::new(); spec.measures.len()]; groups.len()];
-        // Units in a fixed order (by their text): the hash map's order changes from process to
-        // process, and floating-point totals added in another order can differ in their last bit.
-        let mut units_in_order: Vec<(&String, &Vec<(usize, Contribution)>)> = self.units.iter().collect();
-        units_in_order.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (_, contributions) in units_in_order {
+        // Totals are integers (see `FIXED_POINT`): the order units come in changes nothing.
+        for contributions in partials.units.values() {
             for (g, c) in contributions {
                 units[*g] += 1;
                 for (i, measure) in spec.measures.iter().enumerate() {
                     match measure {
                         Measure::Sum { bounds, .. } | Measure::Mean { bounds, .. } => {
-                            totals[*g][i] += c.totals[i].clamp(bounds.low, bounds.high);
+                            let clamped = from_fixed(c.totals[i]).clamp(bounds.low, bounds.high);
+                            totals[*g][i] = totals[*g][i].saturating_add(to_fixed(clamped));
                         }
                         Measure::Histogram { .. } => {
                             if let Some(b) = c.bins[i] {
@@ -299,7 +419,7 @@ impl<'a> Accumulator<'a> {
             }
             released += 1;
             for (i, measure) in spec.measures.iter().enumerate() {
-                let total = id.map_or(0.0, |g| totals[g][i]);
+                let total = id.map_or(0.0, |g| from_fixed(totals[g][i]));
                 match measure {
                     Measure::Count => out.push(Released {
                         group: group.clone(),
@@ -385,7 +505,7 @@ impl<'a> Accumulator<'a> {
             epsilon_per_share: epsilon,
             partition_selection: select,
             groups_released: released,
-            rows_dropped: self.rows_dropped,
+            rows_dropped: partials.rows_dropped,
             rows: out.len(),
         };
         (out, summary)

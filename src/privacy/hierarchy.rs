@@ -40,7 +40,7 @@ pub enum HierarchyError {
 }
 
 /// A column's hierarchy over its leaves.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Generalization {
     pub column: String,
     /// Levels above the original values; the top one is `*`.

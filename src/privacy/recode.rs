@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// One quasi-identifier in the output pass.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecodedColumn {
     pub name: String,
     pub input_index: usize,
@@ -24,18 +24,68 @@ pub struct RecodedColumn {
 /// Output labels per combination of leaves (Mondrian); `None` is null.
 pub type PartitionLabels = HashMap<Box<[u32]>, Vec<Option<Arc<str>>>, FxBuildHasher>;
 
-/// How rows map to output labels.
-#[derive(Debug, Clone)]
+/// How rows map to output labels. Serialized with its sets and maps in key order, so one
+/// decision always gives the same bytes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scheme {
     /// One level per column; rows whose class key (level ids packed) is not in `kept` are
     /// suppressed. `kept: None` keeps every row (fixed levels without k-anonymity).
-    FullDomain { levels: Vec<u32>, kept: Option<HashSet<u128, FxBuildHasher>>, shifts: Vec<u32> },
+    FullDomain {
+        levels: Vec<u32>,
+        #[serde(with = "sorted_set")]
+        kept: Option<HashSet<u128, FxBuildHasher>>,
+        shifts: Vec<u32>,
+    },
     /// Mondrian: each combination of leaves has its partition's labels.
-    Partitions { labels: PartitionLabels },
+    Partitions {
+        #[serde(with = "sorted_map")]
+        labels: PartitionLabels,
+    },
+}
+
+/// A set of class keys as a sorted list (JSON has no sets, and hash order is not stable).
+mod sorted_set {
+    use super::FxBuildHasher;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::HashSet;
+
+    pub fn serialize<S: Serializer>(set: &Option<HashSet<u128, FxBuildHasher>>, s: S) -> Result<S::Ok, S::Error> {
+        let sorted = set.as_ref().map(|set| {
+            let mut keys: Vec<u128> = set.iter().copied().collect();
+            keys.sort_unstable();
+            keys
+        });
+        sorted.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HashSet<u128, FxBuildHasher>>, D::Error> {
+        Ok(Option::<Vec<u128>>::deserialize(d)?.map(|keys| keys.into_iter().collect()))
+    }
+}
+
+/// Mondrian's labels as a list sorted by leaf combination (JSON map keys must be text).
+mod sorted_map {
+    use super::PartitionLabels;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+
+    type Pair = (Box<[u32]>, Vec<Option<Arc<str>>>);
+    type PairRef<'a> = (&'a Box<[u32]>, &'a Vec<Option<Arc<str>>>);
+
+    pub fn serialize<S: Serializer>(map: &PartitionLabels, s: S) -> Result<S::Ok, S::Error> {
+        let mut pairs: Vec<PairRef<'_>> = map.iter().collect();
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PartitionLabels, D::Error> {
+        Ok(Vec::<Pair>::deserialize(d)?.into_iter().collect())
+    }
 }
 
 /// The second pass's recoding of all quasi-identifiers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Recoding {
     pub columns: Vec<RecodedColumn>,
     pub scheme: Scheme,

@@ -13,7 +13,7 @@ use serde::Serialize;
 pub const BUCKETS: [(u64, u64); 8] = [(1, 1), (2, 2), (3, 4), (5, 9), (10, 19), (20, 49), (50, 99), (100, u64::MAX)];
 
 /// Risk figures of one table.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Risk {
     pub rows: u64,
     pub classes: u64,
@@ -29,7 +29,7 @@ pub struct Risk {
 }
 
 /// Classes of sizes in `[from, to]`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClassSizeBucket {
     pub sizes: String,
     pub classes: u64,

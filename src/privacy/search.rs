@@ -40,7 +40,7 @@ pub struct Sensitive {
 }
 
 /// The metric values of a transformation; lower is better for each.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Metrics {
     pub discernibility: f64,
     pub aecs: f64,

@@ -8,8 +8,10 @@ use super::FxBuildHasher;
 use arrow::array::{Array, StringArray};
 use std::collections::HashMap;
 
-/// Distinct values of one column, numbered in order of first appearance.
-#[derive(Debug, Clone, Default)]
+/// Distinct values of one column, numbered in order of first appearance. Serialized as its
+/// values in id order.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Vec<Option<String>>", try_from = "Vec<Option<String>>")]
 pub struct Dictionary {
     values: Vec<Option<String>>,
     index: HashMap<String, u32, FxBuildHasher>,
@@ -55,19 +57,50 @@ impl Dictionary {
     }
 }
 
+impl From<Dictionary> for Vec<Option<String>> {
+    fn from(dictionary: Dictionary) -> Self {
+        dictionary.values
+    }
+}
+
+impl TryFrom<Vec<Option<String>>> for Dictionary {
+    type Error = String;
+
+    /// # Errors
+    /// A value listed twice (ids would shift).
+    fn try_from(values: Vec<Option<String>>) -> Result<Self, String> {
+        let mut dictionary = Dictionary::default();
+        for value in &values {
+            dictionary.intern(value.as_deref());
+        }
+        if dictionary.len() != values.len() {
+            return Err("a dictionary lists a value twice".into());
+        }
+        Ok(dictionary)
+    }
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
 /// A sparse histogram: (value id, rows), sorted by id.
 pub type Histogram = Vec<(u32, u64)>;
 
 /// One combination's rows.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub count: u64,
     /// One histogram per sensitive column.
     pub sensitive: Vec<Histogram>,
 }
 
-/// Rows per combination of quasi-identifier values.
-#[derive(Debug, Clone, Default)]
+/// Rows per combination of quasi-identifier values. Serialized with its combinations in key
+/// order, so a canonical table always gives the same bytes; deserializing checks every id.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(try_from = "TableForm")]
 pub struct FrequencyTable {
     pub quasi: Vec<Dictionary>,
     pub sensitive: Vec<Dictionary>,
@@ -80,6 +113,55 @@ pub fn add_to_histogram(histogram: &mut Histogram, id: u32, rows: u64) {
     match histogram.binary_search_by_key(&id, |&(v, _)| v) {
         Ok(i) => histogram[i].1 += rows,
         Err(i) => histogram.insert(i, (id, rows)),
+    }
+}
+
+/// The serialized form of a [`FrequencyTable`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TableForm {
+    quasi: Vec<Dictionary>,
+    sensitive: Vec<Dictionary>,
+    combos: Vec<(Vec<u32>, Entry)>,
+    rows: u64,
+}
+
+impl serde::Serialize for FrequencyTable {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut form = serializer.serialize_struct("TableForm", 4)?;
+        form.serialize_field("quasi", &self.quasi)?;
+        form.serialize_field("sensitive", &self.sensitive)?;
+        form.serialize_field("combos", &self.sorted_combos())?;
+        form.serialize_field("rows", &self.rows)?;
+        form.end()
+    }
+}
+
+impl TryFrom<TableForm> for FrequencyTable {
+    type Error = String;
+
+    fn try_from(form: TableForm) -> Result<Self, String> {
+        let mut combos: HashMap<Box<[u32]>, Entry, FxBuildHasher> = HashMap::default();
+        let mut rows = 0u64;
+        for (key, entry) in form.combos {
+            let fits = key.len() == form.quasi.len()
+                && key.iter().zip(&form.quasi).all(|(&id, d)| (id as usize) < d.len())
+                && entry.sensitive.len() == form.sensitive.len()
+                && entry.sensitive.iter().zip(&form.sensitive).all(|(h, d)| {
+                    h.windows(2).all(|w| w[0].0 < w[1].0) && h.iter().all(|&(id, _)| (id as usize) < d.len())
+                });
+            if !fits {
+                return Err("a combination does not fit the table's dictionaries".into());
+            }
+            rows = rows.checked_add(entry.count).ok_or("the row counts overflow")?;
+            if combos.insert(key.into_boxed_slice(), entry).is_some() {
+                return Err("a combination is listed twice".into());
+            }
+        }
+        if rows != form.rows {
+            return Err("the combinations do not add up to the table's rows".into());
+        }
+        Ok(Self { quasi: form.quasi, sensitive: form.sensitive, combos, rows })
     }
 }
 

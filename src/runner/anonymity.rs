@@ -3,8 +3,6 @@
 //! hierarchies are compiled over the values seen; the k-anonymity search (or Mondrian) picks
 //! the transformation; the returned [`Recoding`] is applied batch by batch in the output pass.
 
-use crate::consent::ConsentFilter;
-use crate::io::DataSource;
 use crate::io::text::to_text;
 use crate::job::{Action, Algorithm, Hierarchy, Job, Metric, SuppressedRows};
 use crate::plan::Plan;
@@ -17,8 +15,7 @@ use crate::privacy::table::FrequencyTable;
 use crate::transform::Kernel;
 use arrow::array::StringArray;
 use arrow::datatypes::DataType;
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Why the privacy target cannot be met or searched for. Never carries a data value.
@@ -40,7 +37,7 @@ pub enum AnonymityError {
 }
 
 /// One quasi-identifier in the summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuasiIdentifierSummary {
     pub name: String,
     /// The chosen level (`None` for Mondrian, whose levels vary by class).
@@ -53,7 +50,7 @@ pub struct QuasiIdentifierSummary {
 }
 
 /// What the dataset-wide step guaranteed, for the summary, lineage and report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrivacySummary {
     pub algorithm: Algorithm,
     /// `None` when columns are only generalized to pinned levels.
@@ -152,6 +149,7 @@ impl PrivacySummary {
     }
 }
 
+#[derive(Debug, Clone)]
 struct QuasiIdentifier {
     name: String,
     input_index: usize,
@@ -184,46 +182,83 @@ pub fn needed(plan: &Plan) -> bool {
     plan.steps.iter().any(|s| matches!(s.output, Some((Kernel::Recoded, _))))
 }
 
-/// Runs the statistics pass and the search.
+/// The columns a job's dataset-wide step reads: its quasi-identifiers and, when l-diversity or
+/// t-closeness is asked for, its sensitive columns.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    quasi: Vec<QuasiIdentifier>,
+    /// (name, input index, ordered) of each sensitive column.
+    sensitive: Vec<(String, usize, bool)>,
+}
+
+impl Setup {
+    /// The setup of `plan`, or `None` when it has no dataset-wide work.
+    pub fn of(job: &Job, plan: &Plan) -> Option<Self> {
+        if !needed(plan) {
+            return None;
+        }
+        let quasi: Vec<QuasiIdentifier> = plan
+            .steps
+            .iter()
+            .filter(|s| matches!(s.output, Some((Kernel::Recoded, _))))
+            .filter_map(|s| match job.column(&s.name).map(|c| &c.action) {
+                Some(Action::Generalize(g)) => Some(QuasiIdentifier {
+                    name: s.name.clone(),
+                    input_index: s.input_index,
+                    hierarchy: g.hierarchy.clone(),
+                    pinned: g.level,
+                }),
+                _ => None,
+            })
+            .collect();
+        let uses_sensitive = job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some();
+        let sensitive = plan
+            .steps
+            .iter()
+            .filter(|_| uses_sensitive)
+            .filter(|s| matches!(job.column(&s.name).map(|c| &c.action), Some(Action::Keep { sensitive: true })))
+            .map(|s| {
+                let ordered =
+                    s.input_type.is_numeric() || matches!(s.input_type, DataType::Date32 | DataType::Date64);
+                (s.name.clone(), s.input_index, ordered)
+            })
+            .collect();
+        Some(Self { quasi, sensitive })
+    }
+
+    /// An empty frequency table of these columns.
+    pub fn empty_table(&self) -> FrequencyTable {
+        FrequencyTable::new(self.quasi.len(), self.sensitive.len())
+    }
+
+    /// The frequency table of one batch (already through the consent filter).
+    ///
+    /// # Errors
+    /// A column without a text form.
+    pub fn table_of(&self, batch: &arrow::array::RecordBatch) -> Result<FrequencyTable, super::RunError> {
+        let text = |index: usize, name: &str| -> Result<StringArray, super::RunError> {
+            to_text(batch.column(index)).ok_or_else(|| {
+                super::RunError::Transform(crate::transform::TransformError::NoText {
+                    column: name.to_string(),
+                    action: "generalize",
+                })
+            })
+        };
+        let q = self.quasi.iter().map(|q| text(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
+        let s = self.sensitive.iter().map(|(n, i, _)| text(*i, n)).collect::<Result<Vec<_>, _>>()?;
+        Ok(FrequencyTable::from_batch(&q, &s))
+    }
+}
+
+/// From the frequency table of the whole input (canonical: see
+/// [`FrequencyTable::canonical`]) to the recoding and what it guarantees: hierarchies compiled
+/// over the values seen, then the optimal search or Mondrian, on the current rayon pool.
 ///
 /// # Errors
-/// [`super::RunError`] for unreadable input, uncovered values, or an unreachable target.
-pub fn prepare(
-    job: &Job,
-    plan: &Plan,
-    source: &DataSource,
-    consent: &ConsentFilter,
-    pool: &rayon::ThreadPool,
-    threads: usize,
-) -> Result<(Recoding, PrivacySummary), super::RunError> {
-    let quasi: Vec<QuasiIdentifier> = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(s.output, Some((Kernel::Recoded, _))))
-        .filter_map(|s| match job.column(&s.name).map(|c| &c.action) {
-            Some(Action::Generalize(g)) => Some(QuasiIdentifier {
-                name: s.name.clone(),
-                input_index: s.input_index,
-                hierarchy: g.hierarchy.clone(),
-                pinned: g.level,
-            }),
-            _ => None,
-        })
-        .collect();
-    let sensitive: Vec<(String, usize, bool)> = plan
-        .steps
-        .iter()
-        .filter(|s| matches!(job.column(&s.name).map(|c| &c.action), Some(Action::Keep { sensitive: true })))
-        .map(|s| {
-            let ordered = s.input_type.is_numeric() || matches!(s.input_type, DataType::Date32 | DataType::Date64);
-            (s.name.clone(), s.input_index, ordered)
-        })
-        .collect();
+/// [`super::RunError`] for uncovered values or an unreachable target.
+pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<(Recoding, PrivacySummary), super::RunError> {
+    let Setup { quasi, sensitive } = setup;
     let k_anonymity = job.privacy.k_anonymity.as_ref();
-    let uses_sensitive = job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some();
-    let sensitive: Vec<(String, usize, bool)> = if uses_sensitive { sensitive } else { Vec::new() };
-
-    let table = statistics(source, consent, &quasi, &sensitive, pool, threads)?;
     if table.rows == 0 {
         return Err(AnonymityError::Empty.into());
     }
@@ -243,7 +278,7 @@ pub fn prepare(
     let sensitive_columns: Vec<Sensitive> = sensitive
         .iter()
         .enumerate()
-        .map(|(s, (name, _, ordered))| sensitive_column(&table, s, name, *ordered))
+        .map(|(s, (name, _, ordered))| sensitive_column(table, s, name, *ordered))
         .collect();
 
     let criteria = match k_anonymity {
@@ -260,7 +295,7 @@ pub fn prepare(
     let algorithm = k_anonymity.map_or(Algorithm::Optimal, |k| k.algorithm);
     let suppressed_rows_mode = k_anonymity.map_or(SuppressedRows::Mask, |k| k.suppressed_rows);
     let pinned: Vec<Option<u32>> = quasi.iter().map(|q| q.pinned).collect();
-    let problem = Problem::new(&generalizations, pinned.clone(), &table, criteria.clone(), sensitive_columns, metric)
+    let problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), sensitive_columns, metric)
         .map_err(AnonymityError::from)?;
     let risk_before = Risk::of_sizes(table.combos.values().map(|e| e.count));
     let started = Instant::now();
@@ -284,7 +319,7 @@ pub fn prepare(
             }
             let dimensions: Vec<Dimension> =
                 quasi.iter().zip(&table.quasi).map(|(q, d)| dimension(q.hierarchy.as_ref(), d.values())).collect();
-            let Some(partitioning) = pool.install(|| mondrian::partition(&problem, &dimensions)) else {
+            let Some(partitioning) = mondrian::partition(&problem, &dimensions) else {
                 // Mondrian suppresses nothing: the best it can do is the whole table as one class.
                 return Err(unreachable(&problem, &criteria, target, problem.rows).into());
             };
@@ -300,10 +335,10 @@ pub fn prepare(
             (scheme, vec![None; quasi.len()], 0, classes, measured, (1, 1), sizes)
         }
         Algorithm::Optimal => {
-            let outcome = pool.install(|| problem.search());
+            let outcome = problem.search();
             crate::interrupt::check()?;
             let Some(best) = outcome.best else {
-                let best_k = pool.install(|| problem.best_reachable_k());
+                let best_k = problem.best_reachable_k();
                 return Err(unreachable(&problem, &criteria, target, best_k).into());
             };
             let classes = problem.classes_from_table(&best.levels);
@@ -444,82 +479,4 @@ fn sensitive_column(table: &FrequencyTable, s: usize, name: &str, ordered: bool)
         rank
     });
     Sensitive { name: name.to_string(), rank, overall }
-}
-
-/// The statistics pass, in three overlapping stages like the output pass: a reader thread,
-/// windows of batches turned into frequency tables in parallel on the pool, and a merger thread
-/// that folds them into one table in input order (so ids, and everything after, never depend
-/// on the thread count).
-fn statistics(
-    source: &DataSource,
-    consent: &ConsentFilter,
-    quasi: &[QuasiIdentifier],
-    sensitive: &[(String, usize, bool)],
-    pool: &rayon::ThreadPool,
-    threads: usize,
-) -> Result<FrequencyTable, super::RunError> {
-    use std::sync::mpsc;
-    let window = threads * 2;
-    let build = |batch: &arrow::array::RecordBatch| -> Result<FrequencyTable, super::RunError> {
-        let filtered = consent.apply(batch)?;
-        let text = |index: usize, name: &str| -> Result<StringArray, super::RunError> {
-            to_text(filtered.batch.column(index)).ok_or_else(|| {
-                super::RunError::Transform(crate::transform::TransformError::NoText {
-                    column: name.to_string(),
-                    action: "generalize",
-                })
-            })
-        };
-        let q = quasi.iter().map(|q| text(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
-        let s = sensitive.iter().map(|(n, i, _)| text(*i, n)).collect::<Result<Vec<_>, _>>()?;
-        Ok(FrequencyTable::from_batch(&q, &s))
-    };
-    std::thread::scope(|scope| -> Result<FrequencyTable, super::RunError> {
-        let (to_builder, from_reader) = mpsc::sync_channel(window);
-        scope.spawn(move || {
-            for batch in source.batches() {
-                let failed = batch.is_err();
-                if to_builder.send(batch).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        let (to_merger, from_builder) = mpsc::sync_channel::<FrequencyTable>(window);
-        let (quasi_count, sensitive_count) = (quasi.len(), sensitive.len());
-        let merger = scope.spawn(move || {
-            let mut table = FrequencyTable::new(quasi_count, sensitive_count);
-            for part in from_builder {
-                table.merge(part);
-            }
-            table
-        });
-        let built = (|| -> Result<(), super::RunError> {
-            let mut chunk = Vec::with_capacity(window);
-            loop {
-                chunk.clear();
-                while chunk.len() < window {
-                    match from_reader.recv() {
-                        Ok(batch) => chunk.push(batch?),
-                        Err(_) => break,
-                    }
-                }
-                if chunk.is_empty() {
-                    return Ok(());
-                }
-                let tables: Vec<Result<FrequencyTable, super::RunError>> =
-                    pool.install(|| chunk.par_iter().map(build).collect());
-                for part in tables {
-                    if to_merger.send(part?).is_err() {
-                        return Err(super::RunError::Internal("the statistics merger stopped".into()));
-                    }
-                }
-            }
-        })();
-        drop(from_reader);
-        drop(to_merger);
-        let table = merger.join().map_err(|_| super::RunError::Internal("the statistics merger panicked".into()))?;
-        built?;
-        // Ids by value, not by first appearance: how the input was cut changes nothing after.
-        Ok(table.canonical())
-    })
 }

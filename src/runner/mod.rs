@@ -3,24 +3,20 @@
 //! quasi-identifiers first make a statistics pass and a search ([`anonymity`]).
 
 pub mod anonymity;
+pub mod pipeline;
 pub mod privacy_budget;
 pub mod releases;
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::dp::ledger::Reservation;
+use crate::engine::{Applied, Census, Engine, RowIds};
+use crate::io::IoError;
 use crate::io::output::{BatchWriter, Published, Staged, check_target};
-use crate::io::text::to_text;
-use crate::io::{DataSource, IoError, RowOrigin};
 use crate::job::{DataFormat, Job, JobError};
 use crate::plan::{self, DropReason, Plan, PlanError};
-use crate::privacy::recode::Recoding;
-use crate::transform::unique::{self, Conflict, Fingerprint, UniqueTokens};
-use crate::transform::{Kernel, TransformError};
-use arrow::array::{ArrayRef, RecordBatch};
-use rayon::prelude::*;
+use crate::transform::TransformError;
 use serde::Serialize;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::Instant;
 
 /// Told how a run progresses, so that a driver can show it (the command line draws a progress
@@ -88,6 +84,9 @@ pub enum RunError {
     Recode(#[from] crate::privacy::recode::RecodeError),
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),
+    /// A census or decisions that do not fit (another job, another format version, torn bytes).
+    #[error("{0}")]
+    Engine(String),
     #[error(
         "column `{column}` has `unique: true`, but {}",
         if *repeated { format!("its input repeats a value (row {row})") }
@@ -339,18 +338,24 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
     summary.consent_files = consent.files().iter().map(|p| p.display().to_string()).collect();
+    let engine = Engine::from_parts(job, plan, consent, noise_master, key.as_ref());
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("anonymize-{i}"))
         .build()
         .map_err(|e| RunError::Internal(format!("cannot start {threads} worker threads: {e}")))?;
-    let recoding = if anonymity::needed(&plan) {
-        let (recoding, privacy) = anonymity::prepare(job, &plan, &source, &consent, &pool, threads)?;
-        summary.privacy = Some(privacy);
-        Some(recoding)
-    } else {
-        None
-    };
+    let window = threads * 2;
+    // The census pass, when k-anonymity or a release needs one: batch censuses merged in order.
+    let mut census = engine.empty_census();
+    if engine.needs_census() {
+        let mut merge = |part: Census| census.merge(part);
+        pipeline::ordered(&source, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
+    }
+    let decisions = pool.install(|| engine.decide(&mut census))?;
+    crate::interrupt::check()?;
+    summary.privacy = decisions.privacy.clone();
+    let releases = engine.release(&census);
+    drop(census);
     // Every Parquet output (main and releases) says which run and job made it.
     let provenance = vec![
         ("anonymize.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
@@ -363,7 +368,8 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         metadata.push(("anonymize.key_id".to_string(), id.clone()));
     }
     metadata.push(("anonymize.privacy".to_string(), compact_privacy(&summary)));
-    let unique_columns: Vec<String> = plan
+    let unique_columns: Vec<String> = engine
+        .plan()
         .steps
         .iter()
         .filter(|s| {
@@ -374,32 +380,59 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         })
         .map(|s| s.name.clone())
         .collect();
-    let writer = BatchWriter::create(
+    let mut writer = BatchWriter::create(
         &job.output.path,
         job.output.format,
         job.output.overwrite,
-        plan.output_schema.clone(),
+        engine.output_schema(),
         metadata,
         &unique_columns,
     )?;
-    let computed = releases::compute(job, &source, &consent, &noise_master)?;
     let observer = options.observer.as_deref();
     if let Some(observer) = observer {
         observer.output_started(source.known_rows());
     }
-    let streamed = stream(&source, &plan, &consent, recoding.as_ref(), writer, &pool, threads, observer);
+    // The output pass: every batch applied in parallel, checked and written in input order.
+    let mut totals = Totals { rows_read: 0, excluded: Excluded::default() };
+    let mut unique = engine.unique_check();
+    let row_ids = engine.needs_row_ids();
+    let mut write = |(rows_in, applied): (u64, Applied)| -> Result<(), RunError> {
+        unique.add(&applied)?;
+        totals.rows_read += rows_in;
+        totals.excluded += applied.excluded;
+        if applied.batch.num_rows() > 0 {
+            writer.write(&applied.batch)?;
+        }
+        if let Some(observer) = observer {
+            observer.rows_done(rows_in);
+        }
+        Ok(())
+    };
+    let streamed = pipeline::ordered(
+        &source,
+        &pool,
+        window,
+        |piece| {
+            let rows = piece.batch.num_rows();
+            let ids = if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
+            let applied = engine.apply_numbered(&decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
+            Ok((rows as u64, applied))
+        },
+        &mut write,
+    );
     if let Some(observer) = observer {
         observer.output_finished();
     }
-    let (totals, output) = streamed?;
+    streamed?;
+    let (rows_written, output) = writer.stage()?;
     let mut staged = vec![output];
-    staged.extend(releases::write(&computed, job.output.overwrite, &provenance)?);
+    staged.extend(releases::write(job, &releases, job.output.overwrite, &provenance)?);
     if let Some(dp) = summary.dp.as_mut() {
-        dp.releases = computed.iter().map(|c| c.summary.clone()).collect();
+        dp.releases = releases.iter().map(|r| r.summary.clone()).collect();
     }
     summary.rows_read = totals.rows_read;
     summary.rows_excluded = totals.excluded;
-    summary.rows_written = totals.rows_written;
+    summary.rows_written = rows_written;
     summary.output.written = true;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(Prepared { summary, staged, reservation })
@@ -408,201 +441,6 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
 struct Totals {
     rows_read: u64,
     excluded: Excluded,
-    rows_written: u64,
-}
-
-/// Batches on their way to the writer thread. The writer commits only on `Done`: if the
-/// channel closes without it (a failed transform), the output is abandoned, never committed.
-enum ToWriter {
-    Batch(RecordBatch),
-    Done,
-}
-
-/// Three stages that overlap: a reader thread, windows of batches transformed in parallel on
-/// the pool, and a writer thread that writes them in input order.
-#[allow(clippy::too_many_arguments)]
-fn stream(
-    source: &DataSource,
-    plan: &Plan,
-    consent: &ConsentFilter,
-    recoding: Option<&Recoding>,
-    mut writer: BatchWriter,
-    pool: &rayon::ThreadPool,
-    threads: usize,
-    observer: Option<&dyn RunObserver>,
-) -> Result<(Totals, Staged), RunError> {
-    let window = threads * 2;
-    let mut totals = Totals { rows_read: 0, excluded: Excluded::default(), rows_written: 0 };
-    let staged = std::thread::scope(|scope| -> Result<Staged, RunError> {
-        let (sender, receiver) = mpsc::sync_channel::<Result<(RowOrigin, RecordBatch), IoError>>(window);
-        scope.spawn(move || {
-            for batch in source.batches_with_origin() {
-                // An interruption (SIGINT, SIGTERM) ends the input like an unreadable batch.
-                let batch = crate::interrupt::check().map_err(IoError::from).and(batch);
-                let failed = batch.is_err();
-                if sender.send(batch).is_err() || failed {
-                    break;
-                }
-            }
-        });
-        let (to_writer, from_transform) = mpsc::sync_channel::<ToWriter>(window);
-        let written = scope.spawn(move || -> Result<Option<(u64, Staged)>, IoError> {
-            for message in from_transform {
-                match message {
-                    ToWriter::Batch(batch) => writer.write(&batch)?,
-                    ToWriter::Done => return writer.stage().map(Some),
-                }
-            }
-            Ok(None)
-        });
-        let transformed = (|| -> Result<(), RunError> {
-            let mut chunk = Vec::with_capacity(window);
-            let mut input_done = false;
-            let mut unique: Vec<(usize, UniqueTokens)> = plan
-                .steps
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.unique.is_some() && s.output.is_some())
-                .map(|(i, _)| (i, UniqueTokens::default()))
-                .collect();
-            let mut next_row = 0u64;
-            while !input_done {
-                chunk.clear();
-                while chunk.len() < window {
-                    match receiver.recv() {
-                        Ok(batch) => {
-                            let (origin, batch) = batch?;
-                            let first_row = next_row;
-                            next_row += batch.num_rows() as u64;
-                            chunk.push((first_row, origin, batch));
-                        }
-                        Err(_) => {
-                            input_done = true;
-                            break;
-                        }
-                    }
-                }
-                let results: Vec<Result<Transformed, RunError>> = pool.install(|| {
-                    chunk
-                        .par_iter()
-                        .map(|(first_row, origin, batch)| {
-                            transform_batch(batch, *first_row, *origin, plan, consent, recoding)
-                        })
-                        .collect()
-                });
-                for ((_, _, batch), result) in chunk.iter().zip(results) {
-                    let Transformed { batch: out, excluded, fingerprints, input_rows } = result?;
-                    for ((step, seen), prints) in unique.iter_mut().zip(&fingerprints) {
-                        if let Err(conflict) = seen.add(prints) {
-                            let (row, repeated) = match conflict {
-                                Conflict::RepeatedValue { row } => (row, true),
-                                Conflict::Collision { row } => (row, false),
-                            };
-                            let step = &plan.steps[*step];
-                            return Err(RunError::NotUnique {
-                                column: step.name.clone(),
-                                row: input_rows[row],
-                                repeated,
-                                length: step.unique.unwrap_or_default(),
-                            });
-                        }
-                    }
-                    totals.rows_read += batch.num_rows() as u64;
-                    totals.excluded += excluded;
-                    // A closed channel means the writer failed; its error is collected below.
-                    if out.num_rows() > 0 && to_writer.send(ToWriter::Batch(out)).is_err() {
-                        return Ok(());
-                    }
-                    if let Some(observer) = observer {
-                        observer.rows_done(batch.num_rows() as u64);
-                    }
-                }
-            }
-            let _ = to_writer.send(ToWriter::Done);
-            Ok(())
-        })();
-        drop(receiver);
-        drop(to_writer);
-        let written = written.join().map_err(|_| RunError::Internal("the writer thread panicked".into()))?;
-        transformed?;
-        match written? {
-            Some((rows, staged)) => {
-                totals.rows_written = rows;
-                Ok(staged)
-            }
-            None => Err(RunError::Internal("the writer stopped before the end of the data".into())),
-        }
-    })?;
-    Ok((totals, staged))
-}
-
-/// One batch after the consent filter and every kernel.
-struct Transformed {
-    batch: RecordBatch,
-    excluded: Excluded,
-    /// Per `unique` step, in step order.
-    fingerprints: Vec<Vec<Fingerprint>>,
-    /// 1-based input row number of each output row, when a `unique` step needs it.
-    input_rows: Vec<u64>,
-}
-
-/// Consent filter, then every column's kernel. `first_row` is the 0-based input row number of
-/// the batch's first row (counted across files), for error messages; `origin` gives each row its
-/// identity (file, index in file), from which per-row randomness is derived.
-fn transform_batch(
-    batch: &RecordBatch,
-    first_row: u64,
-    origin: RowOrigin,
-    plan: &Plan,
-    consent: &ConsentFilter,
-    recoding: Option<&Recoding>,
-) -> Result<Transformed, RunError> {
-    let filtered = consent.apply(batch)?;
-    let kept = &filtered.batch;
-    let input_row = |index: u64| first_row + filtered.input_index(index as usize) as u64 + 1;
-    // Row identities feed per-row randomness only: no noise column, no work.
-    let identities: Vec<u64> = match &filtered.kept {
-        _ if !plan.steps.iter().any(|s| matches!(s.output, Some((Kernel::Noise { .. }, _)))) => Vec::new(),
-        None => (origin.first_row..origin.first_row + kept.num_rows() as u64).collect(),
-        Some(mask) => mask.values().set_indices().map(|i| origin.first_row + i as u64).collect(),
-    };
-    let rows = crate::io::Rows { file: origin.file, rows: &identities };
-    let mut columns = Vec::with_capacity(plan.output_schema.fields().len());
-    let mut fingerprints = Vec::new();
-    let recoded = recoding.map(|r| r.apply(kept)).transpose()?;
-    let mut recoded_columns = recoded.as_ref().map(|r| r.columns.iter());
-    for step in &plan.steps {
-        let Some((kernel, _)) = &step.output else { continue };
-        let input = kept.column(step.input_index);
-        let recoded_column = match kernel {
-            Kernel::Recoded => recoded_columns.as_mut().and_then(Iterator::next),
-            _ => None,
-        };
-        let out = match recoded_column {
-            Some(column) => column.clone(),
-            None => kernel.apply(&step.name, input, kept, &rows).map_err(|e| e.map_rows(input_row))?,
-        };
-        if step.unique.is_some() {
-            let text = |array: &ArrayRef| {
-                to_text(array)
-                    .ok_or_else(|| TransformError::NoText { column: step.name.clone(), action: "pseudonymize" })
-            };
-            fingerprints.push(unique::fingerprints(&text(input)?, &text(&out)?));
-        }
-        columns.push(out);
-    }
-    let input_rows = match (&filtered.kept, fingerprints.is_empty()) {
-        (_, true) => Vec::new(),
-        (None, false) => (first_row + 1..=first_row + kept.num_rows() as u64).collect(),
-        (Some(mask), false) => mask.values().set_indices().map(|i| first_row + i as u64 + 1).collect(),
-    };
-    let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
-    let mut out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
-    // Suppressed rows with `suppressed_rows: remove` leave the output here.
-    if let Some(keep) = recoded.as_ref().and_then(|r| r.keep.as_ref()) {
-        out = arrow::compute::filter_record_batch(&out, keep)?;
-    }
-    Ok(Transformed { batch: out, excluded: filtered.excluded, fingerprints, input_rows })
 }
 
 /// The guarantees an output carries in its Parquet footer (`anonymize.privacy`), as compact

@@ -1,0 +1,566 @@
+//! The engine in phases, for any driver (the command line, a notebook, a cluster):
+//!
+//! 1. [`Engine::new`]: a validated [`Job`] compiled against an Arrow schema, its key and consent
+//!    lists loaded. No row is read.
+//! 2. **Census** ([`Engine::census_of`], [`Census::merge`]): the statistics pass. Each batch (or
+//!    partition) gives a census (rows per combination of quasi-identifiers with the sensitive
+//!    histograms, aggregate partial totals, consent counts); censuses merge into the census of
+//!    the whole, in any order, with the same result, and travel as bytes
+//!    ([`Census::to_bytes`]).
+//! 3. **Decide** ([`Engine::decide`]): from the merged census to the run's [`Decisions`] (levels
+//!    or Mondrian partitions, suppression, metrics, risk), on the coordinator; they travel as
+//!    bytes too.
+//! 4. **Apply** ([`Engine::apply`]): one record batch and its rows' identities (input file,
+//!    row index in it) to the output batch. Pure and thread-safe: any executor, any order.
+//! 5. **Release** ([`Engine::release`]): the differentially private aggregates, noised once from
+//!    the merged census, on the coordinator.
+//!
+//! Nothing depends on how the input is cut: the census merges exactly (canonical ids, integer
+//! sums), noise is keyed by each row's identity, and the search runs on a canonical table.
+//!
+//! Census and decisions bytes hold input values of the quasi-identifiers (and aggregate groups
+//! and privacy units): treat them like the input. They never hold the key or the noise key.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use anonymize::engine::Engine;
+//! use anonymize::io::RowOrigin;
+//! let job = anonymize::job::load(std::path::Path::new("pipelines/adult_k5.yaml"))?;
+//! let source = anonymize::plan::bind(&job)?.source;
+//! let engine = Engine::new(&job, &source.schema(), Some(7))?;
+//! // Each partition makes its census; the coordinator merges them.
+//! let mut census = engine.empty_census();
+//! for batch in source.batches() {
+//!     census.merge(engine.census_of(&batch?)?)?;
+//! }
+//! let bytes = census.to_bytes();
+//! let mut census = anonymize::engine::Census::from_bytes(&bytes)?;
+//! let decisions = engine.decide(&mut census)?;
+//! // Executors apply the decisions batch by batch.
+//! for item in source.batches_with_origin() {
+//!     let (origin, batch): (RowOrigin, _) = item?;
+//!     let applied = engine.apply(&decisions, &batch, origin.rows(batch.num_rows()).as_rows())?;
+//!     println!("{} rows out", applied.batch.num_rows());
+//! }
+//! # Ok(()) }
+//! ```
+
+use crate::consent::{ConsentFilter, Excluded};
+use crate::dp::aggregate::{Accumulator, Partials, ReleaseSummary, Released, Row};
+use crate::dp::mechanism::batch_rng;
+use crate::io::text::to_text;
+use crate::io::Rows;
+use crate::job::{Job, Measure};
+use crate::plan::{self, Plan};
+use crate::privacy::recode::Recoding;
+use crate::privacy::table::FrequencyTable;
+use crate::runner::RunError;
+use crate::runner::anonymity::{self, PrivacySummary, Setup};
+use crate::transform::unique::{self, Conflict, Fingerprint, UniqueTokens};
+use crate::transform::{Kernel, TransformError};
+use arrow::array::{Array, ArrayRef, Float64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Schema, SchemaRef};
+
+/// The version of the census and decisions byte forms; a reader refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A job compiled against its input's schema: the phases of a run.
+pub struct Engine {
+    job: Job,
+    plan: Plan,
+    consent: ConsentFilter,
+    anonymity: Option<Setup>,
+    noise_master: zeroize::Zeroizing<[u8; 32]>,
+    key_id: Option<String>,
+    demo_key: bool,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("job", &self.job.name).field("plan", &self.plan).finish_non_exhaustive()
+    }
+}
+
+/// The statistics of some rows, mergeable with other rows' (see the module documentation).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Census {
+    format: String,
+    version: u32,
+    /// The BLAKE3 of the job file that made it: censuses of other jobs do not merge.
+    job_blake3: String,
+    /// Rows seen, before the consent filter.
+    pub rows_read: u64,
+    /// Rows the consent filter removed.
+    pub excluded: Excluded,
+    /// The quasi-identifiers' frequency table (`None` when the job has none).
+    table: Option<FrequencyTable>,
+    /// One per aggregate release, in the job's order.
+    releases: Vec<Partials>,
+}
+
+/// What a run decided from the census: the recoding of the quasi-identifiers and what it
+/// guarantees. Apply them to any batch of the same input.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Decisions {
+    format: String,
+    version: u32,
+    job_blake3: String,
+    /// `None` when the job has no quasi-identifiers.
+    pub recoding: Option<Recoding>,
+    /// k-anonymity's outcome (its `search_seconds` is the only figure that varies by run).
+    pub privacy: Option<PrivacySummary>,
+}
+
+/// One batch after the consent filter and every column's action.
+#[derive(Debug)]
+pub struct Applied {
+    /// The output rows, in the output schema.
+    pub batch: RecordBatch,
+    /// Rows the consent filter removed.
+    pub excluded: Excluded,
+    /// Per `unique` column, in column order: what [`UniqueCheck`] needs.
+    fingerprints: Vec<Vec<Fingerprint>>,
+    /// 1-based row number of each kept row, when a `unique` column needs it.
+    row_numbers: Vec<u64>,
+}
+
+/// One aggregate release, noised, not yet written.
+#[derive(Debug, Clone)]
+pub struct Release {
+    pub rows: Vec<Released>,
+    pub summary: ReleaseSummary,
+}
+
+/// Checks `unique: true` columns over every batch of a run (feed it every [`Applied`]).
+#[derive(Debug, Default)]
+pub struct UniqueCheck {
+    /// (column, token length, tokens seen).
+    columns: Vec<(String, usize, UniqueTokens)>,
+}
+
+/// The identities of a batch's rows (see [`Engine::apply`]): owned, for rows that follow one
+/// another in one file.
+#[derive(Debug, Clone)]
+pub struct RowIds {
+    pub file: u32,
+    pub rows: Vec<u64>,
+}
+
+impl RowIds {
+    /// The borrowed form [`Engine::apply`] takes.
+    pub fn as_rows(&self) -> Rows<'_> {
+        Rows { file: self.file, rows: &self.rows }
+    }
+}
+
+impl crate::io::RowOrigin {
+    /// The identities of the `count` rows that start here.
+    pub fn rows(self, count: usize) -> RowIds {
+        RowIds { file: self.file, rows: (self.first_row..self.first_row + count as u64).collect() }
+    }
+}
+
+fn bytes_error(what: &str, problem: impl std::fmt::Display) -> RunError {
+    RunError::Engine(format!("{what}: {problem}"))
+}
+
+impl Census {
+    /// Adds the rows of another census of the same job.
+    ///
+    /// # Errors
+    /// The other census is of another job or has another shape.
+    pub fn merge(&mut self, other: Census) -> Result<(), RunError> {
+        if other.job_blake3 != self.job_blake3 || other.releases.len() != self.releases.len() {
+            return Err(bytes_error("cannot merge censuses", "they are of different jobs"));
+        }
+        self.rows_read += other.rows_read;
+        self.excluded += other.excluded;
+        match (&mut self.table, other.table) {
+            (Some(mine), Some(theirs)) => {
+                if mine.quasi.len() != theirs.quasi.len() || mine.sensitive.len() != theirs.sensitive.len() {
+                    return Err(bytes_error("cannot merge censuses", "their tables have other columns"));
+                }
+                mine.merge(theirs);
+            }
+            (None, None) => {}
+            _ => return Err(bytes_error("cannot merge censuses", "only one has a frequency table")),
+        }
+        for (mine, theirs) in self.releases.iter_mut().zip(other.releases) {
+            mine.merge(theirs);
+        }
+        Ok(())
+    }
+
+    /// Rows the census counts after the consent filter.
+    pub fn rows_kept(&self) -> u64 {
+        self.rows_read - self.excluded.total()
+    }
+
+    /// The census as bytes (versioned JSON; holds input values, see the module documentation).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// A census from [`Census::to_bytes`]; every id is checked.
+    ///
+    /// # Errors
+    /// Not a census of this format version, or inconsistent.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RunError> {
+        let census: Census = serde_json::from_slice(bytes).map_err(|e| bytes_error("not a census", e))?;
+        check_form(&census.format, "anonymize.census", census.version)?;
+        Ok(census)
+    }
+}
+
+impl Decisions {
+    /// The decisions as bytes (versioned JSON; holds input values, see the module documentation).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decisions from [`Decisions::to_bytes`].
+    ///
+    /// # Errors
+    /// Not decisions of this format version.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RunError> {
+        let decisions: Decisions = serde_json::from_slice(bytes).map_err(|e| bytes_error("not decisions", e))?;
+        check_form(&decisions.format, "anonymize.decisions", decisions.version)?;
+        Ok(decisions)
+    }
+}
+
+fn check_form(format: &str, expected: &str, version: u32) -> Result<(), RunError> {
+    if format != expected || version != FORMAT_VERSION {
+        return Err(bytes_error(
+            &format!("not {expected} version {FORMAT_VERSION}"),
+            format_args!("found {format} version {version}"),
+        ));
+    }
+    Ok(())
+}
+
+impl UniqueCheck {
+    /// Adds one applied batch's tokens.
+    ///
+    /// # Errors
+    /// [`RunError::NotUnique`] at the first repeated input value or token collision.
+    pub fn add(&mut self, applied: &Applied) -> Result<(), RunError> {
+        for ((column, length, seen), prints) in self.columns.iter_mut().zip(&applied.fingerprints) {
+            if let Err(conflict) = seen.add(prints) {
+                let (row, repeated) = match conflict {
+                    Conflict::RepeatedValue { row } => (row, true),
+                    Conflict::Collision { row } => (row, false),
+                };
+                return Err(RunError::NotUnique {
+                    column: column.clone(),
+                    row: applied.row_numbers.get(row).copied().unwrap_or_default(),
+                    repeated,
+                    length: *length,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Compiles `job` against `schema` (the input's), loads its key and consent lists. With a
+    /// seed every random draw is reproducible (and not differentially private); without one,
+    /// each engine draws its own noise key, so engines of one run on several machines add
+    /// independent noise (private, but not reproducible).
+    ///
+    /// # Errors
+    /// [`RunError`] when the job does not fit the schema, the key or a list cannot be loaded.
+    pub fn new(job: &Job, schema: &Schema, seed: Option<u64>) -> Result<Self, RunError> {
+        let key = plan::load_key(job)?;
+        let noise_master = crate::runner::privacy_budget::noise_master(seed, &job.file_blake3)?;
+        let plan = plan::compile(job, schema, key.as_ref(), noise_master)?;
+        let consent = ConsentFilter::load(job.consent.as_ref(), schema)?;
+        Ok(Self::from_parts(job, plan, consent, noise_master, key.as_ref()))
+    }
+
+    /// An engine from a plan already compiled (the local runner's path).
+    pub(crate) fn from_parts(
+        job: &Job,
+        plan: Plan,
+        consent: ConsentFilter,
+        noise_master: [u8; 32],
+        key: Option<&crate::keys::Key>,
+    ) -> Self {
+        let anonymity = Setup::of(job, &plan);
+        Self {
+            job: job.clone(),
+            plan,
+            consent,
+            anonymity,
+            noise_master: zeroize::Zeroizing::new(noise_master),
+            key_id: key.map(crate::keys::Key::id),
+            demo_key: key.is_some_and(crate::keys::Key::is_demo),
+        }
+    }
+
+    /// The compiled plan: one step per input column.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The schema of [`Engine::apply`]'s batches.
+    pub fn output_schema(&self) -> SchemaRef {
+        self.plan.output_schema.clone()
+    }
+
+    /// The key's public id, when the job uses a key.
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    /// Whether the key is the public demo key.
+    pub fn demo_key(&self) -> bool {
+        self.demo_key
+    }
+
+    /// The consent filter (its lists' files).
+    pub fn consent(&self) -> &ConsentFilter {
+        &self.consent
+    }
+
+    /// Whether decisions need a census: the job has quasi-identifiers or aggregate releases.
+    /// Otherwise [`Engine::decide`] on an empty census is enough.
+    pub fn needs_census(&self) -> bool {
+        self.anonymity.is_some() || !self.job.aggregates.is_empty()
+    }
+
+    /// A census of no rows.
+    pub fn empty_census(&self) -> Census {
+        Census {
+            format: "anonymize.census".into(),
+            version: FORMAT_VERSION,
+            job_blake3: self.job.file_blake3.clone(),
+            rows_read: 0,
+            excluded: Excluded::default(),
+            table: self.anonymity.as_ref().map(Setup::empty_table),
+            releases: self.job.aggregates.iter().map(|_| Partials::default()).collect(),
+        }
+    }
+
+    /// The census of one batch of the input (any batch, any order).
+    ///
+    /// # Errors
+    /// A column the job reads has no text form, or a consent list cannot be applied.
+    pub fn census_of(&self, batch: &RecordBatch) -> Result<Census, RunError> {
+        let filtered = self.consent.apply(batch)?;
+        let kept = &filtered.batch;
+        let mut census = self.empty_census();
+        census.rows_read = batch.num_rows() as u64;
+        census.excluded = filtered.excluded;
+        if let Some(setup) = &self.anonymity {
+            census.table = Some(setup.table_of(kept)?);
+        }
+        for (spec, partials) in self.job.aggregates.iter().zip(&mut census.releases) {
+            let mut accumulator = Accumulator::resume(spec, std::mem::take(partials));
+            observe_release(spec, kept, &mut accumulator)?;
+            *partials = accumulator.into_partials();
+        }
+        Ok(census)
+    }
+
+    /// The decisions from the census of the whole input, on the current rayon pool (the search
+    /// is parallel). Puts the census's table in canonical order first (ids by value), so the
+    /// decisions do not depend on the order in which censuses were merged.
+    ///
+    /// # Errors
+    /// [`RunError`] when a value is not covered by its hierarchy, or the privacy target cannot
+    /// be met.
+    pub fn decide(&self, census: &mut Census) -> Result<Decisions, RunError> {
+        if census.job_blake3 != self.job.file_blake3 {
+            return Err(bytes_error("cannot decide", "the census is of another job"));
+        }
+        let (recoding, privacy) = match (&self.anonymity, census.table.take()) {
+            (Some(setup), Some(table)) => {
+                let table = table.canonical();
+                let decided = anonymity::decide(&self.job, setup, &table);
+                census.table = Some(table);
+                let (recoding, privacy) = decided?;
+                (Some(recoding), Some(privacy))
+            }
+            (None, None) => (None, None),
+            _ => return Err(bytes_error("cannot decide", "the census does not fit the job")),
+        };
+        Ok(Decisions {
+            format: "anonymize.decisions".into(),
+            version: FORMAT_VERSION,
+            job_blake3: self.job.file_blake3.clone(),
+            recoding,
+            privacy,
+        })
+    }
+
+    /// Whether [`Engine::apply`] reads row identities (a column takes per-row noise); when it
+    /// does not, an empty list will do.
+    pub fn needs_row_ids(&self) -> bool {
+        self.plan.steps.iter().any(|s| matches!(s.output, Some((Kernel::Noise { .. }, _))))
+    }
+
+    /// A check of `unique: true` columns across batches.
+    pub fn unique_check(&self) -> UniqueCheck {
+        UniqueCheck {
+            columns: self
+                .plan
+                .steps
+                .iter()
+                .filter(|s| s.output.is_some())
+                .filter_map(|s| s.unique.map(|length| (s.name.clone(), length, UniqueTokens::default())))
+                .collect(),
+        }
+    }
+
+    /// The output batch of one input batch. `rows` are the identities of the batch's rows (the
+    /// input file's place in name order, each row's 0-based index in that file): per-row noise is
+    /// derived from them, so a row gets the same noise in whatever batch or partition it comes.
+    /// Row numbers in errors are `rows.rows[i] + 1`.
+    ///
+    /// # Errors
+    /// [`RunError`] when a value cannot be transformed (naming the row, never the value).
+    pub fn apply(&self, decisions: &Decisions, batch: &RecordBatch, rows: Rows<'_>) -> Result<Applied, RunError> {
+        if rows.rows.len() != batch.num_rows() && (self.needs_row_ids() || !rows.rows.is_empty()) {
+            return Err(bytes_error("cannot apply", "the batch and its row identities differ in length"));
+        }
+        self.apply_numbered(decisions, batch, rows, None)
+    }
+
+    /// As [`Engine::apply`]; `first_row` (0-based, counted across files) numbers rows in errors
+    /// when given.
+    pub(crate) fn apply_numbered(
+        &self,
+        decisions: &Decisions,
+        batch: &RecordBatch,
+        rows: Rows<'_>,
+        first_row: Option<u64>,
+    ) -> Result<Applied, RunError> {
+        if decisions.job_blake3 != self.job.file_blake3 || decisions.recoding.is_some() != self.anonymity.is_some() {
+            return Err(bytes_error("cannot apply", "the decisions are of another job"));
+        }
+        let plan = &self.plan;
+        let filtered = self.consent.apply(batch)?;
+        let kept = &filtered.batch;
+        let number = |index: usize| match first_row {
+            Some(first) => first + index as u64 + 1,
+            None => rows.rows.get(index).map_or(index as u64 + 1, |row| row + 1),
+        };
+        let input_row = |index: u64| number(filtered.input_index(index as usize));
+        // Row identities feed per-row randomness only: no noise column, no work.
+        let identities: Vec<u64> = match &filtered.kept {
+            _ if !self.needs_row_ids() => Vec::new(),
+            None => rows.rows.to_vec(),
+            Some(mask) => mask.values().set_indices().map(|i| rows.rows[i]).collect(),
+        };
+        let kept_rows = Rows { file: rows.file, rows: &identities };
+        let mut columns = Vec::with_capacity(plan.output_schema.fields().len());
+        let mut fingerprints = Vec::new();
+        let recoded = decisions.recoding.as_ref().map(|r| r.apply(kept)).transpose()?;
+        let mut recoded_columns = recoded.as_ref().map(|r| r.columns.iter());
+        for step in &plan.steps {
+            let Some((kernel, _)) = &step.output else { continue };
+            let input = kept.column(step.input_index);
+            let recoded_column = match kernel {
+                Kernel::Recoded => recoded_columns.as_mut().and_then(Iterator::next),
+                _ => None,
+            };
+            let out = match recoded_column {
+                Some(column) => column.clone(),
+                None => kernel.apply(&step.name, input, kept, &kept_rows).map_err(|e| e.map_rows(input_row))?,
+            };
+            if step.unique.is_some() {
+                let text = |array: &ArrayRef| {
+                    to_text(array)
+                        .ok_or_else(|| TransformError::NoText { column: step.name.clone(), action: "pseudonymize" })
+                };
+                fingerprints.push(unique::fingerprints(&text(input)?, &text(&out)?));
+            }
+            columns.push(out);
+        }
+        let row_numbers = match (&filtered.kept, fingerprints.is_empty()) {
+            (_, true) => Vec::new(),
+            (None, false) => (0..kept.num_rows()).map(number).collect(),
+            (Some(mask), false) => mask.values().set_indices().map(number).collect(),
+        };
+        let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
+        let mut out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
+        // Suppressed rows with `suppressed_rows: remove` leave the output here.
+        if let Some(keep) = recoded.as_ref().and_then(|r| r.keep.as_ref()) {
+            out = arrow::compute::filter_record_batch(&out, keep)?;
+        }
+        Ok(Applied { batch: out, excluded: filtered.excluded, fingerprints, row_numbers })
+    }
+
+    /// Every aggregate release of the job, noised once from the census of the whole input.
+    pub fn release(&self, census: &Census) -> Vec<Release> {
+        let master = &*self.noise_master;
+        self.job
+            .aggregates
+            .iter()
+            .zip(&census.releases)
+            .map(|(spec, partials)| {
+                let mut rng = batch_rng(master, &format!("aggregate:{}", spec.name), 0);
+                let (rows, summary) = Accumulator::resume(spec, partials.clone()).release(&mut rng, master);
+                Release { rows, summary }
+            })
+            .collect()
+    }
+}
+
+/// Feeds one (consent-filtered) batch to a release's accumulator.
+fn observe_release(
+    spec: &crate::job::Aggregate,
+    kept: &RecordBatch,
+    accumulator: &mut Accumulator<'_>,
+) -> Result<(), RunError> {
+    let schema = kept.schema();
+    let column = |name: &str| -> Result<&ArrayRef, RunError> {
+        let index = schema.index_of(name).map_err(|_| RunError::Internal(format!("column `{name}` vanished")))?;
+        Ok(kept.column(index))
+    };
+    let text = |name: &str| -> Result<StringArray, RunError> {
+        to_text(column(name)?).ok_or_else(|| RunError::Internal(format!("`{name}` has no text")))
+    };
+    let unit = text(&spec.privacy_unit)?;
+    let groups = spec.group_by.iter().map(|g| text(g)).collect::<Result<Vec<_>, _>>()?;
+    let values = spec
+        .measures
+        .iter()
+        .map(|m| match m {
+            Measure::Count | Measure::Histogram { bins: None, .. } => Ok(None),
+            Measure::Sum { column: name, .. }
+            | Measure::Mean { column: name, .. }
+            | Measure::Histogram { column: name, bins: Some(_) } => {
+                Ok(Some(arrow::compute::cast(column(name)?, &DataType::Float64)?))
+            }
+        })
+        .collect::<Result<Vec<Option<ArrayRef>>, RunError>>()?;
+    let categories = spec
+        .measures
+        .iter()
+        .map(|m| match m {
+            Measure::Histogram { column: name, bins: None } => text(name).map(Some),
+            _ => Ok(None),
+        })
+        .collect::<Result<Vec<Option<StringArray>>, RunError>>()?;
+    for row in 0..kept.num_rows() {
+        let value = |a: &StringArray| (!a.is_null(row)).then(|| a.value(row).to_string());
+        accumulator.add(Row {
+            unit: value(&unit),
+            group: groups.iter().map(value).collect(),
+            values: values
+                .iter()
+                .map(|v| {
+                    v.as_ref().and_then(|a| {
+                        let f = a.as_any().downcast_ref::<Float64Array>()?;
+                        (!f.is_null(row)).then(|| f.value(row)).filter(|x| x.is_finite())
+                    })
+                })
+                .collect(),
+            categories: categories.iter().map(|c| c.as_ref().and_then(value)).collect(),
+        });
+    }
+    Ok(())
+}
