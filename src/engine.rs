@@ -48,8 +48,8 @@
 use crate::consent::{ConsentFilter, Excluded};
 use crate::dp::aggregate::{Accumulator, Partials, ReleaseSummary, Released, Row};
 use crate::dp::mechanism::batch_rng;
-use crate::io::text::to_text;
 use crate::io::Rows;
+use crate::io::text::to_text;
 use crate::job::{Job, Measure};
 use crate::plan::{self, Plan};
 use crate::privacy::recode::Recoding;

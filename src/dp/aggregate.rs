@@ -155,7 +155,8 @@ impl TryFrom<PartialsForm> for Partials {
 
     fn try_from(form: PartialsForm) -> Result<Self, String> {
         let count = form.groups.len();
-        let groups: BTreeMap<Vec<Option<String>>, usize> = form.groups.into_iter().enumerate().map(|(i, g)| (g, i)).collect();
+        let groups: BTreeMap<Vec<Option<String>>, usize> =
+            form.groups.into_iter().enumerate().map(|(i, g)| (g, i)).collect();
         if groups.len() != count {
             return Err("a release's partials list a group twice".into());
         }
@@ -592,6 +593,52 @@ mod tests {
             group: vec![Some(region.into())],
             values: vec![Some(value), Some(value)],
             categories: vec![None, Some(format!("c{value}"))],
+        }
+    }
+
+    /// Partials of parts, merged in any order (and through their bytes), release exactly what
+    /// one accumulator over all rows releases: groups, bounded contributions, sums, drops.
+    #[test]
+    fn partials_merge_in_any_order_into_the_whole() {
+        let s = spec(
+            false,
+            vec![
+                Measure::Sum { column: "x".into(), bounds: Bounds::new(0.0, 1000.0).unwrap() },
+                Measure::Histogram { column: "kind".into(), bins: None },
+            ],
+            1e6,
+        );
+        // Values whose float sum depends on the order they are added in.
+        let rows: Vec<Row> = (0..300)
+            .map(|i| row(&format!("u{}", i % 37), ["north", "south", "east"][i % 3], 0.1 + f64::from(i as u32) * 1e-3))
+            .collect();
+        let mut whole = Accumulator::new(&s);
+        for r in &rows {
+            whole.add(r.clone());
+        }
+        let parts: Vec<Partials> = (0..4)
+            .map(|p| {
+                let mut part = Accumulator::new(&s);
+                for r in rows.iter().skip(p).step_by(4) {
+                    part.add(r.clone());
+                }
+                let bytes = serde_json::to_vec(&part.into_partials()).unwrap();
+                serde_json::from_slice(&bytes).unwrap()
+            })
+            .collect();
+        let release = |order: &[usize]| {
+            let mut merged = Partials::default();
+            for &p in order {
+                merged.merge(parts[p].clone());
+            }
+            Accumulator::resume(&s, merged).release(&mut ChaCha20Rng::seed_from_u64(9), &[3; 32])
+        };
+        let reference = whole.release(&mut ChaCha20Rng::seed_from_u64(9), &[3; 32]);
+        assert_eq!(reference.0.len(), 3, "{:?}", reference.0);
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+            let (rows, summary) = release(&order);
+            assert_eq!(rows, reference.0, "merge order {order:?}");
+            assert_eq!(summary.rows_dropped, reference.1.rows_dropped);
         }
     }
 

@@ -218,8 +218,7 @@ impl Setup {
             .filter(|_| uses_sensitive)
             .filter(|s| matches!(job.column(&s.name).map(|c| &c.action), Some(Action::Keep { sensitive: true })))
             .map(|s| {
-                let ordered =
-                    s.input_type.is_numeric() || matches!(s.input_type, DataType::Date32 | DataType::Date64);
+                let ordered = s.input_type.is_numeric() || matches!(s.input_type, DataType::Date32 | DataType::Date64);
                 (s.name.clone(), s.input_index, ordered)
             })
             .collect();

@@ -414,7 +414,8 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         window,
         |piece| {
             let rows = piece.batch.num_rows();
-            let ids = if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
+            let ids =
+                if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
             let applied = engine.apply_numbered(&decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
             Ok((rows as u64, applied))
         },

@@ -9,6 +9,7 @@ mod hostile;
 mod leaks;
 mod lineage;
 mod noise;
+mod partitions;
 mod reversible;
 mod roundtrip;
 mod runs;

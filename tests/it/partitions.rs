@@ -1,0 +1,241 @@
+//! Partition invariance through the engine's API, as a cluster driver would use it: the input cut
+//! into 7 partitions of shuffled rows, a census per partition (sent as bytes), merged in two
+//! orders; the decisions equal those of one pass, and applying them partition by partition gives
+//! exactly the rows (and the release) the command line writes.
+
+use super::{anonymize, cells, root, stderr, write_job};
+use anonymize::engine::{Census, Decisions, Engine, RowIds};
+use arrow::array::{Array, RecordBatch, UInt32Array};
+use std::path::Path;
+
+const PARTITIONS: usize = 7;
+
+/// The customer sample with every kind of work: consent, tokens, masks, k-anonymity with
+/// l-diversity, per-row noise and an aggregate release.
+fn customers_job(dir: &Path) -> String {
+    std::fs::write(dir.join("key.hex"), "11".repeat(32)).unwrap();
+    let input = root().join("sample_data/customers.csv");
+    format!(
+        "version: 1
+name: partitions
+input: {{ path: {input} }}
+consent: {{ column: consent_analytics }}
+secrets: {{ pseudonym_key: {{ file: key.hex }} }}
+columns:
+  customer_id: {{ action: pseudonymize, domain: customer }}
+  full_name: drop
+  email: {{ action: pseudonymize, keep_domain: true }}
+  phone: {{ action: mask, keep_last: 2 }}
+  birth_date: {{ action: generalize, hierarchy: {{ type: date, levels: [year, 5y, 10y] }} }}
+  zip: {{ action: generalize, hierarchy: {{ type: prefix, keep: [3, 2, 1] }} }}
+  gender: {{ action: generalize }}
+  city: {{ action: keep, sensitive: true }}
+  income: {{ action: noise, epsilon: 1.0, bounds: [0, 500000] }}
+  spend_90d: {{ action: noise, mechanism: gaussian, epsilon: 1.0, delta: 1.0e-6, bounds: [0, 20000] }}
+  segment: {{ action: redact, with: hidden }}
+  card_number: {{ action: encrypt }}
+  signup_date: {{ action: shift, by: customer_id, max_days: 30 }}
+  consent_analytics: drop
+privacy:
+  k_anonymity: {{ k: 5, suppression_limit: 0.05 }}
+  l_diversity: {{ l: 2 }}
+  budget: {{ ledger: budget.json, dataset: partitions, epsilon: 1000.0, delta: 0.001 }}
+aggregates:
+  - name: spend_by_city
+    path: spend_by_city.csv
+    privacy_unit: customer_id
+    group_by: [city]
+    measures: [count, {{ sum: spend_90d, bounds: [0, 20000] }}, {{ histogram: segment }}]
+    epsilon: 1.0
+    delta: 1.0e-6
+output: {{ path: out.parquet, overwrite: true }}
+",
+        input = input.display()
+    )
+}
+
+/// ARX's Adult case (k = 5, 4 % suppression, all nine columns as quasi-identifiers).
+fn adult_job() -> String {
+    let adult = root().join("sample_data/adult");
+    let mut columns = String::new();
+    for name in [
+        "sex",
+        "age",
+        "race",
+        "marital-status",
+        "education",
+        "native-country",
+        "workclass",
+        "occupation",
+        "salary-class",
+    ] {
+        let hierarchy = adult.join(format!("adult_hierarchy_{name}.csv"));
+        columns.push_str(&format!(
+            "  {name}: {{ action: generalize, hierarchy: {{ type: file, path: {} }} }}\n",
+            hierarchy.display()
+        ));
+    }
+    format!(
+        "version: 1
+name: adult_partitions
+input: {{ path: {}, delimiter: \";\" }}
+columns:
+{columns}privacy:
+  k_anonymity: {{ k: 5, suppression_limit: 0.04, metric: discernibility }}
+output: {{ path: out.parquet, overwrite: true }}
+",
+        adult.join("adult.csv").display()
+    )
+}
+
+/// A seeded shuffle of `0..n` cut into `PARTITIONS` parts of uneven sizes.
+fn shuffled_partitions(n: usize, seed: u64) -> Vec<Vec<u32>> {
+    let mut state = seed;
+    let mut next = move || {
+        // splitmix64
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        order.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    // Uneven cuts: part i gets a share proportional to i + 1.
+    let weights: usize = (1..=PARTITIONS).sum();
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for i in 0..PARTITIONS {
+        let end = if i + 1 == PARTITIONS { n } else { start + n * (i + 1) / weights };
+        parts.push(order[start..end].to_vec());
+        start = end;
+    }
+    parts
+}
+
+fn text_rows(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
+    let texts: Vec<_> = batch.columns().iter().map(|c| anonymize::io::text::to_text(c).expect("text")).collect();
+    (0..batch.num_rows())
+        .map(|row| texts.iter().map(|t| (!t.is_null(row)).then(|| t.value(row).to_string())).collect())
+        .collect()
+}
+
+/// Decisions as bytes, with the search's wall time (the one figure that varies) set to zero.
+fn comparable(decisions: &Decisions) -> Vec<u8> {
+    let mut decisions = decisions.clone();
+    if let Some(privacy) = decisions.privacy.as_mut() {
+        privacy.search_seconds = 0.0;
+    }
+    decisions.to_bytes()
+}
+
+/// Runs `job_text` through the command line and through the API over shuffled partitions, and
+/// compares decisions, rows and releases.
+fn check(job_text: &str, dir: &Path, release: Option<&str>) {
+    let job_path = write_job(dir, "job.yaml", job_text);
+    let out = anonymize(dir, &["run", "job.yaml", "--seed", "5", "--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut cli_rows = cells(&dir.join("out.parquet"));
+    cli_rows.sort();
+
+    let job = anonymize::job::load(&job_path).expect("job loads");
+    let source = anonymize::plan::bind(&job).expect("input binds").source;
+    let engine = Engine::new(&job, &source.schema(), Some(5)).expect("engine");
+    let batches: Vec<RecordBatch> = source.batches().map(|b| b.expect("batch")).collect();
+    let all = arrow::compute::concat_batches(&source.schema(), &batches).unwrap();
+    let parts: Vec<(RecordBatch, RowIds)> = shuffled_partitions(all.num_rows(), 42)
+        .into_iter()
+        .map(|rows| {
+            let batch = arrow::compute::take_record_batch(&all, &UInt32Array::from(rows.clone())).unwrap();
+            (batch, RowIds { file: 0, rows: rows.into_iter().map(u64::from).collect() })
+        })
+        .collect();
+    assert_eq!(parts.len(), PARTITIONS);
+
+    // Executors: one census per partition, sent as bytes.
+    let sent: Vec<Vec<u8>> = parts.iter().map(|(batch, _)| engine.census_of(batch).unwrap().to_bytes()).collect();
+    // The coordinator merges them in two orders; one pass over the unshuffled input is the reference.
+    let merge = |order: &mut dyn Iterator<Item = &Vec<u8>>| {
+        let mut census = engine.empty_census();
+        for bytes in order {
+            census.merge(Census::from_bytes(bytes).unwrap()).unwrap();
+        }
+        census
+    };
+    let mut forward = merge(&mut sent.iter());
+    let mut backward = merge(&mut sent.iter().rev());
+    let mut whole = engine.census_of(&all).unwrap();
+    assert_eq!(forward.rows_read, all.num_rows() as u64);
+    let decided = engine.decide(&mut whole).unwrap();
+    let reference = comparable(&decided);
+    assert!(comparable(&engine.decide(&mut forward).unwrap()) == reference, "merged forward: other decisions");
+    assert!(comparable(&engine.decide(&mut backward).unwrap()) == reference, "merged backward: other decisions");
+    assert!(decided.privacy.as_ref().is_some_and(|p| p.k == Some(5)), "{:?}", decided.privacy);
+
+    // Executors apply the shipped decisions to their partitions, in any order.
+    let shipped = Decisions::from_bytes(&decided.to_bytes()).unwrap();
+    let mut api_rows = Vec::new();
+    for (batch, ids) in parts.iter().rev() {
+        let applied = engine.apply(&shipped, batch, ids.as_rows()).unwrap();
+        api_rows.extend(text_rows(&applied.batch));
+    }
+    api_rows.sort();
+    assert_eq!(api_rows.len(), cli_rows.len(), "row counts differ");
+    assert!(api_rows == cli_rows, "the partitioned rows differ from the command line's");
+
+    // The release, noised once on the coordinator from either merge, is the command line's.
+    let released = engine.release(&forward);
+    assert_eq!(released[..].len(), engine.release(&backward).len());
+    for (a, b) in released.iter().zip(engine.release(&backward)) {
+        assert_eq!(a.rows, b.rows, "the release depends on the merge order");
+    }
+    if let Some(release) = release {
+        let cli: Vec<Vec<Option<String>>> = cells(&dir.join(release));
+        let rows = &released[0].rows;
+        assert!(!rows.is_empty());
+        assert_eq!(cli.len(), rows.len(), "release rows");
+        for (line, row) in cli.iter().zip(rows) {
+            assert_eq!(line[0], row.group[0]);
+            assert_eq!(line[1].as_deref(), Some(row.measure.as_str()));
+            let value: f64 = line[3].as_deref().unwrap().parse().unwrap();
+            assert_eq!(value.to_bits(), row.value.to_bits(), "{line:?} against {row:?}");
+        }
+    }
+}
+
+#[test]
+fn customers_cut_into_shuffled_partitions_give_the_command_lines_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = customers_job(dir.path());
+    check(&job, dir.path(), Some("spend_by_city.csv"));
+}
+
+#[test]
+fn adult_cut_into_shuffled_partitions_gives_the_command_lines_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    check(&adult_job(), dir.path(), None);
+}
+
+/// Bytes that are not a census, or a census of another job, are refused, not merged.
+#[test]
+fn foreign_or_torn_census_bytes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job_path = write_job(dir.path(), "job.yaml", &adult_job());
+    let job = anonymize::job::load(&job_path).unwrap();
+    let source = anonymize::plan::bind(&job).unwrap().source;
+    let engine = Engine::new(&job, &source.schema(), None).unwrap();
+    let batch = source.batches().next().unwrap().unwrap();
+    let bytes = engine.census_of(&batch).unwrap().to_bytes();
+    assert!(Census::from_bytes(&bytes[..bytes.len() / 2]).is_err(), "a torn census was read");
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let forged = text.replacen("\"rows\":", "\"rows\":1", 1);
+    assert!(Census::from_bytes(forged.as_bytes()).is_err(), "a census whose counts do not add up was read");
+    let other_job = write_job(dir.path(), "other.yaml", &adult_job().replace("k: 5", "k: 6"));
+    let other = anonymize::job::load(&other_job).unwrap();
+    let other_engine = Engine::new(&other, &source.schema(), None).unwrap();
+    let mut census = other_engine.empty_census();
+    let error = census.merge(Census::from_bytes(&bytes).unwrap()).unwrap_err();
+    assert!(error.to_string().contains("different jobs"), "{error}");
+}
