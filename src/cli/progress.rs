@@ -1,18 +1,36 @@
-//! The progress bar of `anonymize run`: a [`RunObserver`] drawing on stderr (only when stderr
-//! is a terminal and `--quiet` is not given).
+//! What `anonymize run` shows while it runs: a [`RunObserver`] printing warnings on stderr and
+//! drawing a progress bar there (only when stderr is a terminal and `--quiet` is not given).
 
 use anonymize::runner::RunObserver;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 
-/// Draws the output pass's progress.
-#[derive(Default)]
-pub struct Bar {
+/// Prints warnings and draws the output pass's progress.
+pub struct Observer {
+    draw: bool,
     bar: Mutex<Option<ProgressBar>>,
 }
 
-impl RunObserver for Bar {
+impl Observer {
+    /// `draw`: whether to draw a progress bar (warnings are always printed).
+    pub fn new(draw: bool) -> Self {
+        Self { draw, bar: Mutex::new(None) }
+    }
+}
+
+impl RunObserver for Observer {
+    fn warning(&self, message: &str) {
+        // Above the bar, which redraws itself.
+        match self.bar.lock().ok().as_deref().and_then(Option::as_ref) {
+            Some(bar) => bar.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
     fn output_started(&self, rows: Option<u64>) {
+        if !self.draw {
+            return;
+        }
         let bar = match rows {
             Some(rows) => ProgressBar::new(rows).with_style(
                 ProgressStyle::with_template("{spinner} {human_pos}/{human_len} rows {wide_bar} {percent}% eta {eta}")

@@ -5,6 +5,7 @@
 pub mod anonymity;
 pub mod pipeline;
 pub mod privacy_budget;
+pub mod recorded;
 pub mod releases;
 
 use crate::consent::{ConsentFilter, Excluded};
@@ -28,6 +29,10 @@ pub trait RunObserver: Send + Sync {
     fn rows_done(&self, _rows: u64) {}
     /// The output pass is over (successfully or not).
     fn output_finished(&self) {}
+    /// Something the user should know that does not stop the run (never a value or a key).
+    fn warning(&self, _message: &str) {}
+    /// A lineage event (`START`, `COMPLETE`, `FAIL`) was recorded.
+    fn lineage_event(&self, _kind: &str) {}
 }
 
 /// How a run is carried out (not what it does: that is the job's).
@@ -87,6 +92,19 @@ pub enum RunError {
     /// A census or decisions that do not fit (another job, another format version, torn bytes).
     #[error("{0}")]
     Engine(String),
+    #[error(transparent)]
+    Lineage(#[from] crate::lineage::transport::LineageFileError),
+    #[error(transparent)]
+    Checksum(#[from] crate::lineage::checksums::ChecksumError),
+    #[error(
+        "the run's COMPLETE event could not be recorded, so its outputs were taken back and nothing new is visible{}",
+        if *spent { " (its privacy spending stays recorded as spent)" } else { "" }
+    )]
+    NotRecorded {
+        spent: bool,
+        #[source]
+        source: crate::lineage::transport::LineageFileError,
+    },
     #[error(
         "column `{column}` has `unique: true`, but {}",
         if *repeated { format!("its input repeats a value (row {row})") }

@@ -826,3 +826,49 @@ fn the_vendored_schemas_are_the_shared_spec() {
     );
     assert_eq!(compared, std::fs::read_dir(vendored.join("facets")).unwrap().count());
 }
+
+/// A driver that is not the command line (a notebook, a scheduler's Python task) gets the same
+/// record through the library: START, the report, COMPLETE, and FAIL when the run fails, with
+/// its observer told of each event.
+#[test]
+fn a_library_run_records_its_lineage_report_and_failure() {
+    use anonymize::runner::recorded::{self, ReportTarget};
+    use anonymize::runner::{RunObserver, RunOptions};
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Told(Mutex<Vec<String>>);
+    impl RunObserver for Told {
+        fn lineage_event(&self, kind: &str) {
+            self.0.lock().unwrap().push(kind.to_string());
+        }
+        fn warning(&self, message: &str) {
+            self.0.lock().unwrap().push(format!("warning: {message}"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_job(dir.path(), "lib.yaml", &main_job_text("lib", "lib.parquet"));
+    let job = anonymize::job::load(&path).unwrap();
+    let told = Arc::new(Told::default());
+    let options = RunOptions { observer: Some(told.clone()), seed: Some(1), ..RunOptions::default() };
+    let report = ReportTarget::of(&job, None);
+    let summary = recorded::run(&job, &options, &report, &anonymize::lineage::Environment::default()).unwrap();
+    assert_eq!(*told.0.lock().unwrap(), ["START", "COMPLETE"]);
+    assert!(dir.path().join("lib.report.html").is_file());
+    assert_eq!(summary.report.as_deref(), Some(report.path.to_str().unwrap()));
+    let kinds: Vec<String> = events(&dir.path().join("lib.lineage.jsonl"))
+        .iter()
+        .map(|e| e["eventType"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["START", "COMPLETE"]);
+
+    // A report path taken by a folder: the run fails before reading, and says so in a FAIL event.
+    std::fs::remove_file(dir.path().join("lib.report.html")).unwrap();
+    std::fs::create_dir(dir.path().join("lib.report.html")).unwrap();
+    told.0.lock().unwrap().clear();
+    let error = recorded::run(&job, &options, &report, &anonymize::lineage::Environment::default()).unwrap_err();
+    assert_eq!(*told.0.lock().unwrap(), ["START", "FAIL"], "{error}");
+    let last = events(&dir.path().join("lib.lineage.jsonl")).pop().unwrap();
+    assert_eq!(last["eventType"], "FAIL");
+    let message = last["run"]["facets"]["errorMessage"]["message"].as_str().unwrap();
+    assert_eq!(message, recorded::chain(&error));
+}
