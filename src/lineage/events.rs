@@ -4,9 +4,10 @@
 //! for local files: namespace `file`, name the absolute path.
 
 use super::checksums::{FileChecksum, Role};
+use super::openlineage::*;
 use crate::job::{Action, Job, Measure};
 use crate::runner::RunSummary;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The producer URI of every event and facet.
@@ -101,14 +102,11 @@ pub struct Context<'a> {
     pub seed: Option<u64>,
 }
 
-fn facet(schema: &str, body: Value) -> Value {
-    let mut body = body;
-    body["_producer"] = json!(PRODUCER);
-    body["_schemaURL"] = json!(schema);
-    body
+fn facet<T>(schema: &str, body: T) -> Facet<T> {
+    Facet { producer: PRODUCER.to_string(), schema_url: schema.to_string(), body }
 }
 
-fn standard(file: &str, name: &str, body: Value) -> Value {
+fn standard<T>(file: &str, name: &str, body: T) -> Facet<T> {
     facet(&format!("{FACETS}/{file}#/$defs/{name}"), body)
 }
 
@@ -116,198 +114,201 @@ fn dataset_name(path: &Path) -> String {
     super::absolute(path).display().to_string()
 }
 
-fn data_source() -> Value {
+fn data_source() -> Facet<DataSource> {
     standard(
         "1-0-1/DatasourceDatasetFacet.json",
         "DatasourceDatasetFacet",
-        json!({ "name": "file", "uri": "file:///" }),
+        DataSource { name: "file".into(), uri: "file:///".into() },
     )
 }
 
-fn job_block(job: &Job) -> Value {
-    let mut facets = serde_json::Map::new();
-    facets.insert(
-        "jobType".into(),
-        standard(
+fn job_block(job: &Job) -> JobRef {
+    let facets = JobFacets {
+        job_type: standard(
             "2-0-4/JobTypeJobFacet.json",
             "JobTypeJobFacet",
-            json!({ "processingType": "BATCH", "integration": "ANONYMIZE", "jobType": "JOB" }),
+            JobType { processing_type: "BATCH".into(), integration: "ANONYMIZE".into(), job_type: "JOB".into() },
         ),
-    );
-    if let Some(description) = &job.description {
-        facets.insert(
-            "documentation".into(),
+        documentation: job.description.as_ref().map(|description| {
             standard(
                 "1-1-0/DocumentationJobFacet.json",
                 "DocumentationJobFacet",
-                json!({ "description": description, "contentType": "text/plain" }),
-            ),
-        );
-    }
-    if let Some(owner) = &job.owner {
-        facets.insert(
-            "ownership".into(),
+                Documentation { description: description.clone(), content_type: "text/plain".into() },
+            )
+        }),
+        ownership: job.owner.as_ref().map(|owner| {
             standard(
                 "1-0-1/OwnershipJobFacet.json",
                 "OwnershipJobFacet",
-                json!({ "owners": [{ "name": owner, "type": "OWNER" }] }),
-            ),
-        );
-    }
-    json!({ "namespace": job.namespace, "name": job.name, "facets": facets })
+                Ownership { owners: vec![Owner { name: owner.clone(), kind: "OWNER".into() }] },
+            )
+        }),
+    };
+    JobRef { namespace: job.namespace.clone(), name: job.name.clone(), facets }
 }
 
-fn run_block(context: &Context<'_>, extra: Vec<(&str, Value)>) -> Value {
-    let mut facets = serde_json::Map::new();
-    facets.insert(
-        "processing_engine".into(),
-        standard(
-            "1-1-1/ProcessingEngineRunFacet.json",
-            "ProcessingEngineRunFacet",
-            json!({
-                "name": "anonymize",
-                "version": env!("CARGO_PKG_VERSION"),
-                "openlineageAdapterVersion": env!("CARGO_PKG_VERSION"),
-            }),
-        ),
-    );
+fn run_block(context: &Context<'_>) -> Run {
+    let parameter = |key: &str, value: String| Parameter { key: key.into(), value };
     let mut parameters = vec![
-        json!({ "key": "job_file", "value": dataset_name(&context.job.file) }),
-        json!({ "key": "job_blake3", "value": context.job.file_blake3 }),
+        parameter("job_file", dataset_name(&context.job.file)),
+        parameter("job_blake3", context.job.file_blake3.clone()),
     ];
     if let Some(threads) = context.threads {
-        parameters.push(json!({ "key": "threads", "value": threads.to_string() }));
+        parameters.push(parameter("threads", threads.to_string()));
     }
     if let Some(seed) = context.seed {
-        parameters.push(json!({ "key": "seed", "value": seed.to_string() }));
+        parameters.push(parameter("seed", seed.to_string()));
     }
-    facets.insert(
-        "executionParameters".into(),
-        standard(
-            "1-0-0/ExecutionParametersRunFacet.json",
-            "ExecutionParametersRunFacet",
-            json!({ "parameters": parameters }),
-        ),
-    );
-    if let Some(parent) = context.parent {
-        let mut body = json!({
-            "run": { "runId": parent.run_id },
-            "job": { "namespace": parent.namespace, "name": parent.name },
+    let reference = |p: &Parent| {
+        (RunRef { run_id: p.run_id.clone() }, JobName { namespace: p.namespace.clone(), name: p.name.clone() })
+    };
+    let parent = context.parent.map(|parent| {
+        let (run, job) = reference(parent);
+        let root = parent.root.as_deref().map(|root| {
+            let (run, job) = reference(root);
+            RootRun { run, job }
         });
-        if let Some(root) = &parent.root {
-            body["root"] = json!({
-                "run": { "runId": root.run_id },
-                "job": { "namespace": root.namespace, "name": root.name },
-            });
-        }
-        facets.insert("parent".into(), standard("1-2-0/ParentRunFacet.json", "ParentRunFacet", body));
+        standard("1-2-0/ParentRunFacet.json", "ParentRunFacet", ParentRun { run, job, root })
+    });
+    let version = env!("CARGO_PKG_VERSION").to_string();
+    Run {
+        run_id: context.run_id.to_string(),
+        facets: RunFacets {
+            processing_engine: standard(
+                "1-1-1/ProcessingEngineRunFacet.json",
+                "ProcessingEngineRunFacet",
+                ProcessingEngine {
+                    name: "anonymize".into(),
+                    version: version.clone(),
+                    openlineage_adapter_version: version,
+                },
+            ),
+            execution_parameters: standard(
+                "1-0-0/ExecutionParametersRunFacet.json",
+                "ExecutionParametersRunFacet",
+                ExecutionParameters { parameters },
+            ),
+            parent,
+            error_message: None,
+            anonymize_privacy: None,
+            anonymize_checksums: None,
+        },
     }
-    for (name, value) in extra {
-        facets.insert(name.into(), value);
-    }
-    json!({ "runId": context.run_id, "facets": facets })
 }
 
-fn event(kind: &str, context: &Context<'_>, run: Value, inputs: Vec<Value>, outputs: Vec<Value>) -> Value {
-    json!({
-        "eventType": kind,
-        "eventTime": super::now(),
-        "producer": PRODUCER,
-        "schemaURL": RUN_EVENT_SCHEMA,
-        "run": run,
-        "job": job_block(context.job),
-        "inputs": inputs,
-        "outputs": outputs,
-    })
+fn event(kind: EventType, context: &Context<'_>, run: Run, inputs: Vec<Dataset>, outputs: Vec<Dataset>) -> RunEvent {
+    RunEvent {
+        event_type: kind,
+        event_time: super::now(),
+        producer: PRODUCER.to_string(),
+        schema_url: RUN_EVENT_SCHEMA.to_string(),
+        run,
+        job: job_block(context.job),
+        inputs,
+        outputs,
+    }
+}
+
+/// A file dataset with only its data source facet.
+fn bare(path: &Path) -> Dataset {
+    Dataset {
+        namespace: "file".into(),
+        name: dataset_name(path),
+        facets: DatasetFacets { data_source: data_source(), schema: None, column_lineage: None, version: None },
+        input_facets: None,
+        output_facets: None,
+    }
 }
 
 /// The datasets of a job, before anything is known of their contents.
-fn bare_datasets(job: &Job) -> (Vec<Value>, Vec<Value>) {
-    let dataset = |path: &Path| json!({ "namespace": "file", "name": dataset_name(path), "facets": { "dataSource": data_source() } });
-    let mut inputs = vec![dataset(&job.input.path)];
-    inputs.extend(job.consent.iter().flat_map(|c| &c.exclude).map(|e| dataset(&e.path)));
-    let mut outputs = vec![dataset(&job.output.path)];
-    outputs.extend(job.aggregates.iter().map(|a| dataset(&a.path)));
+fn bare_datasets(job: &Job) -> (Vec<Dataset>, Vec<Dataset>) {
+    let mut inputs = vec![bare(&job.input.path)];
+    inputs.extend(job.consent.iter().flat_map(|c| &c.exclude).map(|e| bare(&e.path)));
+    let mut outputs = vec![bare(&job.output.path)];
+    outputs.extend(job.aggregates.iter().map(|a| bare(&a.path)));
     (inputs, outputs)
 }
 
 /// START: the run begins (nothing has been read yet).
-pub fn start(context: &Context<'_>) -> Value {
+pub fn start(context: &Context<'_>) -> RunEvent {
     let (inputs, outputs) = bare_datasets(context.job);
-    event("START", context, run_block(context, Vec::new()), inputs, outputs)
+    event(EventType::Start, context, run_block(context), inputs, outputs)
 }
 
 /// FAIL: the run stopped; `message` is the error chain (never a cell value or a key).
-pub fn fail(context: &Context<'_>, message: &str) -> Value {
-    let error = standard(
+pub fn fail(context: &Context<'_>, message: &str) -> RunEvent {
+    let mut run = run_block(context);
+    run.facets.error_message = Some(standard(
         "1-0-1/ErrorMessageRunFacet.json",
         "ErrorMessageRunFacet",
-        json!({ "message": crate::keys::redact(message), "programmingLanguage": "Rust" }),
-    );
+        ErrorMessage { message: crate::keys::redact(message), programming_language: "Rust".into() },
+    ));
     let (inputs, outputs) = bare_datasets(context.job);
-    event("FAIL", context, run_block(context, vec![("errorMessage", error)]), inputs, outputs)
+    event(EventType::Fail, context, run, inputs, outputs)
+}
+
+fn schema_facet(fields: Vec<(String, String)>) -> Facet<SchemaFacet> {
+    let fields = fields
+        .into_iter()
+        .enumerate()
+        .map(|(i, (name, data_type))| SchemaField { name, data_type, ordinal_position: i + 1 })
+        .collect();
+    standard("1-2-0/SchemaDatasetFacet.json", "SchemaDatasetFacet", SchemaFacet { fields })
+}
+
+fn version(blake3: String) -> Facet<DatasetVersion> {
+    standard(
+        "1-0-1/DatasetVersionDatasetFacet.json",
+        "DatasetVersionDatasetFacet",
+        DatasetVersion { dataset_version: blake3 },
+    )
+}
+
+fn output_statistics(row_count: u64, size: u64) -> OutputFacets {
+    OutputFacets {
+        output_statistics: standard(
+            "1-0-2/OutputStatisticsOutputDatasetFacet.json",
+            "OutputStatisticsOutputDatasetFacet",
+            Statistics { row_count, size, file_count: 1 },
+        ),
+    }
 }
 
 /// COMPLETE: everything is written; the event carries the run's whole story.
-pub fn complete(context: &Context<'_>, summary: &RunSummary, checksums: &[FileChecksum]) -> Value {
+pub fn complete(context: &Context<'_>, summary: &RunSummary, checksums: &[FileChecksum]) -> RunEvent {
     let job = context.job;
-    let checksum_facet = facet(CHECKSUMS_FACET_SCHEMA, json!({ "algorithm": "blake3", "files": checksums }));
-    let run = run_block(context, vec![(PRIVACY_FACET, privacy_facet(summary)), (CHECKSUMS_FACET, checksum_facet)]);
+    let mut run = run_block(context);
+    run.facets.anonymize_privacy = Some(privacy_facet(summary));
+    run.facets.anonymize_checksums =
+        Some(facet(CHECKSUMS_FACET_SCHEMA, ChecksumsFacet { algorithm: "blake3".into(), files: checksums.to_vec() }));
     let size_of = |role: Role| checksums.iter().filter(|c| c.role == role).map(|c| c.size).sum::<u64>();
     let input_name = dataset_name(&job.input.path);
-    let schema_facet = |fields: Vec<(String, String)>| {
-        let fields: Vec<Value> = fields
-            .into_iter()
-            .enumerate()
-            .map(|(i, (name, data_type))| json!({ "name": name, "type": data_type, "ordinal_position": i + 1 }))
-            .collect();
-        standard("1-2-0/SchemaDatasetFacet.json", "SchemaDatasetFacet", json!({ "fields": fields }))
+    let fields_of = |fields: &[crate::runner::FieldSummary]| -> Vec<(String, String)> {
+        fields.iter().map(|f| (f.name.clone(), f.data_type.clone())).collect()
     };
-    let mut inputs = vec![json!({
-        "namespace": "file",
-        "name": input_name,
-        "facets": {
-            "dataSource": data_source(),
-            "schema": schema_facet(summary.input_schema.iter().map(|f| (f.name.clone(), f.data_type.clone())).collect()),
-        },
-        "inputFacets": {
-            "inputStatistics": standard(
-                "1-0-0/InputStatisticsInputDatasetFacet.json",
-                "InputStatisticsInputDatasetFacet",
-                json!({ "rowCount": summary.rows_read, "size": size_of(Role::Input), "fileCount": summary.input_files.len() }),
-            ),
-        },
-    })];
-    for exclusion in job.consent.iter().flat_map(|c| &c.exclude) {
-        inputs.push(json!({
-            "namespace": "file",
-            "name": dataset_name(&exclusion.path),
-            "facets": { "dataSource": data_source() },
-        }));
-    }
+    let mut input = bare(&job.input.path);
+    input.facets.schema = Some(schema_facet(fields_of(&summary.input_schema)));
+    input.input_facets = Some(InputFacets {
+        input_statistics: standard(
+            "1-0-0/InputStatisticsInputDatasetFacet.json",
+            "InputStatisticsInputDatasetFacet",
+            Statistics {
+                row_count: summary.rows_read,
+                size: size_of(Role::Input),
+                file_count: summary.input_files.len(),
+            },
+        ),
+    });
+    let mut inputs = vec![input];
+    inputs.extend(job.consent.iter().flat_map(|c| &c.exclude).map(|e| bare(&e.path)));
     let output_version =
         checksums.iter().find(|c| c.role == Role::Output).map(|c| c.blake3.clone()).unwrap_or_default();
-    let mut outputs = vec![json!({
-        "namespace": "file",
-        "name": dataset_name(&job.output.path),
-        "facets": {
-            "dataSource": data_source(),
-            "schema": schema_facet(summary.output_schema.iter().map(|f| (f.name.clone(), f.data_type.clone())).collect()),
-            "columnLineage": column_lineage(job, summary, &input_name),
-            "version": standard(
-                "1-0-1/DatasetVersionDatasetFacet.json",
-                "DatasetVersionDatasetFacet",
-                json!({ "datasetVersion": output_version }),
-            ),
-        },
-        "outputFacets": {
-            "outputStatistics": standard(
-                "1-0-2/OutputStatisticsOutputDatasetFacet.json",
-                "OutputStatisticsOutputDatasetFacet",
-                json!({ "rowCount": summary.rows_written, "size": size_of(Role::Output), "fileCount": 1 }),
-            ),
-        },
-    })];
+    let mut output = bare(&job.output.path);
+    output.facets.schema = Some(schema_facet(fields_of(&summary.output_schema)));
+    output.facets.column_lineage = Some(column_lineage(job, summary, &input_name));
+    output.facets.version = Some(version(output_version));
+    output.output_facets = Some(output_statistics(summary.rows_written, size_of(Role::Output)));
+    let mut outputs = vec![output];
     let releases = summary.dp.as_ref().map(|d| d.releases.as_slice()).unwrap_or_default();
     for aggregate in &job.aggregates {
         let Some(release) = releases.iter().find(|r| r.name == aggregate.name) else { continue };
@@ -324,37 +325,22 @@ pub fn complete(context: &Context<'_>, summary: &RunSummary, checksums: &[FileCh
         ] {
             fields.push((name.to_string(), data_type.to_string()));
         }
-        outputs.push(json!({
-            "namespace": "file",
-            "name": path,
-            "facets": {
-                "dataSource": data_source(),
-                "schema": schema_facet(fields),
-                "columnLineage": release_lineage(aggregate, release, &input_name),
-                "version": standard(
-                    "1-0-1/DatasetVersionDatasetFacet.json",
-                    "DatasetVersionDatasetFacet",
-                    json!({ "datasetVersion": checksum.map(|c| c.blake3.clone()).unwrap_or_default() }),
-                ),
-            },
-            "outputFacets": {
-                "outputStatistics": standard(
-                    "1-0-2/OutputStatisticsOutputDatasetFacet.json",
-                    "OutputStatisticsOutputDatasetFacet",
-                    json!({ "rowCount": release.rows, "size": checksum.map_or(0, |c| c.size), "fileCount": 1 }),
-                ),
-            },
-        }));
+        let mut dataset = bare(&aggregate.path);
+        dataset.facets.schema = Some(schema_facet(fields));
+        dataset.facets.column_lineage = Some(release_lineage(aggregate, release, &input_name));
+        dataset.facets.version = Some(version(checksum.map(|c| c.blake3.clone()).unwrap_or_default()));
+        dataset.output_facets = Some(output_statistics(release.rows as u64, checksum.map_or(0, |c| c.size)));
+        outputs.push(dataset);
     }
-    event("COMPLETE", context, run, inputs, outputs)
+    event(EventType::Complete, context, run, inputs, outputs)
 }
 
-fn transformation(kind: &str, subtype: &str, description: String, masking: bool) -> Value {
-    json!({ "type": kind, "subtype": subtype, "description": description, "masking": masking })
+fn transformation(kind: &str, subtype: &str, description: String, masking: bool) -> Transformation {
+    Transformation { kind: kind.into(), subtype: subtype.into(), description, masking }
 }
 
-fn input_field(input: &str, field: &str, transformations: Vec<Value>) -> Value {
-    json!({ "namespace": "file", "name": input, "field": field, "transformations": transformations })
+fn input_field(input: &str, field: &str, transformations: Vec<Transformation>) -> InputField {
+    InputField { namespace: "file".into(), name: input.into(), field: field.into(), transformations }
 }
 
 /// Plain words for what a column's action did, as the column lineage and the report say it.
@@ -385,11 +371,15 @@ pub fn describe_action(job: &Job, summary: &RunSummary, column: &str) -> String 
     }
 }
 
-fn column_lineage(job: &Job, summary: &RunSummary, input: &str) -> Value {
-    let mut fields = serde_json::Map::new();
+fn column_lineage_facet(fields: BTreeMap<String, FieldLineage>, dataset: Vec<InputField>) -> Facet<ColumnLineage> {
+    standard("1-2-0/ColumnLineageDatasetFacet.json", "ColumnLineageDatasetFacet", ColumnLineage { fields, dataset })
+}
+
+fn column_lineage(job: &Job, summary: &RunSummary, input: &str) -> Facet<ColumnLineage> {
+    let mut fields = BTreeMap::new();
     for c in summary.columns.iter().filter(|c| c.output_type.is_some()) {
         let description = describe_action(job, summary, &c.name);
-        let masking = c.action != "keep";
+        let masking = !matches!(job.column(&c.name).map(|s| &s.action), Some(Action::Keep { .. }));
         let subtype = if masking { "TRANSFORMATION" } else { "IDENTITY" };
         let mut inputs =
             vec![input_field(input, &c.name, vec![transformation("DIRECT", subtype, description, masking)])];
@@ -407,7 +397,7 @@ fn column_lineage(job: &Job, summary: &RunSummary, input: &str) -> Value {
                 )],
             ));
         }
-        fields.insert(c.name.clone(), json!({ "inputFields": inputs }));
+        fields.insert(c.name.clone(), FieldLineage { input_fields: inputs });
     }
     // Columns that decide which rows reach the output.
     let mut dataset = Vec::new();
@@ -448,19 +438,15 @@ fn column_lineage(job: &Job, summary: &RunSummary, input: &str) -> Value {
             ));
         }
     }
-    standard(
-        "1-2-0/ColumnLineageDatasetFacet.json",
-        "ColumnLineageDatasetFacet",
-        json!({ "fields": fields, "dataset": dataset }),
-    )
+    column_lineage_facet(fields, dataset)
 }
 
 fn release_lineage(
     aggregate: &crate::job::Aggregate,
     release: &crate::dp::aggregate::ReleaseSummary,
     input: &str,
-) -> Value {
-    let mut fields = serde_json::Map::new();
+) -> Facet<ColumnLineage> {
+    let mut fields = BTreeMap::new();
     for g in &aggregate.group_by {
         let selection = if release.partition_selection {
             "groups released only when their noisy count of privacy units clears the selection threshold"
@@ -469,7 +455,13 @@ fn release_lineage(
         };
         fields.insert(
             g.clone(),
-            json!({ "inputFields": [input_field(input, g, vec![transformation("DIRECT", "IDENTITY", selection.to_string(), false)])] }),
+            FieldLineage {
+                input_fields: vec![input_field(
+                    input,
+                    g,
+                    vec![transformation("DIRECT", "IDENTITY", selection.to_string(), false)],
+                )],
+            },
         );
     }
     let mut measured = vec![input_field(
@@ -503,8 +495,8 @@ fn release_lineage(
             )],
         ));
     }
-    fields.insert("value".into(), json!({ "inputFields": measured }));
-    let dataset: Vec<Value> = aggregate
+    fields.insert("value".into(), FieldLineage { input_fields: measured });
+    let dataset: Vec<InputField> = aggregate
         .group_by
         .iter()
         .map(|g| {
@@ -515,86 +507,97 @@ fn release_lineage(
             )
         })
         .collect();
-    standard(
-        "1-2-0/ColumnLineageDatasetFacet.json",
-        "ColumnLineageDatasetFacet",
-        json!({ "fields": fields, "dataset": dataset }),
-    )
+    column_lineage_facet(fields, dataset)
 }
 
-fn risk(r: &crate::privacy::risk::Risk) -> Value {
-    json!({
-        "prosecutorHighest": r.prosecutor_highest,
-        "prosecutorAverage": r.prosecutor_average,
-        "journalistHighest": r.journalist_highest,
-        "marketer": r.marketer,
-        "uniqueRows": r.unique_rows,
-        "rowsAbove0_2": r.rows_above_0_2,
-        "classes": r.classes,
-        "smallestClass": r.smallest_class,
-    })
+fn risk(r: &crate::privacy::risk::Risk) -> RiskFigures {
+    RiskFigures {
+        prosecutor_highest: r.prosecutor_highest,
+        prosecutor_average: r.prosecutor_average,
+        journalist_highest: r.journalist_highest,
+        marketer: r.marketer,
+        unique_rows: r.unique_rows,
+        rows_above_0_2: r.rows_above_0_2,
+        classes: r.classes,
+        smallest_class: r.smallest_class,
+    }
 }
 
 /// The `anonymize_privacy` run facet (schema: `spec/facets/AnonymizePrivacyRunFacet.json`).
-pub fn privacy_facet(summary: &RunSummary) -> Value {
-    let k_anonymity = summary.privacy.as_ref().map(|p| {
-        json!({
-            "algorithm": p.algorithm,
-            "k": p.k,
-            "smallestClass": p.smallest_class,
-            "suppressedRows": p.suppressed_rows,
-            "suppressionLimit": p.suppression_limit,
-            "suppressedRowsMode": p.suppressed_rows_mode,
-            "classes": p.classes,
-            "metric": p.metric,
-            "lDiversity": p.l_diversity,
-            "tCloseness": p.t_closeness,
-            "quasiIdentifiers": p.quasi_identifiers.iter().map(|q| json!({
-                "name": q.name, "level": q.level, "maxLevel": q.max_level, "pinned": q.pinned, "loss": q.loss,
-            })).collect::<Vec<_>>(),
-            "riskBefore": risk(&p.risk_before),
-            "riskAfter": risk(&p.risk_after),
-        })
+pub fn privacy_facet(summary: &RunSummary) -> Facet<PrivacyFacet> {
+    let k_anonymity = summary.privacy.as_ref().map(|p| KAnonymityFigures {
+        algorithm: p.algorithm,
+        k: p.k,
+        smallest_class: p.smallest_class,
+        suppressed_rows: p.suppressed_rows,
+        suppression_limit: p.suppression_limit,
+        suppressed_rows_mode: p.suppressed_rows_mode,
+        classes: p.classes,
+        metric: p.metric,
+        l_diversity: p.l_diversity.clone(),
+        t_closeness: p.t_closeness,
+        quasi_identifiers: p
+            .quasi_identifiers
+            .iter()
+            .map(|q| QuasiIdentifierFigures {
+                name: q.name.clone(),
+                level: q.level,
+                max_level: q.max_level,
+                pinned: q.pinned,
+                loss: q.loss,
+            })
+            .collect(),
+        risk_before: risk(&p.risk_before),
+        risk_after: risk(&p.risk_after),
     });
-    let differential_privacy = summary.dp.as_ref().map(|d| {
-        json!({
-            "dataset": d.dataset,
-            "ledger": dataset_name(Path::new(&d.ledger)),
-            "epsilonSpent": d.epsilon,
-            "deltaSpent": d.delta,
-            "epsilonLeft": d.epsilon_left,
-            "deltaLeft": d.delta_left,
-            "epsilonTotal": d.epsilon_total,
-            "deltaTotal": d.delta_total,
-            "columns": d.columns.iter().map(|c| json!({
-                "name": c.column,
-                "mechanism": c.mechanism,
-                "epsilon": c.epsilon,
-                "delta": c.delta,
-                "noiseScale": c.noise_scale(),
-                "error95": c.error_95(),
-            })).collect::<Vec<_>>(),
-            "releases": d.releases.iter().map(|r| json!({
-                "name": r.name, "epsilon": r.epsilon, "delta": r.delta, "groupsReleased": r.groups_released,
-            })).collect::<Vec<_>>(),
-        })
+    let differential_privacy = summary.dp.as_ref().map(|d| DpFigures {
+        dataset: d.dataset.clone(),
+        ledger: dataset_name(Path::new(&d.ledger)),
+        epsilon_spent: d.epsilon,
+        delta_spent: d.delta,
+        epsilon_left: d.epsilon_left,
+        delta_left: d.delta_left,
+        epsilon_total: d.epsilon_total,
+        delta_total: d.delta_total,
+        columns: d
+            .columns
+            .iter()
+            .map(|c| NoiseColumnFigures {
+                name: c.column.clone(),
+                mechanism: c.mechanism,
+                epsilon: c.epsilon,
+                delta: c.delta,
+                noise_scale: c.noise_scale(),
+                error_95: c.error_95(),
+            })
+            .collect(),
+        releases: d
+            .releases
+            .iter()
+            .map(|r| ReleaseFigures {
+                name: r.name.clone(),
+                epsilon: r.epsilon,
+                delta: r.delta,
+                groups_released: r.groups_released,
+            })
+            .collect(),
     });
     facet(
         PRIVACY_FACET_SCHEMA,
-        json!({
-            "keyId": summary.key_id,
-            "seeded": summary.seeded,
-            "differentiallyPrivate": summary.dp.is_some() && !summary.seeded,
-            "consent": {
-                "rowsRead": summary.rows_read,
-                "rowsExcluded": summary.rows_excluded.total(),
-                "rowsWithoutConsent": summary.rows_excluded.by_column,
-                "rowsOnExclusionLists": summary.rows_excluded.by_list,
+        PrivacyFacet {
+            key_id: summary.key_id.clone(),
+            seeded: summary.seeded,
+            differentially_private: summary.dp.is_some() && !summary.seeded,
+            consent: ConsentFigures {
+                rows_read: summary.rows_read,
+                rows_excluded: summary.rows_excluded.total(),
+                rows_without_consent: summary.rows_excluded.by_column,
+                rows_on_exclusion_lists: summary.rows_excluded.by_list,
             },
-            "rowsWritten": summary.rows_written,
-            "kAnonymity": k_anonymity,
-            "differentialPrivacy": differential_privacy,
-        }),
+            rows_written: summary.rows_written,
+            k_anonymity,
+            differential_privacy,
+        },
     )
 }
 

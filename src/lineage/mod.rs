@@ -7,6 +7,7 @@
 
 pub mod checksums;
 pub mod events;
+pub mod openlineage;
 pub mod report;
 pub mod transport;
 pub mod verify;

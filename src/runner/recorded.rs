@@ -9,6 +9,7 @@ use crate::job::Job;
 use crate::lineage::Environment;
 use crate::lineage::checksums::{self, FileChecksum, Role};
 use crate::lineage::events::{self, Context};
+use crate::lineage::openlineage::RunEvent;
 use crate::lineage::report::{self, Format};
 use crate::lineage::transport::{self, Endpoint};
 use std::path::{Path, PathBuf};
@@ -133,13 +134,14 @@ struct Emitter<'a> {
 }
 
 impl Emitter<'_> {
-    fn emit(&self, event: &serde_json::Value) -> Result<(), transport::LineageFileError> {
+    fn emit(&self, event: &RunEvent) -> Result<(), transport::LineageFileError> {
+        let json = event.to_json();
         if let Some(path) = self.file {
-            transport::append(path, event)?;
+            transport::append(path, &json)?;
         }
-        let kind = event["eventType"].as_str().unwrap_or("a");
+        let kind = event.event_type.as_str();
         if let Some(endpoint) = &self.endpoint
-            && let Err(message) = endpoint.post(event)
+            && let Err(message) = endpoint.post(&json)
             && let Some(observer) = self.observer
         {
             let kept =

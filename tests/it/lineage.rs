@@ -860,6 +860,11 @@ fn a_library_run_records_its_lineage_report_and_failure() {
         .map(|e| e["eventType"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(kinds, ["START", "COMPLETE"]);
+    // The typed events read back whole: every field the file has, the types have.
+    for line in events(&dir.path().join("lib.lineage.jsonl")) {
+        let typed: anonymize::lineage::openlineage::RunEvent = serde_json::from_value(line.clone()).unwrap();
+        assert_eq!(typed.to_json(), line);
+    }
 
     // A report path taken by a folder: the run fails before reading, and says so in a FAIL event.
     std::fs::remove_file(dir.path().join("lib.report.html")).unwrap();
