@@ -5,11 +5,11 @@
 //! `cargo bench --bench search`
 
 use anonymize::io::DataSource;
-use anonymize::io::text::to_text;
 use anonymize::job::{CsvOptions, Hierarchy, Metric};
 use anonymize::privacy::hierarchy::Generalization;
 use anonymize::privacy::search::{Criteria, Problem};
 use anonymize::privacy::table::FrequencyTable;
+use anonymize::text::to_text;
 use arrow::array::StringArray;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::path::Path;

@@ -1,9 +1,9 @@
 //! Consent: rows without consent, and subjects on an opt-out or deletion list, are removed
 //! before any transformation, so they never reach an output.
 
-use crate::io::text::to_text;
 use crate::io::{BATCH_SIZE, DataSource, IoError};
 use crate::job::{ColumnType, Consent, CsvOptions, Exclusion};
+use crate::text::to_text;
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::Schema;

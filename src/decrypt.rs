@@ -173,7 +173,7 @@ pub fn decrypt_file(
         let decrypted: ArrayRef = match kind {
             // Text read from CSV that holds integers: decrypt as integers, keep the text type.
             ValueKind::Integer(_) if !column_type.is_integer() => {
-                let text = crate::io::text::to_text(values).unwrap_or_else(|| StringArray::new_null(values.len()));
+                let text = crate::text::to_text(values).unwrap_or_else(|| StringArray::new_null(values.len()));
                 let mut out = Vec::with_capacity(text.len());
                 for (row, value) in text.iter().enumerate() {
                     out.push(match value {

@@ -65,7 +65,7 @@ impl Key {
                 // A key file holds 64 characters and some white space; reading is bounded and
                 // special files are refused, so `/dev/zero` or a FIFO cannot exhaust or hang a run.
                 let bytes = Zeroizing::new(
-                    crate::io::files::read_bounded(path, KEY_FILE_LIMIT)
+                    crate::files::read_bounded(path, KEY_FILE_LIMIT)
                         .map_err(|source| KeyError::File { path: path.clone(), source })?,
                 );
                 let source_name = format!("file `{}`", path.display());

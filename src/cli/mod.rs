@@ -8,6 +8,7 @@ mod progress;
 mod risk;
 mod run;
 mod sample;
+mod summary;
 mod validate;
 mod verify;
 

@@ -2,11 +2,11 @@
 //! risk of any dataset, ours or not.
 
 use super::Failure;
-use anonymize::io::text::to_text;
 use anonymize::io::{BATCH_SIZE, DataSource};
 use anonymize::job::{CsvOptions, issues::closest};
 use anonymize::privacy::risk::Risk;
 use anonymize::privacy::table::FrequencyTable;
+use anonymize::text::to_text;
 use arrow::array::StringArray;
 use clap::Args;
 use serde::Serialize;

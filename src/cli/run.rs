@@ -73,7 +73,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
 
 fn print(summary: &RunSummary, args: &RunArgs) -> Result<(), Failure> {
     if !args.quiet {
-        eprint!("{}", summary.human());
+        eprint!("{}", super::summary::human(summary));
     }
     if args.json {
         let json =

@@ -204,7 +204,7 @@ struct Locked {
 
 fn lock(path: &Path) -> Result<Locked, LedgerError> {
     let io = |source| LedgerError::Io { path: path.to_path_buf(), source };
-    crate::io::files::check_replaceable(path).map_err(io)?;
+    crate::files::check_replaceable(path).map_err(io)?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
@@ -220,7 +220,7 @@ fn lock(path: &Path) -> Result<Locked, LedgerError> {
 /// # Errors
 /// [`LedgerError::Io`] or [`LedgerError::Malformed`].
 pub fn read(path: &Path) -> Result<LedgerFile, LedgerError> {
-    match crate::io::files::read_bounded(path, LEDGER_LIMIT)
+    match crate::files::read_bounded(path, LEDGER_LIMIT)
         .and_then(|bytes| String::from_utf8(bytes).map_err(|_| std::io::Error::other("it is not UTF-8 text")))
     {
         Ok(text) => serde_json::from_str(&text)
@@ -270,7 +270,7 @@ fn release_stale(path: &Path, ledger: &mut LedgerFile) -> usize {
 /// when the job's total differs from the ledger's, or an unreadable ledger.
 pub fn reserve(path: &Path, request: &Request<'_>) -> Result<Reservation, LedgerError> {
     // One real path for every name of the ledger (a symbolic link, `..`): one lock, one file.
-    let path = &crate::io::files::real_path(path);
+    let path = &crate::files::real_path(path);
     let _locked = lock(path)?;
     let mut ledger = read(path)?;
     release_stale(path, &mut ledger);

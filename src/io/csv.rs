@@ -43,7 +43,7 @@ fn type_name(t: &DataType) -> &'static str {
 }
 
 fn reader(path: &Path, options: &CsvOptions) -> Result<csv::Reader<BufReader<File>>, IoError> {
-    let file = super::files::open_regular(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
+    let file = crate::files::open_regular(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
     Ok(csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
         .has_headers(false)
@@ -242,7 +242,7 @@ fn parse_date(text: &str) -> Option<i32> {
     if text.len() != 10 {
         return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(super::text::days_from_date)
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(crate::text::days_from_date)
 }
 
 /// Microseconds since 1970-01-01 UTC. Offsets (`Z`, `+02:00`) are applied; naive times are UTC.
@@ -356,7 +356,7 @@ fn ends_inside_quotes(path: &Path, start: u64, delimiter: u8) -> Result<bool, Io
         QuoteInQuoted,
     }
     let open_error = |source| IoError::Open { path: path.to_path_buf(), source };
-    let mut file = super::files::open_regular(path).map_err(open_error)?;
+    let mut file = crate::files::open_regular(path).map_err(open_error)?;
     file.seek(SeekFrom::Start(start)).map_err(open_error)?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut buffer = [0u8; 1 << 16];

@@ -2,12 +2,12 @@
 //! outputs written to a temporary file that is renamed into place only when complete.
 
 pub mod csv;
-pub mod files;
 pub mod output;
 pub mod parquet;
-pub mod text;
 
-use crate::job::{DataFormat, Input, format_from_extension};
+use crate::files;
+
+use crate::job::{DataFormat, Input, format_from_extension, is_hidden};
 use arrow::array::RecordBatch;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use std::path::{Path, PathBuf};
@@ -115,27 +115,6 @@ pub fn resolve_files(path: &Path) -> Result<Vec<PathBuf>, IoError> {
         return Err(IoError::NoFiles { path: path.to_path_buf() });
     }
     Ok(files)
-}
-
-/// Whether an input `path` (file, folder or glob) would read a file at `candidate`, which may
-/// not exist yet: a file written there would be read back as input on the next run.
-pub fn would_read(path: &Path, candidate: &Path) -> bool {
-    let real = files::real_path(candidate);
-    let text = path.to_string_lossy();
-    if path.is_dir() {
-        real.parent() == Some(files::real_path(path).as_path())
-            && !is_hidden(&real)
-            && format_from_extension(&real).is_some()
-    } else if text.contains(['*', '?', '[']) {
-        glob::Pattern::new(&text)
-            .is_ok_and(|pattern| !is_hidden(&real) && (pattern.matches_path(&real) || pattern.matches_path(candidate)))
-    } else {
-        files::real_path(path) == real
-    }
-}
-
-fn is_hidden(path: &Path) -> bool {
-    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 /// Text columns of any encoding are read as `Utf8`, so kernels see one string type.

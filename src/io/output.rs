@@ -10,8 +10,8 @@
 //! same target removes them (their writers' locks are gone).
 
 use super::IoError;
-use super::text::to_text;
 use crate::job::DataFormat;
+use crate::text::to_text;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
@@ -37,7 +37,7 @@ pub struct AtomicFile {
 /// # Errors
 /// [`IoError::Exists`] or [`IoError::NotReplaceable`].
 pub fn check_target(target: &Path, overwrite: bool) -> Result<(), IoError> {
-    super::files::check_replaceable(target)
+    crate::files::check_replaceable(target)
         .map_err(|source| IoError::NotReplaceable { path: target.to_path_buf(), source })?;
     if !overwrite && target.exists() {
         return Err(IoError::Exists { path: target.to_path_buf() });

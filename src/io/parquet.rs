@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 fn builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, IoError> {
-    let file = super::files::open_regular(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
+    let file = crate::files::open_regular(path).map_err(|source| IoError::Open { path: path.to_path_buf(), source })?;
     ParquetRecordBatchReaderBuilder::try_new(file)
         .map_err(|source| IoError::Parquet { path: path.to_path_buf(), source })
 }

@@ -47,7 +47,7 @@ pub fn plural(n: usize, word: &str) -> String {
 /// # Errors
 /// [`JobError::Invalid`] with every problem found, or a read or extension error.
 pub fn load(path: &Path) -> Result<Job, JobError> {
-    let bytes = crate::io::files::read_bounded(path, JOB_FILE_LIMIT)
+    let bytes = crate::files::read_bounded(path, JOB_FILE_LIMIT)
         .map_err(|source| JobError::Read { path: path.to_path_buf(), source })?;
     // The parsers and the checks recurse once per level of nesting. The YAML and TOML parsers
     // cap the depth, but a caller's thread may have a small stack (a test harness's 2 MiB, a
@@ -137,6 +137,28 @@ fn parse(path: &Path, dir: &Path, syntax: Syntax, bytes: Vec<u8>) -> Result<Job,
         Some(job) if parser.issues.is_empty() => Ok(job),
         _ => Err(invalid(parser.issues)),
     }
+}
+
+/// Whether an input `path` (file, folder or glob) would read a file at `candidate`, which may
+/// not exist yet: a file written there would be read back as input on the next run.
+pub fn would_read(path: &Path, candidate: &Path) -> bool {
+    let real = crate::files::real_path(candidate);
+    let text = path.to_string_lossy();
+    if path.is_dir() {
+        real.parent() == Some(crate::files::real_path(path).as_path())
+            && !is_hidden(&real)
+            && format_from_extension(&real).is_some()
+    } else if text.contains(['*', '?', '[']) {
+        glob::Pattern::new(&text)
+            .is_ok_and(|pattern| !is_hidden(&real) && (pattern.matches_path(&real) || pattern.matches_path(candidate)))
+    } else {
+        crate::files::real_path(path) == real
+    }
+}
+
+/// Whether a folder or glob input skips the file at `path` (names starting with `.` or `_`).
+pub fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 #[cfg(test)]

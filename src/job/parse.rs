@@ -218,7 +218,7 @@ impl<'a> Parser<'a> {
         report: Option<&Path>,
         ledger: Option<&Path>,
     ) {
-        use crate::io::files::real_path;
+        use crate::files::real_path;
         let mut written: Vec<(KeyPath, &Path)> = Vec::new();
         if let Some(output) = output {
             written.push((KeyPath::root("output").join("path"), &output.path));
@@ -239,7 +239,7 @@ impl<'a> Parser<'a> {
         let input_real = input.map(|i| real_path(&i.path));
         let lists: Vec<PathBuf> = consent.iter().flat_map(|c| &c.exclude).map(|e| real_path(&e.path)).collect();
         for (i, (key, path)) in written.iter().enumerate() {
-            if let Err(e) = crate::io::files::check_replaceable(path) {
+            if let Err(e) = crate::files::check_replaceable(path) {
                 self.issue(key, format!("`{}` cannot be written: {e}; a run never replaces it", path.display()));
                 continue;
             }
@@ -254,7 +254,7 @@ impl<'a> Parser<'a> {
                 self.issue(key, format!("this path is also `{other}`; every file a run writes needs its own path"));
             } else if let Some(input) = input
                 && input_real.as_ref() != Some(&real[i])
-                && crate::io::would_read(&input.path, path)
+                && super::would_read(&input.path, path)
             {
                 self.issue_with_hint(
                     key,
@@ -528,7 +528,7 @@ impl<'a> Parser<'a> {
                         BoundValue::Number(n) => numbers.push(*n),
                         BoundValue::Date(text) if c.unit.is_some() => {
                             match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                                Ok(d) => numbers.push(f64::from(crate::io::text::days_from_date(d))),
+                                Ok(d) => numbers.push(f64::from(crate::text::days_from_date(d))),
                                 Err(_) => {
                                     self.issue(&path.join("bounds"), "date bounds are written YYYY-MM-DD");
                                     return None;
@@ -1023,7 +1023,7 @@ pub fn format_from_extension(path: &Path) -> Option<DataFormat> {
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
-    crate::io::files::real_path(a) == crate::io::files::real_path(b)
+    crate::files::real_path(a) == crate::files::real_path(b)
 }
 
 /// Removes `.` and `name/..` pairs without touching the file system, so messages and

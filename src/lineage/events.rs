@@ -6,7 +6,7 @@
 use super::checksums::{FileChecksum, Role};
 use super::openlineage::*;
 use crate::job::{Action, Job, Measure};
-use crate::runner::RunSummary;
+use crate::record::RunSummary;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -283,7 +283,7 @@ pub fn complete(context: &Context<'_>, summary: &RunSummary, checksums: &[FileCh
         Some(facet(CHECKSUMS_FACET_SCHEMA, ChecksumsFacet { algorithm: "blake3".into(), files: checksums.to_vec() }));
     let size_of = |role: Role| checksums.iter().filter(|c| c.role == role).map(|c| c.size).sum::<u64>();
     let input_name = dataset_name(&job.input.path);
-    let fields_of = |fields: &[crate::runner::FieldSummary]| -> Vec<(String, String)> {
+    let fields_of = |fields: &[crate::record::FieldSummary]| -> Vec<(String, String)> {
         fields.iter().map(|f| (f.name.clone(), f.data_type.clone())).collect()
     };
     let mut input = bare(&job.input.path);

@@ -28,7 +28,7 @@ pub struct LineageFileError {
 pub fn append(path: &Path, event: &serde_json::Value) -> Result<(), LineageFileError> {
     use std::os::unix::fs::OpenOptionsExt;
     let error = |source| LineageFileError { path: path.to_path_buf(), source };
-    crate::io::files::check_replaceable(path).map_err(error)?;
+    crate::files::check_replaceable(path).map_err(error)?;
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(folder).map_err(error)?;
     }
@@ -40,7 +40,7 @@ pub fn append(path: &Path, event: &serde_json::Value) -> Result<(), LineageFileE
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(error)?;
-    crate::io::files::check_replaceable(path).map_err(error)?;
+    crate::files::check_replaceable(path).map_err(error)?;
     if !file.metadata().map_err(error)?.is_file() {
         return Err(error(std::io::Error::other("it is not a regular file")));
     }

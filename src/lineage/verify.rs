@@ -64,7 +64,7 @@ impl Verification {
 pub fn verify(path: &Path, run_id: Option<&str>) -> Result<Verification, VerifyError> {
     let read_error = |source| VerifyError::Read { path: path.to_path_buf(), source };
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut crate::io::files::open_regular(path).map_err(read_error)?, &mut text)
+    std::io::Read::read_to_string(&mut crate::files::open_regular(path).map_err(read_error)?, &mut text)
         .map_err(read_error)?;
     let mut found = None;
     let mut torn_lines = Vec::new();

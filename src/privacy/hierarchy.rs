@@ -6,8 +6,8 @@
 //! trees: a group belongs to exactly one group one level up, which is what lets the search roll
 //! classes up from a finer transformation to a coarser one.
 
-use crate::io::text::days_from_date;
 use crate::job::{DateLevel, Hierarchy};
+use crate::text::days_from_date;
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -343,7 +343,7 @@ pub fn levels_of(hierarchy: Option<&Hierarchy>) -> Result<u32, HierarchyError> {
 fn read_file(path: &std::path::Path, delimiter: u8) -> Result<(Vec<(String, Chain)>, u32), HierarchyError> {
     let file_error = |source| HierarchyError::File { path: path.to_path_buf(), source };
     let mut text = String::new();
-    std::io::Read::read_to_string(&mut crate::io::files::open_regular(path).map_err(file_error)?, &mut text)
+    std::io::Read::read_to_string(&mut crate::files::open_regular(path).map_err(file_error)?, &mut text)
         .map_err(file_error)?;
     // Spreadsheet programs save CSV with a byte-order mark; it is not part of the first value.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);

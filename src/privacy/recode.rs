@@ -5,8 +5,8 @@
 use super::FxBuildHasher;
 use super::hierarchy::{Generalization, SUPPRESSED};
 use super::table::Dictionary;
-use crate::io::text::to_text;
 use crate::job::SuppressedRows;
+use crate::text::to_text;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StringBuilder};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

@@ -3,19 +3,18 @@
 //! hierarchies are compiled over the values seen; the k-anonymity search (or Mondrian) picks
 //! the transformation; the returned [`Recoding`] is applied batch by batch in the output pass.
 
-use crate::io::text::to_text;
 use crate::job::{Action, Algorithm, Hierarchy, Job, Metric, SuppressedRows};
 use crate::plan::Plan;
 use crate::privacy::hierarchy::{Generalization, HierarchyError};
 use crate::privacy::mondrian::{self, Dimension};
 use crate::privacy::recode::{RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
-use crate::privacy::search::{Criteria, Metrics, Problem, SearchError, Sensitive};
+use crate::privacy::search::{Criteria, Problem, SearchError, Sensitive};
 use crate::privacy::table::FrequencyTable;
+use crate::text::to_text;
 use crate::transform::Kernel;
 use arrow::array::StringArray;
 use arrow::datatypes::DataType;
-use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// Why the privacy target cannot be met or searched for. Never carries a data value.
@@ -36,118 +35,7 @@ pub enum AnonymityError {
     Empty,
 }
 
-/// One quasi-identifier in the summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuasiIdentifierSummary {
-    pub name: String,
-    /// The chosen level (`None` for Mondrian, whose levels vary by class).
-    pub level: Option<u32>,
-    pub max_level: u32,
-    pub pinned: bool,
-    /// The column's information loss: 0 when its values are kept, 1 when all are `*`
-    /// (suppressed rows count 1).
-    pub loss: f64,
-}
-
-/// What the dataset-wide step guaranteed, for the summary, lineage and report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PrivacySummary {
-    pub algorithm: Algorithm,
-    /// `None` when columns are only generalized to pinned levels.
-    pub k: Option<u64>,
-    /// The smallest class in the output (its suppressed rows aside).
-    pub smallest_class: u64,
-    pub l_diversity: Option<String>,
-    pub t_closeness: Option<f64>,
-    pub suppression_limit: f64,
-    pub suppressed_rows_mode: SuppressedRows,
-    pub rows: u64,
-    pub suppressed_rows: u64,
-    pub classes: u64,
-    pub quasi_identifiers: Vec<QuasiIdentifierSummary>,
-    pub sensitive: Vec<String>,
-    pub metric: Metric,
-    pub metrics: Metrics,
-    pub lattice_nodes: usize,
-    /// Transformations whose classes were computed; the rest were pruned by the metric's bound.
-    pub nodes_computed: usize,
-    pub search_seconds: f64,
-    pub risk_before: Risk,
-    pub risk_after: Risk,
-}
-
-impl PrivacySummary {
-    /// The privacy lines of the human summary.
-    pub fn human(&self, s: &mut String) {
-        use std::fmt::Write;
-        let percent = |x: f64| format!("{:.1}%", 100.0 * x);
-        match (self.k, self.algorithm) {
-            (Some(k), Algorithm::Optimal) => {
-                let _ = writeln!(
-                    s,
-                    "  k-anonymity  k = {k} met (smallest class {}), optimal over {} transformations ({} computed, the rest pruned) in {:.2} s",
-                    self.smallest_class, self.lattice_nodes, self.nodes_computed, self.search_seconds
-                );
-            }
-            (Some(k), Algorithm::Mondrian) => {
-                let _ = writeln!(
-                    s,
-                    "  k-anonymity  k = {k} met (smallest class {}), Mondrian partitioning in {:.2} s",
-                    self.smallest_class, self.search_seconds
-                );
-            }
-            (None, _) => {
-                let _ = writeln!(s, "  generalized  to pinned levels (no k-anonymity target)");
-            }
-        }
-        if let Some(l) = &self.l_diversity {
-            let _ = writeln!(s, "  l-diversity  l = {l} on {}", self.sensitive.join(", "));
-        }
-        if let Some(t) = self.t_closeness {
-            let _ = writeln!(s, "  t-closeness  t = {t} on {}", self.sensitive.join(", "));
-        }
-        let levels: Vec<String> = self
-            .quasi_identifiers
-            .iter()
-            .map(|q| match q.level {
-                Some(l) => format!("{} {l}/{}{}", q.name, q.max_level, if q.pinned { " (pinned)" } else { "" }),
-                None => format!("{} (per class)", q.name),
-            })
-            .collect();
-        let _ = writeln!(s, "  levels       {}", levels.join(", "));
-        let mode = match self.suppressed_rows_mode {
-            SuppressedRows::Mask => "masked with *",
-            SuppressedRows::Remove => "removed",
-        };
-        let _ = writeln!(
-            s,
-            "  suppressed   {} of {} rows ({}; limit {}), {mode}",
-            self.suppressed_rows,
-            self.rows,
-            percent(self.suppressed_rows as f64 / self.rows.max(1) as f64),
-            percent(self.suppression_limit)
-        );
-        let m = &self.metrics;
-        let _ = writeln!(
-            s,
-            "  classes      {}; metric {:?}: discernibility {:.0}, aecs {:.2}, precision {:.4}, loss {:.4}, entropy {:.1}",
-            self.classes, self.metric, m.discernibility, m.aecs, m.precision, m.loss, m.entropy
-        );
-        let (b, a) = (&self.risk_before, &self.risk_after);
-        let _ = writeln!(
-            s,
-            "  risk         highest {:.3} -> {:.3}, average {:.4} -> {:.4}, unique rows {} -> {}, rows above 0.2 {} -> {}",
-            b.prosecutor_highest,
-            a.prosecutor_highest,
-            b.prosecutor_average,
-            a.prosecutor_average,
-            percent(b.unique_rows),
-            percent(a.unique_rows),
-            percent(b.rows_above_0_2),
-            percent(a.rows_above_0_2)
-        );
-    }
-}
+pub use crate::record::{PrivacySummary, QuasiIdentifierSummary};
 
 #[derive(Debug, Clone)]
 struct QuasiIdentifier {
@@ -443,7 +331,7 @@ fn dimension(hierarchy: Option<&Hierarchy>, values: &[Option<String>]) -> Dimens
                 .map(|v| {
                     v.as_deref()
                         .and_then(crate::privacy::hierarchy::parse_date)
-                        .map_or(f64::NAN, |d| f64::from(crate::io::text::days_from_date(d)))
+                        .map_or(f64::NAN, |d| f64::from(crate::text::days_from_date(d)))
                 })
                 .collect(),
         ),

@@ -2,6 +2,8 @@
 //! in input order, so the output is byte-identical whatever the thread count. Jobs with
 //! quasi-identifiers first make a statistics pass and a search ([`anonymity`]).
 
+pub use crate::record::{ColumnSummary, FieldSummary, OutputSummary, RunSummary};
+
 pub mod anonymity;
 pub mod pipeline;
 pub mod privacy_budget;
@@ -13,11 +15,9 @@ use crate::dp::ledger::Reservation;
 use crate::engine::{Applied, Census, Engine, RowIds};
 use crate::io::IoError;
 use crate::io::output::{BatchWriter, Published, Staged, check_target};
-use crate::job::{DataFormat, Job, JobError};
-use crate::plan::{self, DropReason, Plan, PlanError};
+use crate::job::{Job, JobError};
+use crate::plan::{self, Plan, PlanError};
 use crate::transform::TransformError;
-use serde::Serialize;
-use std::path::Path;
 use std::time::Instant;
 
 /// Told how a run progresses, so that a driver can show it (the command line draws a progress
@@ -132,63 +132,6 @@ impl RunError {
     }
 }
 
-/// What a run did, for the human summary and `--json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    pub job: String,
-    pub job_file: String,
-    pub job_blake3: String,
-    pub run_id: String,
-    pub dry_run: bool,
-    pub input_files: Vec<String>,
-    pub input_bytes: u64,
-    /// The files of the consent exclusion lists (opt-outs, deletion requests).
-    pub consent_files: Vec<String>,
-    pub rows_read: u64,
-    pub rows_excluded: Excluded,
-    pub rows_written: u64,
-    pub columns: Vec<ColumnSummary>,
-    /// The input's columns and Arrow types, in order.
-    pub input_schema: Vec<FieldSummary>,
-    /// The output's columns and Arrow types, in order.
-    pub output_schema: Vec<FieldSummary>,
-    pub output: OutputSummary,
-    pub key_id: Option<String>,
-    pub demo_key: bool,
-    /// k-anonymity and friends, when the job has quasi-identifiers.
-    pub privacy: Option<anonymity::PrivacySummary>,
-    /// The transformations the k-anonymity search would consider (dry runs).
-    pub lattice_size: Option<u64>,
-    /// Differential privacy, when the job has noise columns.
-    pub dp: Option<privacy_budget::DpSummary>,
-    pub seeded: bool,
-    pub threads: usize,
-    pub elapsed_seconds: f64,
-    /// Where the privacy report went (set by the caller that writes it).
-    pub report: Option<String>,
-    /// The lineage file the run's events were appended to.
-    pub lineage: Option<String>,
-}
-
-/// One input column in the summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct ColumnSummary {
-    pub name: String,
-    pub action: &'static str,
-    pub detail: String,
-    pub input_type: String,
-    /// `None` when the column is not in the output.
-    pub output_type: Option<String>,
-    pub dropped: Option<DropReason>,
-}
-
-/// A column of a schema.
-#[derive(Debug, Clone, Serialize)]
-pub struct FieldSummary {
-    pub name: String,
-    pub data_type: String,
-}
-
 /// The fields of `schema`; a column the job does not name is shown as `field N` (its name may
 /// be data: see [`crate::job::check::data_shape`]).
 fn field_summaries(schema: &arrow::datatypes::Schema, job: &Job) -> Vec<FieldSummary> {
@@ -204,14 +147,6 @@ fn field_summaries(schema: &arrow::datatypes::Schema, job: &Job) -> Vec<FieldSum
 /// else `field N` (1-based position), since a name the job does not list may be data.
 pub fn shown_name(job: &Job, name: &str, index: usize) -> String {
     if job.column(name).is_some() { name.to_string() } else { format!("field {}", index + 1) }
-}
-
-/// Where the output went.
-#[derive(Debug, Clone, Serialize)]
-pub struct OutputSummary {
-    pub path: String,
-    pub format: DataFormat,
-    pub written: bool,
 }
 
 /// A fresh random run id in UUID v4 form (as OpenLineage expects).
@@ -506,82 +441,4 @@ fn column_summaries(plan: &Plan, job: &Job) -> Vec<ColumnSummary> {
             dropped: s.dropped,
         })
         .collect()
-}
-
-impl RunSummary {
-    /// The short human summary printed to stderr.
-    pub fn human(&self) -> String {
-        use std::fmt::Write;
-        let mut s = String::new();
-        let verb = if self.dry_run { "planned (dry run, nothing read or written)" } else { "finished" };
-        let _ = writeln!(s, "anonymize: job `{}` {verb} in {:.2} s", self.job, self.elapsed_seconds);
-        let files = crate::job::plural(self.input_files.len(), "file");
-        let first = self.input_files.first().map_or("", String::as_str);
-        let _ = writeln!(s, "  input      {first} ({files}, {})", human_bytes(self.input_bytes));
-        if !self.dry_run {
-            let e = &self.rows_excluded;
-            let _ = writeln!(
-                s,
-                "  rows       {} read, {} excluded by consent ({} without consent, {} on exclusion lists), {} written",
-                self.rows_read,
-                e.total(),
-                e.by_column,
-                e.by_list,
-                self.rows_written
-            );
-        }
-        let state = if self.output.written { "" } else { " (not written)" };
-        let _ = writeln!(s, "  output     {}{state}", Path::new(&self.output.path).display());
-        let would = if self.dry_run { " (would be written)" } else { "" };
-        if let Some(report) = &self.report {
-            let _ = writeln!(s, "  report     {report}{would}");
-        }
-        if let Some(lineage) = &self.lineage {
-            let _ =
-                writeln!(s, "  lineage    {lineage}{}", if self.dry_run { " (events would be appended)" } else { "" });
-        }
-        if let Some(id) = &self.key_id {
-            let _ = writeln!(s, "  key id     {id}");
-        }
-        let _ = writeln!(s, "  threads    {}", self.threads);
-        let _ = writeln!(s, "  columns");
-        let width = self.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0);
-        for c in &self.columns {
-            let detail = if c.detail.is_empty() { String::new() } else { format!(" ({})", c.detail) };
-            let _ = writeln!(s, "    {:width$}  {}{detail}", c.name, c.action);
-        }
-        if let Some(p) = &self.privacy {
-            p.human(&mut s);
-        }
-        if let Some(n) = self.lattice_size {
-            let _ = writeln!(s, "  k-anonymity  the search would consider {n} transformations");
-        }
-        if let Some(dp) = &self.dp {
-            dp.human(&mut s);
-        }
-        if self.demo_key {
-            let _ = writeln!(
-                s,
-                "warning: this run used the public demo key; its tokens protect nothing. Use your own key (anonymize keygen)."
-            );
-        }
-        if self.seeded {
-            let _ = writeln!(
-                s,
-                "note: --seed was given; random draws are reproducible and any noise is not differentially private"
-            );
-        }
-        s
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} B") } else { format!("{value:.1} {}", UNITS[unit]) }
 }

@@ -7,34 +7,8 @@ use crate::job::Job;
 use crate::job::config::Mechanism;
 use crate::plan::Plan;
 use crate::transform::Kernel;
-use serde::Serialize;
 
-/// What the run's noise spends and guarantees.
-#[derive(Debug, Clone, Serialize)]
-pub struct DpSummary {
-    pub columns: Vec<Calibrated>,
-    /// Sequential composition of the columns' (epsilon, delta): what the ledger is charged.
-    pub epsilon: f64,
-    pub delta: f64,
-    /// Gaussian columns composed in zero-concentrated DP (rho adds up), converted to
-    /// (epsilon, delta) at their summed delta: a tighter statement of the same noise.
-    pub gaussian_rho: Option<f64>,
-    pub gaussian_epsilon_from_rho: Option<f64>,
-    pub ledger: String,
-    pub dataset: String,
-    pub epsilon_left: f64,
-    pub delta_left: f64,
-    /// The dataset's whole budget.
-    pub epsilon_total: f64,
-    pub delta_total: f64,
-    /// `--seed` was given: the noise is reproducible and the output is not differentially
-    /// private.
-    pub seeded: bool,
-    /// The aggregate releases written.
-    pub releases: Vec<crate::dp::aggregate::ReleaseSummary>,
-    /// A dry run: nothing was spent; the figures say what the run would spend and leave.
-    pub planned: bool,
-}
+pub use crate::record::DpSummary;
 
 /// The key of the run's noise generators: from the seed (reproducible, not private) or from
 /// the operating system.
@@ -132,43 +106,4 @@ pub fn reserve(
         planned: dry_run,
     };
     Ok(Some((summary, reservation)))
-}
-
-impl DpSummary {
-    /// The lines of the human summary.
-    pub fn human(&self, s: &mut String) {
-        use std::fmt::Write;
-        let _ = writeln!(
-            s,
-            "  privacy      epsilon {} delta {} {} on dataset `{}` ({} noise columns{}); left: epsilon {:.6}, delta {:.3e}",
-            self.epsilon,
-            self.delta,
-            if self.planned { "would be spent" } else { "spent" },
-            self.dataset,
-            self.columns.len(),
-            if self.planned { String::new() } else { format!(", {} releases", self.releases.len()) },
-            self.epsilon_left,
-            self.delta_left
-        );
-        if let (Some(rho), Some(e)) = (self.gaussian_rho, self.gaussian_epsilon_from_rho) {
-            let _ =
-                writeln!(s, "               gaussian columns: rho {rho:.6} (zCDP), i.e. epsilon {e:.6} at their delta");
-        }
-        for r in &self.releases {
-            let _ = writeln!(
-                s,
-                "  release      {} -> {} (epsilon {}: {} per measure{}; {} groups released; {} rows left out: no privacy unit, beyond max_groups_per_unit, or not a public group)",
-                r.name,
-                r.path,
-                r.epsilon,
-                r.epsilon_per_share,
-                if r.partition_selection { " and for partition selection" } else { "" },
-                r.groups_released,
-                r.rows_dropped
-            );
-        }
-        if self.seeded {
-            let _ = writeln!(s, "               seeded: this output is NOT differentially private (tests only)");
-        }
-    }
 }

@@ -14,8 +14,8 @@
 //! module owns key derivation, the alphabet mapping and the integer rules.
 
 use super::ff1::FastFf1;
-use crate::io::text::to_text;
 use crate::keys::Key;
+use crate::text::to_text;
 use aes::Aes256;
 use aes::cipher::KeyInit;
 use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray, StringArray, StringBuilder};

@@ -8,8 +8,8 @@ pub mod pseudonymize;
 pub mod shift;
 pub mod unique;
 
-use crate::io::text::to_text;
 use crate::job::Mask;
+use crate::text::to_text;
 use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::DataType;
 use std::sync::Arc;

@@ -78,7 +78,7 @@ pub fn cells(path: &Path) -> Vec<Vec<Option<String>>> {
     let mut rows = Vec::new();
     for batch in source.batches() {
         let batch = batch.expect("batch");
-        let texts: Vec<_> = batch.columns().iter().map(|c| anonymize::io::text::to_text(c).expect("text")).collect();
+        let texts: Vec<_> = batch.columns().iter().map(|c| anonymize::text::to_text(c).expect("text")).collect();
         for row in 0..batch.num_rows() {
             rows.push(
                 texts

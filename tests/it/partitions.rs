@@ -116,7 +116,7 @@ fn shuffled_partitions(n: usize, seed: u64) -> Vec<Vec<u32>> {
 }
 
 fn text_rows(batch: &RecordBatch) -> Vec<Vec<Option<String>>> {
-    let texts: Vec<_> = batch.columns().iter().map(|c| anonymize::io::text::to_text(c).expect("text")).collect();
+    let texts: Vec<_> = batch.columns().iter().map(|c| anonymize::text::to_text(c).expect("text")).collect();
     (0..batch.num_rows())
         .map(|row| texts.iter().map(|t| (!t.is_null(row)).then(|| t.value(row).to_string())).collect())
         .collect()

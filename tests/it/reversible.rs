@@ -242,7 +242,7 @@ fn sample_shifts(dir: &Path) -> Vec<(i64, i64)> {
     assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     let days = |text: &str| {
         let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
-        i64::from(anonymize::io::text::days_from_date(date))
+        i64::from(anonymize::text::days_from_date(date))
     };
     let raw = cells(&sample_csv());
     let out = cells(&dir.join("shifted.parquet"));
@@ -335,7 +335,7 @@ fn a_subject_moves_by_the_same_days_across_columns_runs_and_files() {
         let run = anonymize(dir.path(), &["run", job, "--quiet"]);
         assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
     }
-    let days = |t: &str| i64::from(anonymize::io::text::days_from_date(t.parse().unwrap()));
+    let days = |t: &str| i64::from(anonymize::text::days_from_date(t.parse().unwrap()));
     let mut shift_of: HashMap<String, Vec<i64>> = HashMap::new();
     for (input, output) in [("visits.csv", "visits_out.csv"), ("claims.csv", "claims_out.csv")] {
         for (r, o) in cells(&dir.path().join(input)).iter().zip(cells(&dir.path().join(output))) {

@@ -4,9 +4,9 @@ use super::{Block, Chart, ChartKind, Document, ValueFormat};
 use crate::job::{Action, Job, SuppressedRows};
 use crate::lineage::checksums::{FileChecksum, Role};
 use crate::lineage::events::describe_action;
-use crate::runner::RunSummary;
-use crate::runner::anonymity::PrivacySummary;
-use crate::runner::privacy_budget::DpSummary;
+use crate::record::DpSummary;
+use crate::record::PrivacySummary;
+use crate::record::RunSummary;
 use std::path::Path;
 
 /// The report of a completed run. `checksums` are the files it read and wrote (the report

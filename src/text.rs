@@ -34,7 +34,7 @@ use chrono::Datelike;
 /// use arrow::array::{Array, ArrayRef, Int64Array};
 /// use std::sync::Arc;
 /// let values: ArrayRef = Arc::new(Int64Array::from(vec![Some(-7), None]));
-/// let text = anonymize::io::text::to_text(&values).unwrap();
+/// let text = anonymize::text::to_text(&values).unwrap();
 /// assert_eq!(text.value(0), "-7");
 /// assert!(text.is_null(1));
 /// ```

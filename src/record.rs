@@ -1,0 +1,143 @@
+//! The record of a run: what it read, did, guaranteed and wrote, in figures and names only
+//! (never a cell value or a key). The runner fills it in; the summary on stderr, `--json`,
+//! the lineage events and the report all read it. It sits below both the runner and lineage.
+
+use crate::consent::Excluded;
+use crate::dp::mechanism::Calibrated;
+use crate::job::{Algorithm, DataFormat, Metric, SuppressedRows};
+use crate::plan::DropReason;
+use crate::privacy::risk::Risk;
+use crate::privacy::search::Metrics;
+use serde::{Deserialize, Serialize};
+
+/// What a run did, for the human summary and `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub job: String,
+    pub job_file: String,
+    pub job_blake3: String,
+    pub run_id: String,
+    pub dry_run: bool,
+    pub input_files: Vec<String>,
+    pub input_bytes: u64,
+    /// The files of the consent exclusion lists (opt-outs, deletion requests).
+    pub consent_files: Vec<String>,
+    pub rows_read: u64,
+    pub rows_excluded: Excluded,
+    pub rows_written: u64,
+    pub columns: Vec<ColumnSummary>,
+    /// The input's columns and Arrow types, in order.
+    pub input_schema: Vec<FieldSummary>,
+    /// The output's columns and Arrow types, in order.
+    pub output_schema: Vec<FieldSummary>,
+    pub output: OutputSummary,
+    pub key_id: Option<String>,
+    pub demo_key: bool,
+    /// k-anonymity and friends, when the job has quasi-identifiers.
+    pub privacy: Option<PrivacySummary>,
+    /// The transformations the k-anonymity search would consider (dry runs).
+    pub lattice_size: Option<u64>,
+    /// Differential privacy, when the job has noise columns.
+    pub dp: Option<DpSummary>,
+    pub seeded: bool,
+    pub threads: usize,
+    pub elapsed_seconds: f64,
+    /// Where the privacy report went (set by the caller that writes it).
+    pub report: Option<String>,
+    /// The lineage file the run's events were appended to.
+    pub lineage: Option<String>,
+}
+
+/// One input column in the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnSummary {
+    pub name: String,
+    pub action: &'static str,
+    pub detail: String,
+    pub input_type: String,
+    /// `None` when the column is not in the output.
+    pub output_type: Option<String>,
+    pub dropped: Option<DropReason>,
+}
+
+/// A column of a schema.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldSummary {
+    pub name: String,
+    pub data_type: String,
+}
+
+/// Where the output went.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputSummary {
+    pub path: String,
+    pub format: DataFormat,
+    pub written: bool,
+}
+
+/// One quasi-identifier in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuasiIdentifierSummary {
+    pub name: String,
+    /// The chosen level (`None` for Mondrian, whose levels vary by class).
+    pub level: Option<u32>,
+    pub max_level: u32,
+    pub pinned: bool,
+    /// The column's information loss: 0 when its values are kept, 1 when all are `*`
+    /// (suppressed rows count 1).
+    pub loss: f64,
+}
+
+/// What the dataset-wide step guaranteed, for the summary, lineage and report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrivacySummary {
+    pub algorithm: Algorithm,
+    /// `None` when columns are only generalized to pinned levels.
+    pub k: Option<u64>,
+    /// The smallest class in the output (its suppressed rows aside).
+    pub smallest_class: u64,
+    pub l_diversity: Option<String>,
+    pub t_closeness: Option<f64>,
+    pub suppression_limit: f64,
+    pub suppressed_rows_mode: SuppressedRows,
+    pub rows: u64,
+    pub suppressed_rows: u64,
+    pub classes: u64,
+    pub quasi_identifiers: Vec<QuasiIdentifierSummary>,
+    pub sensitive: Vec<String>,
+    pub metric: Metric,
+    pub metrics: Metrics,
+    pub lattice_nodes: usize,
+    /// Transformations whose classes were computed; the rest were pruned by the metric's bound.
+    pub nodes_computed: usize,
+    pub search_seconds: f64,
+    pub risk_before: Risk,
+    pub risk_after: Risk,
+}
+
+/// What the run's noise spends and guarantees.
+#[derive(Debug, Clone, Serialize)]
+pub struct DpSummary {
+    pub columns: Vec<Calibrated>,
+    /// Sequential composition of the columns' (epsilon, delta): what the ledger is charged.
+    pub epsilon: f64,
+    pub delta: f64,
+    /// Gaussian columns composed in zero-concentrated DP (rho adds up), converted to
+    /// (epsilon, delta) at their summed delta: a tighter statement of the same noise.
+    pub gaussian_rho: Option<f64>,
+    pub gaussian_epsilon_from_rho: Option<f64>,
+    pub ledger: String,
+    pub dataset: String,
+    pub epsilon_left: f64,
+    pub delta_left: f64,
+    /// The dataset's whole budget.
+    pub epsilon_total: f64,
+    pub delta_total: f64,
+    /// `--seed` was given: the noise is reproducible and the output is not differentially
+    /// private.
+    pub seeded: bool,
+    /// The aggregate releases written.
+    pub releases: Vec<crate::dp::aggregate::ReleaseSummary>,
+    /// A dry run: nothing was spent; the figures say what the run would spend and leave.
+    pub planned: bool,
+}
