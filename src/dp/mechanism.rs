@@ -15,8 +15,7 @@
 //! exact samplers get rational parameters and the guarantee is met exactly.
 
 use super::samplers::{discrete_gaussian, discrete_laplace};
-use crate::job::config::Mechanism;
-use crate::job::{Bounds, Noise};
+use super::{Bounds, Delta, Epsilon};
 use arrow::array::{Array, ArrayRef, AsArray, PrimitiveArray};
 use arrow::datatypes::{
     ArrowPrimitiveType, DataType, Date32Type, Date64Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
@@ -344,6 +343,26 @@ mod num_bounds {
         ($($t:ty),*) => { $(impl Bounded for $t { const MIN: Self = <$t>::MIN; const MAX: Self = <$t>::MAX; })* };
     }
     bounded!(i8, i16, i32, i64, u8, u16, u32, u64);
+}
+
+/// A noise mechanism.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mechanism {
+    #[default]
+    Laplace,
+    Gaussian,
+}
+
+/// `noise`.
+#[derive(Debug, Clone)]
+pub struct Noise {
+    pub mechanism: Mechanism,
+    pub epsilon: Epsilon,
+    pub delta: Option<Delta>,
+    pub bounds: Bounds,
+    pub unit_days: bool,
+    pub clamp_output: bool,
 }
 
 #[cfg(test)]

@@ -4,6 +4,13 @@
 //! hierarchy's `type`, a measure) are split by hand in `super::parse`, so each payload keeps
 //! `deny_unknown_fields` (serde-rs/serde#2123) and its messages stay precise.
 
+pub use crate::dp::mechanism::Mechanism;
+pub use crate::privacy::Algorithm;
+pub use crate::privacy::hierarchy::DateLevel;
+pub use crate::privacy::recode::SuppressedRows;
+pub use crate::privacy::search::DiversityVariant;
+pub use crate::privacy::search::Metric;
+pub use crate::transform::pseudonymize::PseudonymMethod;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -115,17 +122,6 @@ pub struct MaskConfig {
     pub char: Option<String>,
 }
 
-/// A pseudonymization method.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PseudonymMethod {
-    /// BLAKE3 keyed hash with a per-domain derived key.
-    #[default]
-    KeyedHash,
-    /// HMAC-SHA256 over `domain ‖ 0x00 ‖ value`.
-    HmacSha256,
-}
-
 /// `action: pseudonymize`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -191,23 +187,6 @@ pub struct IntervalHierarchyConfig {
     pub widths: Vec<f64>,
 }
 
-/// A date generalization level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-pub enum DateLevel {
-    #[serde(rename = "day")]
-    Day,
-    #[serde(rename = "month")]
-    Month,
-    #[serde(rename = "quarter")]
-    Quarter,
-    #[serde(rename = "year")]
-    Year,
-    #[serde(rename = "5y")]
-    FiveYears,
-    #[serde(rename = "10y")]
-    TenYears,
-}
-
 /// `hierarchy: { type: date }`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -238,15 +217,6 @@ pub struct FileHierarchyConfig {
     pub path: String,
     /// Field delimiter (default `;`).
     pub delimiter: Option<String>,
-}
-
-/// A noise mechanism.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mechanism {
-    #[default]
-    Laplace,
-    Gaussian,
 }
 
 /// The unit of noise on dates.
@@ -284,38 +254,6 @@ pub enum BoundValue {
     Date(String),
 }
 
-/// A utility metric for the k-anonymity search.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Metric {
-    #[default]
-    Loss,
-    Discernibility,
-    Aecs,
-    Precision,
-    Entropy,
-}
-
-/// What happens to rows in classes smaller than k.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SuppressedRows {
-    #[default]
-    Mask,
-    Remove,
-}
-
-/// The k-anonymity algorithm.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    /// Optimal full-domain generalization with suppression.
-    #[default]
-    Optimal,
-    /// Top-down multidimensional local recoding.
-    Mondrian,
-}
-
 /// `privacy.k_anonymity`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -329,15 +267,6 @@ pub struct KAnonymityConfig {
     pub metric: Metric,
     #[serde(default)]
     pub algorithm: Algorithm,
-}
-
-/// An l-diversity variant.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DiversityVariant {
-    #[default]
-    Distinct,
-    Entropy,
 }
 
 /// `privacy.l_diversity`.

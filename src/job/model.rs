@@ -2,41 +2,16 @@
 //! folder. Built by `super::parse`; nothing here refers to the input's schema yet.
 
 use super::config::{
-    Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, EncryptMethod, Mechanism, Metric, PseudonymMethod,
+    Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, EncryptMethod, Metric, PseudonymMethod,
     SuppressedRows, UnlistedColumns,
 };
+pub use crate::dp::Bounds;
+pub use crate::dp::Delta;
+pub use crate::dp::Epsilon;
+pub use crate::dp::mechanism::Noise;
+pub use crate::transform::mask::Mask;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// A privacy-loss parameter: finite and greater than zero.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
-pub struct Epsilon(f64);
-
-impl Epsilon {
-    /// `None` unless `value` is finite and positive.
-    pub fn new(value: f64) -> Option<Self> {
-        (value.is_finite() && value > 0.0).then_some(Self(value))
-    }
-
-    pub fn get(self) -> f64 {
-        self.0
-    }
-}
-
-/// A failure probability: finite, in `[0, 1)`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize)]
-pub struct Delta(f64);
-
-impl Delta {
-    /// `None` unless `value` is in `[0, 1)`.
-    pub fn new(value: f64) -> Option<Self> {
-        (value.is_finite() && (0.0..1.0).contains(&value)).then_some(Self(value))
-    }
-
-    pub fn get(self) -> f64 {
-        self.0
-    }
-}
 
 /// The k of k-anonymity: at least 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -50,21 +25,6 @@ impl K {
 
     pub fn get(self) -> u64 {
         self.0
-    }
-}
-
-/// Clamping bounds: finite, `low < high`.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Bounds {
-    pub low: f64,
-    pub high: f64,
-}
-
-impl Bounds {
-    /// `None` unless both are finite, `low < high` and the width `high - low` is finite too
-    /// (`[-1e308, 1e308]` is two finite numbers whose width is not).
-    pub fn new(low: f64, high: f64) -> Option<Self> {
-        (low.is_finite() && high.is_finite() && low < high && (high - low).is_finite()).then_some(Self { low, high })
     }
 }
 
@@ -192,14 +152,6 @@ impl Action {
     }
 }
 
-/// `mask`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mask {
-    pub keep_first: usize,
-    pub keep_last: usize,
-    pub char: char,
-}
-
 /// `pseudonymize`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pseudonymize {
@@ -261,17 +213,6 @@ impl Hierarchy {
         };
         Some(n as u32 + 1)
     }
-}
-
-/// `noise`.
-#[derive(Debug, Clone)]
-pub struct Noise {
-    pub mechanism: Mechanism,
-    pub epsilon: Epsilon,
-    pub delta: Option<Delta>,
-    pub bounds: Bounds,
-    pub unit_days: bool,
-    pub clamp_output: bool,
 }
 
 /// `privacy:`.

@@ -6,7 +6,7 @@
 //! trees: a group belongs to exactly one group one level up, which is what lets the search roll
 //! classes up from a finer transformation to a coarser one.
 
-use crate::job::{DateLevel, Hierarchy};
+use crate::job::Hierarchy;
 use crate::text::days_from_date;
 use chrono::{Datelike, NaiveDate};
 use std::collections::HashMap;
@@ -469,6 +469,23 @@ fn date_span_days(label: &str) -> f64 {
         return days(ymd(a, 1), ymd(b as i32 + 1, 1));
     }
     label.parse::<i32>().map_or(0.0, |y| days(ymd(y, 1), ymd(y + 1, 1)))
+}
+
+/// A date generalization level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Deserialize, serde::Serialize)]
+pub enum DateLevel {
+    #[serde(rename = "day")]
+    Day,
+    #[serde(rename = "month")]
+    Month,
+    #[serde(rename = "quarter")]
+    Quarter,
+    #[serde(rename = "year")]
+    Year,
+    #[serde(rename = "5y")]
+    FiveYears,
+    #[serde(rename = "10y")]
+    TenYears,
 }
 
 #[cfg(test)]

@@ -17,3 +17,14 @@ pub mod table;
 /// `rustc-hash` crate). The keys are ids we assign, not attacker-chosen input, so hash flooding
 /// is not a concern.
 pub type FxBuildHasher = rustc_hash::FxBuildHasher;
+
+/// The k-anonymity algorithm.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// Optimal full-domain generalization with suppression.
+    #[default]
+    Optimal,
+    /// Top-down multidimensional local recoding.
+    Mondrian,
+}

@@ -5,7 +5,6 @@
 use super::FxBuildHasher;
 use super::hierarchy::{Generalization, SUPPRESSED};
 use super::table::Dictionary;
-use crate::job::SuppressedRows;
 use crate::text::to_text;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StringBuilder};
 use std::collections::{HashMap, HashSet};
@@ -186,6 +185,15 @@ impl Recoding {
             suppressed,
         })
     }
+}
+
+/// What happens to rows in classes smaller than k.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuppressedRows {
+    #[default]
+    Mask,
+    Remove,
 }
 
 #[cfg(test)]

@@ -16,7 +16,6 @@
 
 use super::hierarchy::Generalization;
 use super::table::{Entry, FrequencyTable, Histogram, add_to_histogram};
-use crate::job::{DiversityVariant, Metric};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -1047,4 +1046,25 @@ pub(crate) mod tests {
         assert!(cases > 500, "{cases} cases had an optimum");
         assert!(pruned_cases > 100, "the bounds pruned in only {pruned_cases} cases");
     }
+}
+
+/// A utility metric for the k-anonymity search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    #[default]
+    Loss,
+    Discernibility,
+    Aecs,
+    Precision,
+    Entropy,
+}
+
+/// An l-diversity variant.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiversityVariant {
+    #[default]
+    Distinct,
+    Entropy,
 }

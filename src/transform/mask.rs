@@ -1,6 +1,5 @@
 //! Masking: keep the first and last few characters, replace the rest.
 
-use crate::job::Mask;
 use arrow::array::{Array, StringArray, StringBuilder};
 
 /// Masks every value, counting characters (not bytes). A value no longer than
@@ -35,6 +34,14 @@ pub fn mask(values: &StringArray, rule: &Mask) -> StringArray {
         builder.append_value(&out);
     }
     builder.finish()
+}
+
+/// `mask`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mask {
+    pub keep_first: usize,
+    pub keep_last: usize,
+    pub char: char,
 }
 
 #[cfg(test)]

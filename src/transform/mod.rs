@@ -8,7 +8,7 @@ pub mod pseudonymize;
 pub mod shift;
 pub mod unique;
 
-use crate::job::Mask;
+use mask::Mask;
 use crate::text::to_text;
 use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::DataType;

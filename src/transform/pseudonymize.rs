@@ -5,7 +5,6 @@
 //!   token = hex of `BLAKE3-keyed(domain_key, value)` cut to `length`.
 //! - `hmac-sha256`: token = hex of `HMAC-SHA256(key, domain ‖ 0x00 ‖ value)` cut to `length`.
 
-use crate::job::config::PseudonymMethod;
 use crate::keys::{Key, push_hex};
 use arrow::array::{Array, StringArray, StringBuilder};
 use hmac::{Hmac, KeyInit, Mac};
@@ -107,4 +106,15 @@ impl Drop for Pseudonymizer {
             zeroize::Zeroize::zeroize(domain_key);
         }
     }
+}
+
+/// A pseudonymization method.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PseudonymMethod {
+    /// BLAKE3 keyed hash with a per-domain derived key.
+    #[default]
+    KeyedHash,
+    /// HMAC-SHA256 over `domain ‖ 0x00 ‖ value`.
+    HmacSha256,
 }
