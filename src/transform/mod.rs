@@ -8,10 +8,10 @@ pub mod pseudonymize;
 pub mod shift;
 pub mod unique;
 
-use mask::Mask;
 use crate::text::to_text;
 use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow::datatypes::DataType;
+use mask::Mask;
 use std::sync::Arc;
 
 /// A column transformation, compiled from an action with its key material.

@@ -133,7 +133,12 @@ fn columns(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
         "{} input columns: {} reach the output, {} changed by a protecting action, {} removed.",
         summary.columns.len(),
         summary.columns.iter().filter(|c| c.output_type.is_some()).count(),
-        summary.columns.iter().filter(|c| c.output_type.is_some() && c.action != "keep").count(),
+        summary
+            .columns
+            .iter()
+            .filter(|c| c.output_type.is_some()
+                && !matches!(job.column(&c.name).map(|s| &s.action), Some(Action::Keep { .. })))
+            .count(),
         summary.columns.iter().filter(|c| c.output_type.is_none()).count(),
     )));
     let rows = summary
