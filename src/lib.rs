@@ -8,15 +8,18 @@
 //!    step per column.
 //! 3. [`io`]: CSV or Parquet input streams as Arrow record batches.
 //! 4. [`consent`]: rows without consent and subjects on exclusion lists are removed first.
-//! 5. [`transform`]: per-column kernels (mask, redact, pseudonymize, encrypt, shift…), run batch
-//!    by batch in parallel by the [`runner`]. Jobs with quasi-identifiers first make a statistics
-//!    pass and search for the generalization ([`privacy`]: k-anonymity, l-diversity, t-closeness,
-//!    risk); noise and aggregate releases come from exact samplers under a budget ledger ([`dp`]).
-//! 6. [`io::output`]: the output is written to a temporary file and renamed into place whole.
-//! 7. [`lineage`]: OpenLineage events (START before reading, COMPLETE or FAIL at the end),
-//!    BLAKE3 checksums of every file read and written (`anonymize verify`), and the privacy
-//!    report.
+//! 5. [`engine`]: the phases any driver calls: a census of the input (mergeable, as bytes),
+//!    decisions from it (the k-anonymity search or Mondrian, [`privacy`]), then per-batch
+//!    application of every column's kernel ([`transform`]; noise and aggregate releases from
+//!    exact samplers, [`dp`]). The [`runner`] is the local driver: one ordered-parallel pipeline
+//!    for each pass, the budget ledger, staged outputs made visible together ([`io::output`]).
+//! 6. [`record`]: what the run did, in figures and names; below both the runner and lineage.
+//! 7. [`lineage`]: OpenLineage events (START before reading, COMPLETE or FAIL at the end; typed
+//!    in [`lineage::openlineage`]), BLAKE3 checksums of every file read and written
+//!    (`anonymize verify`), and the privacy report; [`runner::recorded`] runs a job with them.
 //!
+//! Dependencies point one way: [`text`] and [`files`] are leaves; the job imports neither io
+//! nor any kernel module's internals; kernels take their own parameter types.
 //! [`keys`] holds the secret key; [`decrypt`] reverses `encrypt` columns for key holders;
 //! [`sample`] generates synthetic customer tables.
 

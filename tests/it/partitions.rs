@@ -58,17 +58,8 @@ output: {{ path: out.parquet, overwrite: true }}
 fn adult_job() -> String {
     let adult = root().join("sample_data/adult");
     let mut columns = String::new();
-    for name in [
-        "sex",
-        "age",
-        "race",
-        "marital-status",
-        "education",
-        "native-country",
-        "workclass",
-        "occupation",
-        "salary-class",
-    ] {
+    let header = std::fs::read_to_string(adult.join("adult.csv")).unwrap();
+    for name in header.lines().next().unwrap().split(';') {
         let hierarchy = adult.join(format!("adult_hierarchy_{name}.csv"));
         columns.push_str(&format!(
             "  {name}: {{ action: generalize, hierarchy: {{ type: file, path: {} }} }}\n",
