@@ -6,7 +6,7 @@
 //! `cargo run --release --example phases` (from the repository root) makes Adult 5-anonymous
 //! this way over 4 partitions and prints the levels chosen and the rows out of each partition.
 
-use anonymize::engine::{Census, Decisions, Engine};
+use anonymize::engine::{Census, Engine};
 use std::path::Path;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shipped = decisions.to_bytes();
 
     // Executors: apply the decisions to their own rows.
-    let decisions = Decisions::from_bytes(&shipped)?;
+    let decisions = engine.decisions_from_bytes(&shipped)?;
     for (p, partition) in partitions.iter().enumerate() {
         let mut rows = 0;
         for (batch, ids) in partition {

@@ -106,7 +106,7 @@ pub struct Decisions {
     version: u32,
     job_blake3: String,
     /// `None` when the job has no quasi-identifiers.
-    pub recoding: Option<Recoding>,
+    recoding: Option<Recoding>,
     /// k-anonymity's outcome (its `search_seconds` is the only figure that varies by run).
     pub privacy: Option<PrivacySummary>,
 }
@@ -218,7 +218,13 @@ impl Decisions {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
-    /// Decisions from [`Decisions::to_bytes`].
+    /// The recoding of the quasi-identifiers (`None` when the job has none).
+    pub fn recoding(&self) -> Option<&Recoding> {
+        self.recoding.as_ref()
+    }
+
+    /// Decisions from [`Decisions::to_bytes`], as they are, for inspection; to apply them, read
+    /// them with [`Engine::decisions_from_bytes`], which checks them against the job.
     ///
     /// # Errors
     /// Not decisions of this format version.
@@ -375,6 +381,12 @@ impl Engine {
         if census.job_blake3 != self.job.file_blake3 {
             return Err(bytes_error("cannot decide", "the census is of another job"));
         }
+        // A census read from bytes has the shape its bytes say: check it against the job.
+        let empty = self.empty_census();
+        let shape = |c: &Census| (c.releases.len(), c.table.as_ref().map(|t| (t.quasi.len(), t.sensitive.len())));
+        if shape(census) != shape(&empty) {
+            return Err(bytes_error("cannot decide", "the census does not fit the job"));
+        }
         let (recoding, privacy) = match (&self.anonymity, census.table.take()) {
             (Some(setup), Some(table)) => {
                 let table = table.canonical();
@@ -401,6 +413,27 @@ impl Engine {
         self.plan.steps.iter().any(|s| matches!(s.output, Some((Kernel::Noise { .. }, _))))
     }
 
+    /// Decisions shipped as bytes ([`Decisions::to_bytes`]), checked against this engine's job:
+    /// the same job file, the same quasi-identifiers, hierarchies and partitions that hold
+    /// together (so that applying them cannot fail on a lookup).
+    ///
+    /// # Errors
+    /// [`RunError::Engine`] naming what does not fit.
+    pub fn decisions_from_bytes(&self, bytes: &[u8]) -> Result<Decisions, RunError> {
+        let decisions = Decisions::from_bytes(bytes)?;
+        if decisions.job_blake3 != self.job.file_blake3 {
+            return Err(bytes_error("cannot use the decisions", "they are of another job"));
+        }
+        match (&self.anonymity, &decisions.recoding) {
+            (Some(setup), Some(recoding)) => {
+                recoding.check(&setup.quasi_identifiers()).map_err(|e| bytes_error("cannot use the decisions", e))?;
+            }
+            (None, None) => {}
+            _ => return Err(bytes_error("cannot use the decisions", "they do not fit the job")),
+        }
+        Ok(decisions)
+    }
+
     /// A check of `unique: true` columns across batches.
     pub fn unique_check(&self) -> UniqueCheck {
         UniqueCheck {
@@ -417,7 +450,8 @@ impl Engine {
     /// The output batch of one input batch. `rows` are the identities of the batch's rows (the
     /// input file's place in name order, each row's 0-based index in that file): per-row noise is
     /// derived from them, so a row gets the same noise in whatever batch or partition it comes.
-    /// Row numbers in errors are `rows.rows[i] + 1`.
+    /// Row numbers in errors are `rows.rows[i] + 1`. `decisions` come from [`Engine::decide`] or
+    /// [`Engine::decisions_from_bytes`].
     ///
     /// # Errors
     /// [`RunError`] when a value cannot be transformed (naming the row, never the value).

@@ -277,6 +277,27 @@ impl Generalization {
         self.leaf_counts[level as usize][id as usize]
     }
 
+    /// Whether the tables hold together over `leaves` leaves: one label table per level, every
+    /// group's parent inside the next level (a generalization read from bytes is checked before
+    /// it is used, so that no lookup can go out of bounds).
+    pub fn is_consistent(&self, leaves: usize) -> bool {
+        let levels = self.max_level as usize + 1;
+        self.labels.len() == levels
+            && self.loss.len() == levels
+            && self.leaf_counts.len() == levels
+            && self.up.len() == levels - 1
+            && self.labels[0].len() == leaves
+            && self
+                .labels
+                .iter()
+                .zip(&self.loss)
+                .zip(&self.leaf_counts)
+                .all(|((l, s), c)| l.len() == s.len() && l.len() == c.len())
+            && self.up.iter().enumerate().all(|(level, up)| {
+                up.len() == self.labels[level].len() && up.iter().all(|&g| (g as usize) < self.labels[level + 1].len())
+            })
+    }
+
     /// Checks a pinned level.
     ///
     /// # Errors

@@ -109,6 +109,44 @@ pub struct Recoded {
 }
 
 impl Recoding {
+    /// Checks a recoding (read from bytes) against the quasi-identifiers `expected` (name, input
+    /// index) of the job it is applied for: the same columns, consistent hierarchies, levels
+    /// within them, partitions over known leaves.
+    ///
+    /// # Errors
+    /// What does not fit, in words (never a value).
+    pub fn check(&self, expected: &[(&str, usize)]) -> Result<(), String> {
+        let columns: Vec<(&str, usize)> = self.columns.iter().map(|c| (c.name.as_str(), c.input_index)).collect();
+        if columns != expected {
+            return Err("the decisions recode other columns than the job's quasi-identifiers".into());
+        }
+        if let Some(c) = self.columns.iter().find(|c| !c.generalization.is_consistent(c.dictionary.len())) {
+            return Err(format!("the decisions' hierarchy of column `{}` does not hold together", c.name));
+        }
+        match &self.scheme {
+            Scheme::FullDomain { levels, shifts, .. } => {
+                let fits = levels.len() == self.columns.len()
+                    && shifts.len() == self.columns.len()
+                    && shifts.iter().all(|&s| s < 128)
+                    && levels.iter().zip(&self.columns).all(|(&l, c)| l <= c.generalization.max_level);
+                if !fits {
+                    return Err("the decisions' levels do not fit the hierarchies".into());
+                }
+            }
+            Scheme::Partitions { labels } => {
+                let fits = labels.iter().all(|(key, row)| {
+                    key.len() == self.columns.len()
+                        && row.len() == self.columns.len()
+                        && key.iter().zip(&self.columns).all(|(&id, c)| (id as usize) < c.dictionary.len())
+                });
+                if !fits {
+                    return Err("the decisions' partitions do not fit the columns".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Recodes the quasi-identifiers of one (consent-filtered) batch.
     ///
     /// # Errors

@@ -113,7 +113,12 @@ impl Setup {
         Some(Self { quasi, sensitive })
     }
 
-    /// An empty frequency table of these columns.
+    /// The quasi-identifiers (name, input index), in recoding order.
+    pub fn quasi_identifiers(&self) -> Vec<(&str, usize)> {
+        self.quasi.iter().map(|q| (q.name.as_str(), q.input_index)).collect()
+    }
+
+    /// An empty frequency table of these columns (its shape is what a census must have).
     pub fn empty_table(&self) -> FrequencyTable {
         FrequencyTable::new(self.quasi.len(), self.sensitive.len())
     }

@@ -166,7 +166,7 @@ fn check(job_text: &str, dir: &Path, release: Option<&str>) {
     assert!(decided.privacy.as_ref().is_some_and(|p| p.k == Some(5)), "{:?}", decided.privacy);
 
     // Executors apply the shipped decisions to their partitions, in any order.
-    let shipped = Decisions::from_bytes(&decided.to_bytes()).unwrap();
+    let shipped = engine.decisions_from_bytes(&decided.to_bytes()).unwrap();
     let mut api_rows = Vec::new();
     for (batch, ids) in parts.iter().rev() {
         let applied = engine.apply(&shipped, batch, ids.as_rows()).unwrap();
@@ -229,4 +229,46 @@ fn foreign_or_torn_census_bytes_are_refused() {
     let mut census = other_engine.empty_census();
     let error = census.merge(Census::from_bytes(&bytes).unwrap()).unwrap_err();
     assert!(error.to_string().contains("different jobs"), "{error}");
+    // A census of this job's hash but another shape is refused by decide, not indexed blindly.
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    value["table"] = serde_json::json!({ "quasi": [[]], "sensitive": [], "combos": [], "rows": 0 });
+    let mut forged = Census::from_bytes(&serde_json::to_vec(&value).unwrap()).unwrap();
+    let error = engine.decide(&mut forged).unwrap_err();
+    assert!(error.to_string().contains("does not fit the job"), "{error}");
+}
+
+/// Decisions are checked before an executor applies them: another job's, or ones whose columns,
+/// levels or hierarchy tables were changed on the way, are refused instead of panicking on a
+/// lookup or recoding the wrong column.
+#[test]
+fn tampered_or_foreign_decisions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let job_path = write_job(dir.path(), "job.yaml", &adult_job());
+    let job = anonymize::job::load(&job_path).unwrap();
+    let source = anonymize::plan::bind(&job).unwrap().source;
+    let engine = Engine::new(&job, &source.schema(), None).unwrap();
+    let mut census = engine.empty_census();
+    for batch in source.batches() {
+        census.merge(engine.census_of(&batch.unwrap()).unwrap()).unwrap();
+    }
+    let bytes = engine.decide(&mut census).unwrap().to_bytes();
+    assert!(engine.decisions_from_bytes(&bytes).is_ok());
+    let original: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let tampered = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = original.clone();
+        change(&mut value);
+        engine.decisions_from_bytes(&serde_json::to_vec(&value).unwrap()).map(|_| ()).unwrap_err().to_string()
+    };
+    let recoding = "/recoding";
+    let message = tampered(&|v| *v.pointer_mut(&format!("{recoding}/columns/0/input_index")).unwrap() = 50.into());
+    assert!(message.contains("other columns"), "{message}");
+    let message =
+        tampered(&|v| *v.pointer_mut(&format!("{recoding}/scheme/full_domain/levels/0")).unwrap() = 99.into());
+    assert!(message.contains("levels do not fit"), "{message}");
+    let message = tampered(&|v| {
+        v.pointer_mut(&format!("{recoding}/columns/1/generalization/up/0")).unwrap().as_array_mut().unwrap().pop();
+    });
+    assert!(message.contains("does not hold together"), "{message}");
+    let message = tampered(&|v| *v.pointer_mut("/job_blake3").unwrap() = "0".repeat(64).into());
+    assert!(message.contains("another job"), "{message}");
 }
