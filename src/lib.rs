@@ -23,6 +23,7 @@
 //! [`keys`] holds the secret key; [`decrypt`] reverses `encrypt` columns for key holders;
 //! [`sample`] generates synthetic customer tables.
 
+pub mod actions;
 pub mod consent;
 pub mod decrypt;
 pub mod dp;

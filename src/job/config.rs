@@ -86,60 +86,6 @@ pub enum UnlistedColumns {
     Drop,
 }
 
-/// `action: keep`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeepConfig {
-    /// Protected by l-diversity / t-closeness when true.
-    #[serde(default)]
-    pub sensitive: bool,
-}
-
-/// `action: drop`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DropConfig {}
-
-/// `action: redact`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RedactConfig {
-    /// Constant written instead of null.
-    pub with: Option<String>,
-}
-
-/// `action: mask`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MaskConfig {
-    /// Characters kept at the start.
-    #[serde(default)]
-    pub keep_first: u32,
-    /// Characters kept at the end.
-    #[serde(default)]
-    pub keep_last: u32,
-    /// The replacement character (default `*`).
-    pub char: Option<String>,
-}
-
-/// `action: pseudonymize`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PseudonymizeConfig {
-    #[serde(default)]
-    pub method: PseudonymMethod,
-    /// Token space; default the column name.
-    pub domain: Option<String>,
-    /// Hex characters kept, 16 to 64 (default 32).
-    pub length: Option<u32>,
-    /// E-mail: append `@` and the original domain to the token.
-    #[serde(default)]
-    pub keep_domain: bool,
-    /// The input values are unique (a primary key): stop the run if two tokens collide.
-    #[serde(default)]
-    pub unique: bool,
-}
-
 /// An encryption method.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -149,109 +95,11 @@ pub enum EncryptMethod {
     Ff1,
 }
 
-/// `action: encrypt`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EncryptConfig {
-    #[serde(default)]
-    pub method: EncryptMethod,
-    /// Characters that are encrypted (default the ten digits); others stay in place.
-    pub alphabet: Option<String>,
-    /// Key and tweak domain; default the column name.
-    pub domain: Option<String>,
-}
-
-/// `action: shift`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShiftConfig {
-    /// The column that identifies the subject; all of a subject's dates move together.
-    pub by: String,
-    /// The largest shift in days, either way.
-    pub max_days: u32,
-}
-
-/// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GeneralizeOptions {
-    /// Pins the level instead of letting the k-anonymity search choose it.
-    pub level: Option<u32>,
-}
-
-/// `hierarchy: { type: interval }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntervalHierarchyConfig {
-    /// Interval width per level, increasing, each a multiple of the one before.
-    pub widths: Vec<f64>,
-}
-
-/// `hierarchy: { type: date }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DateHierarchyConfig {
-    /// Levels from finest to coarsest.
-    pub levels: Vec<DateLevel>,
-}
-
-/// `hierarchy: { type: prefix }`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PrefixHierarchyConfig {
-    /// Characters kept per level, decreasing.
-    pub keep: Vec<u32>,
-}
-
-/// `hierarchy: { type: map }`: each value with its generalization per level.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MapHierarchyConfig {
-    pub values: BTreeMap<String, Vec<String>>,
-}
-
-/// `hierarchy: { type: file }`: an ARX hierarchy CSV.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileHierarchyConfig {
-    pub path: String,
-    /// Field delimiter (default `;`).
-    pub delimiter: Option<String>,
-}
-
 /// The unit of noise on dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NoiseUnit {
     Days,
-}
-
-/// `action: noise`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoiseConfig {
-    /// `laplace` (default) or `gaussian`.
-    #[serde(default)]
-    pub mechanism: Mechanism,
-    pub epsilon: f64,
-    /// Gaussian only.
-    pub delta: Option<f64>,
-    /// `[low, high]`; values are clamped to them before noise. Dates: `YYYY-MM-DD` or days
-    /// since 1970-01-01.
-    pub bounds: Vec<BoundValue>,
-    /// Dates: the unit noise is counted in.
-    pub unit: Option<NoiseUnit>,
-    /// Clamp noisy values to the bounds again (biases means).
-    #[serde(default)]
-    pub clamp_output: bool,
-}
-
-/// One bound of `noise`: a number, or a date for date columns.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum BoundValue {
-    Number(f64),
-    Date(String),
 }
 
 /// `privacy.k_anonymity`.

@@ -9,7 +9,7 @@ pub mod check;
 pub mod config;
 pub mod issues;
 pub mod model;
-mod parse;
+pub(crate) mod parse;
 pub mod tree;
 
 pub use config::{Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, Metric, SuppressedRows};

@@ -26,10 +26,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "report",
 ];
 
-const ACTIONS: &[&str] = &["keep", "drop", "redact", "mask", "pseudonymize", "encrypt", "shift", "generalize", "noise"];
-
 /// Collects problems while walking the tree.
-pub(super) struct Parser<'a> {
+pub(crate) struct Parser<'a> {
     root: &'a Node,
     positions: super::tree::PositionIndex,
     dir: &'a Path,
@@ -41,11 +39,16 @@ impl<'a> Parser<'a> {
         Self { root, positions: root.position_index(), dir, issues: Issues::default() }
     }
 
-    fn issue(&mut self, path: &KeyPath, message: impl Into<String>) {
+    pub(crate) fn issue(&mut self, path: &KeyPath, message: impl Into<String>) {
         self.issue_with_hint(path, message, None::<String>);
     }
 
-    fn issue_with_hint(&mut self, path: &KeyPath, message: impl Into<String>, hint: Option<impl Into<String>>) {
+    pub(crate) fn issue_with_hint(
+        &mut self,
+        path: &KeyPath,
+        message: impl Into<String>,
+        hint: Option<impl Into<String>>,
+    ) {
         self.issues.push(Issue {
             path: path.clone(),
             position: self.positions.position_of(&path.0),
@@ -63,7 +66,7 @@ impl<'a> Parser<'a> {
         self.de_json(node.to_json(), path)
     }
 
-    fn de_json<T: DeserializeOwned>(&mut self, value: serde_json::Value, path: &KeyPath) -> Option<T> {
+    pub(crate) fn de_json<T: DeserializeOwned>(&mut self, value: serde_json::Value, path: &KeyPath) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(error) => {
@@ -90,7 +93,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn resolve(&self, path: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
         let p = Path::new(path);
         if p.is_absolute() { p.to_path_buf() } else { normalize(&self.dir.join(p)) }
     }
@@ -427,7 +430,11 @@ impl<'a> Parser<'a> {
             NodeValue::String(action) => (action.clone(), serde_json::Map::new()),
             NodeValue::Mapping(entries) => {
                 let Some(action) = node.get("action") else {
-                    self.issue_with_hint(path, "missing key `action`", Some(format!("one of: {}", ACTIONS.join(", "))));
+                    self.issue_with_hint(
+                        path,
+                        "missing key `action`",
+                        Some(format!("one of: {}", crate::actions::names().join(", "))),
+                    );
                     return None;
                 };
                 let NodeValue::String(action) = &action.value else {
@@ -447,137 +454,14 @@ impl<'a> Parser<'a> {
             }
         };
         let value = serde_json::Value::Object(payload);
-        match action.as_str() {
-            "keep" => self.de_json::<KeepConfig>(value, path).map(|c| Action::Keep { sensitive: c.sensitive }),
-            "drop" => self.de_json::<DropConfig>(value, path).map(|_| Action::Drop),
-            "redact" => self.de_json::<RedactConfig>(value, path).map(|c| Action::Redact { with: c.with }),
-            "mask" => {
-                let c: MaskConfig = self.de_json(value, path)?;
-                let char = match c.char.as_deref() {
-                    None => '*',
-                    Some(s) => {
-                        let mut chars = s.chars();
-                        match (chars.next(), chars.next()) {
-                            (Some(ch), None) => ch,
-                            _ => {
-                                self.issue(&path.join("char"), "the mask character is exactly one character");
-                                return None;
-                            }
-                        }
-                    }
-                };
-                Some(Action::Mask(Mask { keep_first: c.keep_first as usize, keep_last: c.keep_last as usize, char }))
-            }
-            "pseudonymize" => {
-                let c: PseudonymizeConfig = self.de_json(value, path)?;
-                let length = c.length.unwrap_or(32);
-                if !(16..=64).contains(&length) {
-                    self.issue(&path.join("length"), format!("length is 16 to 64 hex characters, not {length}"));
-                    return None;
-                }
-                let domain = c.domain.unwrap_or_else(|| name.to_string());
-                if domain.is_empty() {
-                    self.issue(&path.join("domain"), "the domain is empty");
-                    return None;
-                }
-                Some(Action::Pseudonymize(Pseudonymize {
-                    method: c.method,
-                    domain,
-                    length: length as usize,
-                    keep_domain: c.keep_domain,
-                    unique: c.unique,
-                }))
-            }
-            "encrypt" => {
-                let c: EncryptConfig = self.de_json(value, path)?;
-                let alphabet: Vec<char> = c.alphabet.as_deref().unwrap_or("0123456789").chars().collect();
-                let mut sorted = alphabet.clone();
-                sorted.sort_unstable();
-                sorted.dedup();
-                if alphabet.len() < 2 || alphabet.len() > 65_535 || sorted.len() != alphabet.len() {
-                    self.issue(&path.join("alphabet"), "an alphabet has 2 to 65,535 characters, none repeated");
-                    return None;
-                }
-                let domain = c.domain.unwrap_or_else(|| name.to_string());
-                if domain.is_empty() {
-                    self.issue(&path.join("domain"), "the domain is empty");
-                    return None;
-                }
-                Some(Action::Encrypt(Encrypt { method: c.method, alphabet, domain }))
-            }
-            "shift" => {
-                let c: ShiftConfig = self.de_json(value, path)?;
-                if c.max_days == 0 || c.max_days > 36_500 {
-                    self.issue(&path.join("max_days"), format!("max_days is 1 to 36,500, not {}", c.max_days));
-                    return None;
-                }
-                if c.by == name {
-                    self.issue(&path.join("by"), "a column cannot be shifted by its own values");
-                    return None;
-                }
-                Some(Action::Shift(Shift { by: c.by, max_days: c.max_days }))
-            }
-            "generalize" => self.generalize(value, path),
-            "noise" => {
-                let c: NoiseConfig = self.de_json(value, path)?;
-                // Checked now, returned after the bounds: both problems are reported together.
-                let epsilon = self.epsilon(c.epsilon, &path.join("epsilon"));
-                let mut numbers = Vec::with_capacity(c.bounds.len());
-                for bound in &c.bounds {
-                    match bound {
-                        BoundValue::Number(n) => numbers.push(*n),
-                        BoundValue::Date(text) if c.unit.is_some() => {
-                            match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-                                Ok(d) => numbers.push(f64::from(crate::text::days_from_date(d))),
-                                Err(_) => {
-                                    self.issue(&path.join("bounds"), "date bounds are written YYYY-MM-DD");
-                                    return None;
-                                }
-                            }
-                        }
-                        BoundValue::Date(_) => {
-                            self.issue(&path.join("bounds"), "bounds are numbers (dates only with `unit: days`)");
-                            return None;
-                        }
-                    }
-                }
-                let bounds = self.bounds(&numbers, &path.join("bounds"));
-                let (epsilon, bounds) = (epsilon?, bounds?);
-                let delta = match (c.mechanism, c.delta) {
-                    (Mechanism::Gaussian, None) => {
-                        self.issue(&path.join("delta"), "the gaussian mechanism needs `delta`, in (0, 1)");
-                        return None;
-                    }
-                    (Mechanism::Gaussian, Some(d)) => {
-                        if !(d.is_finite() && d > 0.0 && d < 1.0) {
-                            self.issue(&path.join("delta"), "delta is in (0, 1)");
-                            return None;
-                        }
-                        Delta::new(d)
-                    }
-                    (Mechanism::Laplace, Some(_)) => {
-                        self.issue(
-                            &path.join("delta"),
-                            "the laplace mechanism is pure differential privacy and takes no `delta`",
-                        );
-                        return None;
-                    }
-                    (Mechanism::Laplace, None) => None,
-                };
-                Some(Action::Noise(Noise {
-                    mechanism: c.mechanism,
-                    epsilon,
-                    delta,
-                    bounds,
-                    unit_days: c.unit.is_some(),
-                    clamp_output: c.clamp_output,
-                }))
-            }
-            other => {
-                let hint = closest(other, ACTIONS.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+        match crate::actions::find(&action) {
+            Some(definition) => (definition.parse)(self, name, value, path),
+            None => {
+                let names = crate::actions::names();
+                let hint = closest(&action, names.iter().copied()).map(|c| format!("did you mean `{c}`?"));
                 self.issue_with_hint(
                     &path.join("action"),
-                    format!("unknown action `{other}`, expected one of: {}", ACTIONS.join(", ")),
+                    format!("unknown action `{action}`, expected one of: {}", names.join(", ")),
                     hint,
                 );
                 None
@@ -585,117 +469,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn generalize(&mut self, mut value: serde_json::Value, path: &KeyPath) -> Option<Action> {
-        let hierarchy = value.as_object_mut().and_then(|m| m.remove("hierarchy"));
-        let options: GeneralizeOptions = self.de_json(value, path)?;
-        let hierarchy = match hierarchy {
-            None | Some(serde_json::Value::Null) => None,
-            Some(h) => Some(self.hierarchy(h, &path.join("hierarchy"))?),
-        };
-        let levels = hierarchy.as_ref().map_or(Some(1), Hierarchy::levels);
-        if let (Some(level), Some(levels)) = (options.level, levels)
-            && level > levels
-        {
-            self.issue(
-                &path.join("level"),
-                format!("level {level} does not exist; this hierarchy has levels 0 (original) to {levels} (`*`)"),
-            );
-            return None;
-        }
-        Some(Action::Generalize(Generalize { hierarchy, level: options.level }))
-    }
-
-    fn hierarchy(&mut self, mut value: serde_json::Value, path: &KeyPath) -> Option<Hierarchy> {
-        let Some(object) = value.as_object_mut() else {
-            self.issue(path, "expected a mapping with `type`");
-            return None;
-        };
-        let kind = match object.remove("type") {
-            Some(serde_json::Value::String(kind)) => kind,
-            _ => {
-                self.issue(path, "missing key `type` (interval, date, prefix, map or file)");
-                return None;
-            }
-        };
-        match kind.as_str() {
-            "interval" => {
-                let c: IntervalHierarchyConfig = self.de_json(value, path)?;
-                let valid = !c.widths.is_empty()
-                    && c.widths.iter().all(|w| w.is_finite() && *w > 0.0)
-                    && c.widths.windows(2).all(|w| {
-                        let ratio = w[1] / w[0];
-                        w[1] > w[0] && (ratio - ratio.round()).abs() < 1e-9
-                    });
-                if !valid {
-                    self.issue(
-                        &path.join("widths"),
-                        "widths are positive and increasing, each a multiple of the one before (so intervals nest)",
-                    );
-                    return None;
-                }
-                Some(Hierarchy::Interval { widths: c.widths })
-            }
-            "date" => {
-                let c: DateHierarchyConfig = self.de_json(value, path)?;
-                if c.levels.is_empty() || !c.levels.windows(2).all(|w| w[0] < w[1]) {
-                    self.issue(
-                        &path.join("levels"),
-                        "levels go from finest to coarsest: day, month, quarter, year, 5y, 10y",
-                    );
-                    return None;
-                }
-                Some(Hierarchy::Date { levels: c.levels })
-            }
-            "prefix" => {
-                let c: PrefixHierarchyConfig = self.de_json(value, path)?;
-                if c.keep.is_empty() || !c.keep.windows(2).all(|w| w[0] > w[1]) {
-                    self.issue(
-                        &path.join("keep"),
-                        "keep lists the characters kept per level, decreasing, such as [4, 3, 2]",
-                    );
-                    return None;
-                }
-                Some(Hierarchy::Prefix { keep: c.keep })
-            }
-            "map" => {
-                let c: MapHierarchyConfig = self.de_json(value, path)?;
-                let lengths: Vec<usize> = c.values.values().map(Vec::len).collect();
-                if lengths.is_empty() || lengths[0] == 0 || lengths.iter().any(|&l| l != lengths[0]) {
-                    self.issue(
-                        &path.join("values"),
-                        "every value lists its generalization for each level, all lists of one length",
-                    );
-                    return None;
-                }
-                Some(Hierarchy::Map { values: c.values })
-            }
-            "file" => {
-                let c: FileHierarchyConfig = self.de_json(value, path)?;
-                let delimiter = match c.delimiter.as_deref().map_or(Some(b';'), single_byte) {
-                    Some(d) => d,
-                    None => {
-                        self.issue(&path.join("delimiter"), "a delimiter is one ASCII character");
-                        return None;
-                    }
-                };
-                let resolved = self.resolve(&c.path);
-                if !resolved.is_file() {
-                    self.issue(&path.join("path"), format!("hierarchy file `{}` does not exist", c.path));
-                    return None;
-                }
-                Some(Hierarchy::File { path: resolved, delimiter })
-            }
-            other => {
-                self.issue(
-                    &path.join("type"),
-                    format!("unknown hierarchy type `{other}`, expected one of: interval, date, prefix, map, file"),
-                );
-                None
-            }
-        }
-    }
-
-    fn epsilon(&mut self, value: f64, path: &KeyPath) -> Option<Epsilon> {
+    pub(crate) fn epsilon(&mut self, value: f64, path: &KeyPath) -> Option<Epsilon> {
         let epsilon = Epsilon::new(value);
         if epsilon.is_none() {
             self.issue(path, "epsilon is a finite number greater than 0");
@@ -703,7 +477,7 @@ impl<'a> Parser<'a> {
         epsilon
     }
 
-    fn bounds(&mut self, values: &[f64], path: &KeyPath) -> Option<Bounds> {
+    pub(crate) fn bounds(&mut self, values: &[f64], path: &KeyPath) -> Option<Bounds> {
         let bounds = match values {
             [low, high] => Bounds::new(*low, *high),
             _ => None,
@@ -1004,7 +778,7 @@ fn is_variable_name(text: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-fn single_byte(text: &str) -> Option<u8> {
+pub(crate) fn single_byte(text: &str) -> Option<u8> {
     let text = if text == "\\t" { "\t" } else { text };
     match text.as_bytes() {
         [b] if b.is_ascii() && *b != b'"' && *b != b'\n' && *b != b'\r' => Some(*b),

@@ -1,0 +1,165 @@
+//! `generalize`: values become coarser along a hierarchy, to the level the k-anonymity search (or Mondrian, or the job) chooses.
+//!
+//! Its options and how they are read from a job file.
+
+use super::Definition;
+use crate::job::config::*;
+use crate::job::issues::KeyPath;
+use crate::job::parse::Parser;
+use crate::job::*;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub(crate) const DEFINITION: Definition = Definition { name: "generalize", parse };
+
+/// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GeneralizeOptions {
+    /// Pins the level instead of letting the k-anonymity search choose it.
+    pub level: Option<u32>,
+}
+
+/// `hierarchy: { type: interval }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IntervalHierarchyConfig {
+    /// Interval width per level, increasing, each a multiple of the one before.
+    pub widths: Vec<f64>,
+}
+
+/// `hierarchy: { type: date }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DateHierarchyConfig {
+    /// Levels from finest to coarsest.
+    pub levels: Vec<DateLevel>,
+}
+
+/// `hierarchy: { type: prefix }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrefixHierarchyConfig {
+    /// Characters kept per level, decreasing.
+    pub keep: Vec<u32>,
+}
+
+/// `hierarchy: { type: map }`: each value with its generalization per level.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MapHierarchyConfig {
+    pub values: BTreeMap<String, Vec<String>>,
+}
+
+/// `hierarchy: { type: file }`: an ARX hierarchy CSV.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileHierarchyConfig {
+    pub path: String,
+    /// Field delimiter (default `;`).
+    pub delimiter: Option<String>,
+}
+
+fn parse(p: &mut Parser<'_>, _column: &str, mut value: serde_json::Value, path: &KeyPath) -> Option<Action> {
+    let hierarchy = value.as_object_mut().and_then(|m| m.remove("hierarchy"));
+    let options: GeneralizeOptions = p.de_json(value, path)?;
+    let hierarchy = match hierarchy {
+        None | Some(serde_json::Value::Null) => None,
+        Some(h) => Some(read_hierarchy(p, h, &path.join("hierarchy"))?),
+    };
+    let levels = hierarchy.as_ref().map_or(Some(1), Hierarchy::levels);
+    if let (Some(level), Some(levels)) = (options.level, levels)
+        && level > levels
+    {
+        p.issue(
+            &path.join("level"),
+            format!("level {level} does not exist; this hierarchy has levels 0 (original) to {levels} (`*`)"),
+        );
+        return None;
+    }
+    Some(Action::Generalize(Generalize { hierarchy, level: options.level }))
+}
+
+fn read_hierarchy(p: &mut Parser<'_>, mut value: serde_json::Value, path: &KeyPath) -> Option<Hierarchy> {
+    let Some(object) = value.as_object_mut() else {
+        p.issue(path, "expected a mapping with `type`");
+        return None;
+    };
+    let kind = match object.remove("type") {
+        Some(serde_json::Value::String(kind)) => kind,
+        _ => {
+            p.issue(path, "missing key `type` (interval, date, prefix, map or file)");
+            return None;
+        }
+    };
+    match kind.as_str() {
+        "interval" => {
+            let c: IntervalHierarchyConfig = p.de_json(value, path)?;
+            let valid = !c.widths.is_empty()
+                && c.widths.iter().all(|w| w.is_finite() && *w > 0.0)
+                && c.widths.windows(2).all(|w| {
+                    let ratio = w[1] / w[0];
+                    w[1] > w[0] && (ratio - ratio.round()).abs() < 1e-9
+                });
+            if !valid {
+                p.issue(
+                    &path.join("widths"),
+                    "widths are positive and increasing, each a multiple of the one before (so intervals nest)",
+                );
+                return None;
+            }
+            Some(Hierarchy::Interval { widths: c.widths })
+        }
+        "date" => {
+            let c: DateHierarchyConfig = p.de_json(value, path)?;
+            if c.levels.is_empty() || !c.levels.windows(2).all(|w| w[0] < w[1]) {
+                p.issue(&path.join("levels"), "levels go from finest to coarsest: day, month, quarter, year, 5y, 10y");
+                return None;
+            }
+            Some(Hierarchy::Date { levels: c.levels })
+        }
+        "prefix" => {
+            let c: PrefixHierarchyConfig = p.de_json(value, path)?;
+            if c.keep.is_empty() || !c.keep.windows(2).all(|w| w[0] > w[1]) {
+                p.issue(&path.join("keep"), "keep lists the characters kept per level, decreasing, such as [4, 3, 2]");
+                return None;
+            }
+            Some(Hierarchy::Prefix { keep: c.keep })
+        }
+        "map" => {
+            let c: MapHierarchyConfig = p.de_json(value, path)?;
+            let lengths: Vec<usize> = c.values.values().map(Vec::len).collect();
+            if lengths.is_empty() || lengths[0] == 0 || lengths.iter().any(|&l| l != lengths[0]) {
+                p.issue(
+                    &path.join("values"),
+                    "every value lists its generalization for each level, all lists of one length",
+                );
+                return None;
+            }
+            Some(Hierarchy::Map { values: c.values })
+        }
+        "file" => {
+            let c: FileHierarchyConfig = p.de_json(value, path)?;
+            let delimiter = match c.delimiter.as_deref().map_or(Some(b';'), crate::job::parse::single_byte) {
+                Some(d) => d,
+                None => {
+                    p.issue(&path.join("delimiter"), "a delimiter is one ASCII character");
+                    return None;
+                }
+            };
+            let resolved = p.resolve(&c.path);
+            if !resolved.is_file() {
+                p.issue(&path.join("path"), format!("hierarchy file `{}` does not exist", c.path));
+                return None;
+            }
+            Some(Hierarchy::File { path: resolved, delimiter })
+        }
+        other => {
+            p.issue(
+                &path.join("type"),
+                format!("unknown hierarchy type `{other}`, expected one of: interval, date, prefix, map, file"),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `mask`: characters are replaced, keeping a given number at the start and the end.
+//!
+//! Its options and how they are read from a job file.
+
+use super::Definition;
+use crate::job::issues::KeyPath;
+use crate::job::parse::Parser;
+use crate::job::*;
+use serde::Deserialize;
+
+pub(crate) const DEFINITION: Definition = Definition { name: "mask", parse };
+
+/// `action: mask`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MaskConfig {
+    /// Characters kept at the start.
+    #[serde(default)]
+    pub keep_first: u32,
+    /// Characters kept at the end.
+    #[serde(default)]
+    pub keep_last: u32,
+    /// The replacement character (default `*`).
+    pub char: Option<String>,
+}
+
+fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &KeyPath) -> Option<Action> {
+    let c: MaskConfig = p.de_json(value, path)?;
+    let char = match c.char.as_deref() {
+        None => '*',
+        Some(s) => {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(ch), None) => ch,
+                _ => {
+                    p.issue(&path.join("char"), "the mask character is exactly one character");
+                    return None;
+                }
+            }
+        }
+    };
+    Some(Action::Mask(Mask { keep_first: c.keep_first as usize, keep_last: c.keep_last as usize, char }))
+}

@@ -1,0 +1,91 @@
+//! `noise`: calibrated differentially private noise on each value, within clamping bounds.
+//!
+//! Its options and how they are read from a job file.
+
+use super::Definition;
+use crate::job::config::*;
+use crate::job::issues::KeyPath;
+use crate::job::parse::Parser;
+use crate::job::*;
+use serde::Deserialize;
+
+pub(crate) const DEFINITION: Definition = Definition { name: "noise", parse };
+
+/// `action: noise`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NoiseConfig {
+    /// `laplace` (default) or `gaussian`.
+    #[serde(default)]
+    pub mechanism: Mechanism,
+    pub epsilon: f64,
+    /// Gaussian only.
+    pub delta: Option<f64>,
+    /// `[low, high]`; values are clamped to them before noise. Dates: `YYYY-MM-DD` or days
+    /// since 1970-01-01.
+    pub bounds: Vec<BoundValue>,
+    /// Dates: the unit noise is counted in.
+    pub unit: Option<NoiseUnit>,
+    /// Clamp noisy values to the bounds again (biases means).
+    #[serde(default)]
+    pub clamp_output: bool,
+}
+
+/// One bound of `noise`: a number, or a date for date columns.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum BoundValue {
+    Number(f64),
+    Date(String),
+}
+
+fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &KeyPath) -> Option<Action> {
+    let c: NoiseConfig = p.de_json(value, path)?;
+    // Checked now, returned after the bounds: both problems are reported together.
+    let epsilon = p.epsilon(c.epsilon, &path.join("epsilon"));
+    let mut numbers = Vec::with_capacity(c.bounds.len());
+    for bound in &c.bounds {
+        match bound {
+            BoundValue::Number(n) => numbers.push(*n),
+            BoundValue::Date(text) if c.unit.is_some() => match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+                Ok(d) => numbers.push(f64::from(crate::text::days_from_date(d))),
+                Err(_) => {
+                    p.issue(&path.join("bounds"), "date bounds are written YYYY-MM-DD");
+                    return None;
+                }
+            },
+            BoundValue::Date(_) => {
+                p.issue(&path.join("bounds"), "bounds are numbers (dates only with `unit: days`)");
+                return None;
+            }
+        }
+    }
+    let bounds = p.bounds(&numbers, &path.join("bounds"));
+    let (epsilon, bounds) = (epsilon?, bounds?);
+    let delta = match (c.mechanism, c.delta) {
+        (Mechanism::Gaussian, None) => {
+            p.issue(&path.join("delta"), "the gaussian mechanism needs `delta`, in (0, 1)");
+            return None;
+        }
+        (Mechanism::Gaussian, Some(d)) => {
+            if !(d.is_finite() && d > 0.0 && d < 1.0) {
+                p.issue(&path.join("delta"), "delta is in (0, 1)");
+                return None;
+            }
+            Delta::new(d)
+        }
+        (Mechanism::Laplace, Some(_)) => {
+            p.issue(&path.join("delta"), "the laplace mechanism is pure differential privacy and takes no `delta`");
+            return None;
+        }
+        (Mechanism::Laplace, None) => None,
+    };
+    Some(Action::Noise(Noise {
+        mechanism: c.mechanism,
+        epsilon,
+        delta,
+        bounds,
+        unit_days: c.unit.is_some(),
+        clamp_output: c.clamp_output,
+    }))
+}

@@ -1,0 +1,51 @@
+//! `pseudonymize`: a keyed token per value (the same value, key and domain always give the same token).
+//!
+//! Its options and how they are read from a job file.
+
+use super::Definition;
+use crate::job::config::*;
+use crate::job::issues::KeyPath;
+use crate::job::parse::Parser;
+use crate::job::*;
+use serde::Deserialize;
+
+pub(crate) const DEFINITION: Definition = Definition { name: "pseudonymize", parse };
+
+/// `action: pseudonymize`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PseudonymizeConfig {
+    #[serde(default)]
+    pub method: PseudonymMethod,
+    /// Token space; default the column name.
+    pub domain: Option<String>,
+    /// Hex characters kept, 16 to 64 (default 32).
+    pub length: Option<u32>,
+    /// E-mail: append `@` and the original domain to the token.
+    #[serde(default)]
+    pub keep_domain: bool,
+    /// The input values are unique (a primary key): stop the run if two tokens collide.
+    #[serde(default)]
+    pub unique: bool,
+}
+
+fn parse(p: &mut Parser<'_>, column: &str, value: serde_json::Value, path: &KeyPath) -> Option<Action> {
+    let c: PseudonymizeConfig = p.de_json(value, path)?;
+    let length = c.length.unwrap_or(32);
+    if !(16..=64).contains(&length) {
+        p.issue(&path.join("length"), format!("length is 16 to 64 hex characters, not {length}"));
+        return None;
+    }
+    let domain = c.domain.unwrap_or_else(|| column.to_string());
+    if domain.is_empty() {
+        p.issue(&path.join("domain"), "the domain is empty");
+        return None;
+    }
+    Some(Action::Pseudonymize(Pseudonymize {
+        method: c.method,
+        domain,
+        length: length as usize,
+        keep_domain: c.keep_domain,
+        unique: c.unique,
+    }))
+}
