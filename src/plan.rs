@@ -4,14 +4,10 @@
 //! and `anonymize run --dry-run` see every problem `anonymize run` would, without reading rows.
 
 use crate::consent;
-use crate::dp::mechanism::{Calibrated, ValueKind};
 use crate::io::{BATCH_SIZE, DataSource, IoError};
 use crate::job::{Action, Issues, Job, check, plural};
 use crate::keys::{Key, KeyError};
 use crate::transform::Kernel;
-use crate::transform::encrypt::{Alphabet, Ff1};
-use crate::transform::pseudonymize::Pseudonymizer;
-use crate::transform::shift::Shifter;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use std::fmt;
 use std::sync::Arc;
@@ -152,35 +148,6 @@ impl fmt::Debug for Plan {
     }
 }
 
-fn describe(hierarchy: &crate::job::Hierarchy) -> String {
-    use crate::job::Hierarchy;
-    match hierarchy {
-        Hierarchy::Interval { widths } => {
-            format!("intervals of {}", widths.iter().map(f64::to_string).collect::<Vec<_>>().join(", "))
-        }
-        Hierarchy::Date { levels } => {
-            use crate::job::DateLevel;
-            let names: Vec<&str> = levels
-                .iter()
-                .map(|l| match l {
-                    DateLevel::Day => "day",
-                    DateLevel::Month => "month",
-                    DateLevel::Quarter => "quarter",
-                    DateLevel::Year => "year",
-                    DateLevel::FiveYears => "5y",
-                    DateLevel::TenYears => "10y",
-                })
-                .collect();
-            format!("date levels {}", names.join(", "))
-        }
-        Hierarchy::Prefix { keep } => {
-            format!("prefixes of {} characters", keep.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
-        }
-        Hierarchy::Map { .. } => "map hierarchy".to_string(),
-        Hierarchy::File { path, .. } => format!("hierarchy file {}", path.display()),
-    }
-}
-
 /// Loads the job's key if any column needs it.
 ///
 /// # Errors
@@ -207,102 +174,13 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
         let name = field.name().clone();
         let input_type = field.data_type().clone();
         let spec = job.column(&name);
-        let needs_key = |name: &str| key.ok_or_else(|| PlanError::MissingKey { column: name.to_string() });
         let (kernel, action, detail, dropped) = match spec.map(|s| &s.action) {
             None => (None, "drop", "not listed; unlisted_columns: drop".to_string(), Some(DropReason::Unlisted)),
-            Some(Action::Drop) => (None, "drop", String::new(), Some(DropReason::Action)),
-            Some(Action::Keep { sensitive }) => {
-                (Some(Kernel::Keep), "keep", if *sensitive { "sensitive".into() } else { String::new() }, None)
-            }
-            Some(Action::Redact { with }) => (
-                Some(Kernel::Redact { with: with.clone() }),
-                "redact",
-                if with.is_some() { "replaced by a constant".into() } else { "set to null".into() },
-                None,
-            ),
-            Some(Action::Mask(rule)) => (
-                Some(Kernel::Mask(rule.clone())),
-                "mask",
-                format!("keeps first {}, last {} characters", rule.keep_first, rule.keep_last),
-                None,
-            ),
-            Some(Action::Pseudonymize(p)) => {
-                let key = needs_key(&name)?;
-                let method = match p.method {
-                    crate::job::config::PseudonymMethod::KeyedHash => "keyed-hash",
-                    crate::job::config::PseudonymMethod::HmacSha256 => "hmac-sha256",
-                };
-                let kernel = Pseudonymizer::new(key, p.method, &p.domain, p.length, p.keep_domain);
-                let mut detail = format!("{method}, domain `{}`, {} hex characters", p.domain, p.length);
-                if p.keep_domain {
-                    detail.push_str(", e-mail domain kept");
-                }
-                if p.unique {
-                    detail.push_str(", checked unique");
-                }
-                (Some(Kernel::Pseudonymize(kernel)), "pseudonymize", detail, None)
-            }
-            Some(Action::Encrypt(e)) => {
-                let key = needs_key(&name)?;
-                let Some(alphabet) = Alphabet::new(&e.alphabet) else {
-                    return Err(PlanError::Internal(format!(
-                        "the alphabet of `{name}` passed validation but is invalid"
-                    )));
-                };
-                let min_length = alphabet.min_length();
-                let detail = format!(
-                    "ff1, domain `{}`, {} alphabet characters, values need at least {min_length} of them",
-                    e.domain,
-                    e.alphabet.len()
-                );
-                (Some(Kernel::Encrypt(Box::new(Ff1::for_domain(key, &e.domain, alphabet)))), "encrypt", detail, None)
-            }
-            Some(Action::Shift(shift)) => {
-                let key = needs_key(&name)?;
-                let Some(by) = schema.index_of(&shift.by).ok() else {
-                    return Err(PlanError::Internal(format!(
-                        "the subject column of `{name}` passed validation but is missing"
-                    )));
-                };
-                let detail = format!("by `{}`, up to {} days either way", shift.by, shift.max_days);
-                (Some(Kernel::Shift { shifter: Shifter::new(key, shift.max_days), by }), "shift", detail, None)
-            }
-            Some(Action::Generalize(g)) => {
-                let hierarchy = match &g.hierarchy {
-                    None => "value or *".to_string(),
-                    Some(h) => describe(h),
-                };
-                let level = match g.level {
-                    Some(l) => format!("level {l}"),
-                    None => "level chosen by the search".to_string(),
-                };
-                (Some(Kernel::Recoded), "generalize", format!("{hierarchy}, {level}"), None)
-            }
-            Some(Action::Noise(n)) => {
-                let kind = match &input_type {
-                    DataType::Float16 | DataType::Float32 | DataType::Float64 => ValueKind::Float,
-                    DataType::Date32 | DataType::Date64 => ValueKind::Date,
-                    _ => ValueKind::Integer,
-                };
-                let calibrated = Calibrated::new(&name, n, kind).map_err(PlanError::Calibration)?;
-                let detail = match (calibrated.scale, calibrated.variance) {
-                    (Some((num, den)), _) => format!(
-                        "laplace, epsilon {}, scale {:.6}{}",
-                        calibrated.epsilon,
-                        num as f64 / den as f64 * 2f64.powi(calibrated.grid_exponent),
-                        if kind == ValueKind::Date { " days" } else { "" }
-                    ),
-                    (_, Some((num, den))) => format!(
-                        "gaussian, epsilon {}, delta {}, sigma {:.6}{}",
-                        calibrated.epsilon,
-                        calibrated.delta,
-                        (num as f64 / den as f64).sqrt() * 2f64.powi(calibrated.grid_exponent),
-                        if kind == ValueKind::Date { " days" } else { "" }
-                    ),
-                    _ => String::new(),
-                };
-                let kernel = Kernel::Noise { calibrated: Arc::new(calibrated), master: noise_master };
-                (Some(kernel), "noise", detail, None)
+            Some(action) => {
+                let context =
+                    crate::actions::Context { column: &name, input_type: &input_type, schema, key, noise_master };
+                let compiled = crate::actions::compile(action, &context)?;
+                (compiled.kernel, action.name(), compiled.detail, compiled.dropped)
             }
         };
         let output = kernel.map(|k| {

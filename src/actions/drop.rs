@@ -2,13 +2,15 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::DropReason;
+use crate::plan::PlanError;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "drop", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "drop", parse, compile };
 
 /// `action: drop`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -17,4 +19,12 @@ pub(crate) struct DropConfig {}
 
 fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &KeyPath) -> Option<Action> {
     p.de_json::<DropConfig>(value, path).map(|_| Action::Drop)
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Drop = action else {
+        return Err(super::not_this(context, "drop"));
+    };
+    Ok(Compiled { kernel: None, detail: String::new(), dropped: Some(DropReason::Action) })
 }

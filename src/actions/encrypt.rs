@@ -2,14 +2,18 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
+use crate::transform::encrypt::Alphabet;
+use crate::transform::encrypt::Ff1;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "encrypt", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "encrypt", parse, compile };
 
 /// `action: encrypt`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -39,4 +43,26 @@ fn parse(p: &mut Parser<'_>, column: &str, value: serde_json::Value, path: &KeyP
         return None;
     }
     Some(Action::Encrypt(Encrypt { method: c.method, alphabet, domain }))
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Encrypt(e) = action else {
+        return Err(super::not_this(context, "encrypt"));
+    };
+    let key = context.key()?;
+    let Some(alphabet) = Alphabet::new(&e.alphabet) else {
+        return Err(PlanError::Internal(format!(
+            "the alphabet of `{}` passed validation but is invalid",
+            context.column
+        )));
+    };
+    let min_length = alphabet.min_length();
+    let detail = format!(
+        "ff1, domain `{}`, {} alphabet characters, values need at least {min_length} of them",
+        e.domain,
+        e.alphabet.len()
+    );
+    let kernel = Kernel::Encrypt(Box::new(Ff1::for_domain(key, &e.domain, alphabet)));
+    Ok(Compiled { kernel: Some(kernel), detail, dropped: None })
 }

@@ -2,15 +2,17 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "generalize", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "generalize", parse, compile };
 
 /// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -161,5 +163,51 @@ fn read_hierarchy(p: &mut Parser<'_>, mut value: serde_json::Value, path: &KeyPa
             );
             None
         }
+    }
+}
+
+/// The kernel and the summary's detail of a column with this action (its values come from the
+/// dataset-wide recoding, so the kernel only marks the column).
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Generalize(g) = action else {
+        return Err(super::not_this(context, "generalize"));
+    };
+    let hierarchy = match &g.hierarchy {
+        None => "value or *".to_string(),
+        Some(h) => describe(h),
+    };
+    let level = match g.level {
+        Some(l) => format!("level {l}"),
+        None => "level chosen by the search".to_string(),
+    };
+    Ok(Compiled { kernel: Some(Kernel::Recoded), detail: format!("{hierarchy}, {level}"), dropped: None })
+}
+
+pub(crate) fn describe(hierarchy: &crate::job::Hierarchy) -> String {
+    use crate::job::Hierarchy;
+    match hierarchy {
+        Hierarchy::Interval { widths } => {
+            format!("intervals of {}", widths.iter().map(f64::to_string).collect::<Vec<_>>().join(", "))
+        }
+        Hierarchy::Date { levels } => {
+            use crate::job::DateLevel;
+            let names: Vec<&str> = levels
+                .iter()
+                .map(|l| match l {
+                    DateLevel::Day => "day",
+                    DateLevel::Month => "month",
+                    DateLevel::Quarter => "quarter",
+                    DateLevel::Year => "year",
+                    DateLevel::FiveYears => "5y",
+                    DateLevel::TenYears => "10y",
+                })
+                .collect();
+            format!("date levels {}", names.join(", "))
+        }
+        Hierarchy::Prefix { keep } => {
+            format!("prefixes of {} characters", keep.iter().map(u32::to_string).collect::<Vec<_>>().join(", "))
+        }
+        Hierarchy::Map { .. } => "map hierarchy".to_string(),
+        Hierarchy::File { path, .. } => format!("hierarchy file {}", path.display()),
     }
 }

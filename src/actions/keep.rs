@@ -2,13 +2,15 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "keep", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "keep", parse, compile };
 
 /// `action: keep`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -21,4 +23,13 @@ pub(crate) struct KeepConfig {
 
 fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &KeyPath) -> Option<Action> {
     p.de_json::<KeepConfig>(value, path).map(|c| Action::Keep { sensitive: c.sensitive })
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Keep { sensitive } = action else {
+        return Err(super::not_this(context, "keep"));
+    };
+    let detail = if *sensitive { "sensitive".into() } else { String::new() };
+    Ok(Compiled { kernel: Some(Kernel::Keep), detail, dropped: None })
 }

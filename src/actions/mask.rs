@@ -2,13 +2,15 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "mask", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "mask", parse, compile };
 
 /// `action: mask`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,4 +42,13 @@ fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &Key
         }
     };
     Some(Action::Mask(Mask { keep_first: c.keep_first as usize, keep_last: c.keep_last as usize, char }))
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Mask(rule) = action else {
+        return Err(super::not_this(context, "mask"));
+    };
+    let detail = format!("keeps first {}, last {} characters", rule.keep_first, rule.keep_last);
+    Ok(Compiled { kernel: Some(Kernel::Mask(rule.clone())), detail, dropped: None })
 }

@@ -16,6 +16,10 @@ pub mod shift;
 use crate::job::Action;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
+use crate::keys::Key;
+use crate::plan::{DropReason, PlanError};
+use crate::transform::Kernel;
+use arrow::datatypes::{DataType, Schema};
 
 /// Reads a column's options (its mapping without `action`) into the job's model, reporting
 /// problems to the parser.
@@ -26,6 +30,8 @@ pub(crate) struct Definition {
     /// The action's name in job files.
     pub name: &'static str,
     pub parse: ParseFn,
+    /// The kernel and summary detail of a column with this action.
+    pub compile: fn(&Action, &Context<'_>) -> Result<Compiled, PlanError>,
 }
 
 /// Every action, in the order the documentation lists them.
@@ -49,4 +55,61 @@ pub(crate) fn find(name: &str) -> Option<&'static Definition> {
 /// The names of every action.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|d| d.name).collect()
+}
+
+/// What compiling a column's action needs to know.
+pub(crate) struct Context<'a> {
+    pub column: &'a str,
+    pub input_type: &'a DataType,
+    /// The input's schema (`shift` looks up its subject column).
+    pub schema: &'a Schema,
+    pub key: Option<&'a Key>,
+    pub noise_master: [u8; 32],
+}
+
+impl Context<'_> {
+    /// The key, which this column's action needs.
+    ///
+    /// # Errors
+    /// [`PlanError::MissingKey`].
+    pub fn key(&self) -> Result<&Key, PlanError> {
+        self.key.ok_or_else(|| PlanError::MissingKey { column: self.column.to_string() })
+    }
+}
+
+/// A column's action compiled against its input type.
+pub(crate) struct Compiled {
+    /// `None`: the column is not in the output.
+    pub kernel: Option<Kernel>,
+    /// Parameters worth stating in the summary.
+    pub detail: String,
+    pub dropped: Option<DropReason>,
+}
+
+/// The definition of `action`'s kind.
+pub(crate) fn definition(action: &Action) -> &'static Definition {
+    match action {
+        Action::Keep { .. } => &keep::DEFINITION,
+        Action::Drop => &drop::DEFINITION,
+        Action::Redact { .. } => &redact::DEFINITION,
+        Action::Mask(_) => &mask::DEFINITION,
+        Action::Pseudonymize(_) => &pseudonymize::DEFINITION,
+        Action::Encrypt(_) => &encrypt::DEFINITION,
+        Action::Shift(_) => &shift::DEFINITION,
+        Action::Generalize(_) => &generalize::DEFINITION,
+        Action::Noise(_) => &noise::DEFINITION,
+    }
+}
+
+/// Compiles a column's action (see each action's `compile`).
+///
+/// # Errors
+/// [`PlanError`] when the action cannot apply (its key, its noise calibration).
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    (definition(action).compile)(action, context)
+}
+
+/// An action's `compile` called with another action's column (a bug in the registry).
+fn not_this(context: &Context<'_>, action: &str) -> PlanError {
+    PlanError::Internal(format!("column `{}` was compiled as `{action}`, which it is not", context.column))
 }

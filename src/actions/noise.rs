@@ -2,14 +2,20 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
+use crate::dp::mechanism::Calibrated;
+use crate::dp::mechanism::ValueKind;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
+use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "noise", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "noise", parse, compile };
 
 /// `action: noise`.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,4 +94,35 @@ fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &Key
         unit_days: c.unit.is_some(),
         clamp_output: c.clamp_output,
     }))
+}
+
+/// The kernel and the summary's detail of a column with this action: the noise calibrated to
+/// the column's type.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Noise(n) = action else {
+        return Err(super::not_this(context, "noise"));
+    };
+    let kind = match context.input_type {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => ValueKind::Float,
+        DataType::Date32 | DataType::Date64 => ValueKind::Date,
+        _ => ValueKind::Integer,
+    };
+    let calibrated = Calibrated::new(context.column, n, kind).map_err(PlanError::Calibration)?;
+    let days = if kind == ValueKind::Date { " days" } else { "" };
+    let detail = match (calibrated.scale, calibrated.variance) {
+        (Some((num, den)), _) => format!(
+            "laplace, epsilon {}, scale {:.6}{days}",
+            calibrated.epsilon,
+            num as f64 / den as f64 * 2f64.powi(calibrated.grid_exponent),
+        ),
+        (_, Some((num, den))) => format!(
+            "gaussian, epsilon {}, delta {}, sigma {:.6}{days}",
+            calibrated.epsilon,
+            calibrated.delta,
+            (num as f64 / den as f64).sqrt() * 2f64.powi(calibrated.grid_exponent),
+        ),
+        _ => String::new(),
+    };
+    let kernel = Kernel::Noise { calibrated: Arc::new(calibrated), master: context.noise_master };
+    Ok(Compiled { kernel: Some(kernel), detail, dropped: None })
 }

@@ -2,14 +2,17 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
+use crate::transform::pseudonymize::Pseudonymizer;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "pseudonymize", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "pseudonymize", parse, compile };
 
 /// `action: pseudonymize`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -48,4 +51,25 @@ fn parse(p: &mut Parser<'_>, column: &str, value: serde_json::Value, path: &KeyP
         keep_domain: c.keep_domain,
         unique: c.unique,
     }))
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Pseudonymize(p) = action else {
+        return Err(super::not_this(context, "pseudonymize"));
+    };
+    let key = context.key()?;
+    let method = match p.method {
+        PseudonymMethod::KeyedHash => "keyed-hash",
+        PseudonymMethod::HmacSha256 => "hmac-sha256",
+    };
+    let kernel = Pseudonymizer::new(key, p.method, &p.domain, p.length, p.keep_domain);
+    let mut detail = format!("{method}, domain `{}`, {} hex characters", p.domain, p.length);
+    if p.keep_domain {
+        detail.push_str(", e-mail domain kept");
+    }
+    if p.unique {
+        detail.push_str(", checked unique");
+    }
+    Ok(Compiled { kernel: Some(Kernel::Pseudonymize(kernel)), detail, dropped: None })
 }

@@ -2,13 +2,15 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "redact", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "redact", parse, compile };
 
 /// `action: redact`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -20,4 +22,13 @@ pub(crate) struct RedactConfig {
 
 fn parse(p: &mut Parser<'_>, _column: &str, value: serde_json::Value, path: &KeyPath) -> Option<Action> {
     p.de_json::<RedactConfig>(value, path).map(|c| Action::Redact { with: c.with })
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Redact { with } = action else {
+        return Err(super::not_this(context, "redact"));
+    };
+    let detail = if with.is_some() { "replaced by a constant" } else { "set to null" };
+    Ok(Compiled { kernel: Some(Kernel::Redact { with: with.clone() }), detail: detail.into(), dropped: None })
 }

@@ -2,13 +2,16 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::Definition;
+use super::{Compiled, Context, Definition};
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
+use crate::plan::PlanError;
+use crate::transform::Kernel;
+use crate::transform::shift::Shifter;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "shift", parse };
+pub(crate) const DEFINITION: Definition = Definition { name: "shift", parse, compile };
 
 /// `action: shift`.
 #[derive(Debug, Clone, Deserialize)]
@@ -31,4 +34,21 @@ fn parse(p: &mut Parser<'_>, column: &str, value: serde_json::Value, path: &KeyP
         return None;
     }
     Some(Action::Shift(Shift { by: c.by, max_days: c.max_days }))
+}
+
+/// The kernel and the summary's detail of a column with this action.
+pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled, PlanError> {
+    let Action::Shift(shift) = action else {
+        return Err(super::not_this(context, "shift"));
+    };
+    let key = context.key()?;
+    let Ok(by) = context.schema.index_of(&shift.by) else {
+        return Err(PlanError::Internal(format!(
+            "the subject column of `{}` passed validation but is missing",
+            context.column
+        )));
+    };
+    let detail = format!("by `{}`, up to {} days either way", shift.by, shift.max_days);
+    let kernel = Kernel::Shift { shifter: Shifter::new(key, shift.max_days), by };
+    Ok(Compiled { kernel: Some(kernel), detail, dropped: None })
 }

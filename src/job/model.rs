@@ -131,19 +131,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// The action's name as the job file spells it.
+    /// The action's name as the job file spells it (its definition's, see [`crate::actions`]).
     pub fn name(&self) -> &'static str {
-        match self {
-            Action::Keep { .. } => "keep",
-            Action::Drop => "drop",
-            Action::Redact { .. } => "redact",
-            Action::Mask(_) => "mask",
-            Action::Pseudonymize(_) => "pseudonymize",
-            Action::Encrypt(_) => "encrypt",
-            Action::Shift(_) => "shift",
-            Action::Generalize(_) => "generalize",
-            Action::Noise(_) => "noise",
-        }
+        crate::actions::definition(self).name
     }
 
     /// Whether the action needs the job's key.
