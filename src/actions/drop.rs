@@ -3,6 +3,7 @@
 //! Its options and how they are read from a job file.
 
 use super::{Compiled, Context, Definition};
+use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -10,7 +11,7 @@ use crate::plan::DropReason;
 use crate::plan::PlanError;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "drop", parse, compile };
+pub(crate) const DEFINITION: Definition = Definition { name: "drop", parse, compile, accepts, check: super::no_checks };
 
 /// `action: drop`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -27,4 +28,9 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
         return Err(super::not_this(context, "drop"));
     };
     Ok(Compiled { kernel: None, detail: String::new(), dropped: Some(DropReason::Action) })
+}
+
+/// The kinds of column it takes (`None`: any).
+fn accepts(_: &Action) -> Option<&'static [Kind]> {
+    None
 }

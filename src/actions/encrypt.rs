@@ -2,7 +2,10 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{CheckContext, Compiled, Context, Definition};
+use crate::job::Issue;
+use crate::job::check::Kind;
+use crate::job::check::issue;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
@@ -13,7 +16,7 @@ use crate::transform::encrypt::Alphabet;
 use crate::transform::encrypt::Ff1;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "encrypt", parse, compile };
+pub(crate) const DEFINITION: Definition = Definition { name: "encrypt", parse, compile, accepts, check };
 
 /// `action: encrypt`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -65,4 +68,23 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     );
     let kernel = Kernel::Encrypt(Box::new(Ff1::for_domain(key, &e.domain, alphabet)));
     Ok(Compiled { kernel: Some(kernel), detail, dropped: None })
+}
+
+/// The kinds of column it takes.
+fn accepts(_: &Action) -> Option<&'static [Kind]> {
+    use Kind::*;
+    Some(&[Text, Integer])
+}
+
+/// Checks beyond the column's kind: an integer column is encrypted digit by digit.
+fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
+    let Action::Encrypt(e) = action else { return Vec::new() };
+    if context.kind == Kind::Integer && !(e.alphabet.len() == 10 && e.alphabet.iter().all(char::is_ascii_digit)) {
+        return vec![issue(
+            context.path.join("alphabet"),
+            "an integer column is encrypted digit by digit: its alphabet is the ten digits",
+            (!context.parquet).then(|| format!("to encrypt it as text, set `input.types.{}: string`", context.column)),
+        )];
+    }
+    Vec::new()
 }

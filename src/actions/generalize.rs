@@ -3,6 +3,7 @@
 //! Its options and how they are read from a job file.
 
 use super::{Compiled, Context, Definition};
+use crate::job::check::Kind;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
@@ -12,7 +13,8 @@ use crate::transform::Kernel;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "generalize", parse, compile };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "generalize", parse, compile, accepts, check: super::no_checks };
 
 /// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -210,4 +212,17 @@ pub(crate) fn describe(hierarchy: &crate::job::Hierarchy) -> String {
         Hierarchy::Map { .. } => "map hierarchy".to_string(),
         Hierarchy::File { path, .. } => format!("hierarchy file {}", path.display()),
     }
+}
+
+/// The kinds of column it takes.
+fn accepts(action: &Action) -> Option<&'static [Kind]> {
+    use Kind::*;
+    let Action::Generalize(g) = action else { return None };
+    Some(match &g.hierarchy {
+        None => &[Text, Integer, Float, Boolean, Date, Timestamp],
+        Some(Hierarchy::Interval { .. }) => &[Integer, Float],
+        Some(Hierarchy::Date { .. }) => &[Date, Timestamp],
+        Some(Hierarchy::Prefix { .. }) => &[Text, Integer],
+        Some(Hierarchy::Map { .. } | Hierarchy::File { .. }) => &[Text, Integer, Boolean],
+    })
 }

@@ -3,6 +3,7 @@
 //! Its options and how they are read from a job file.
 
 use super::{Compiled, Context, Definition};
+use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -10,7 +11,7 @@ use crate::plan::PlanError;
 use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "mask", parse, compile };
+pub(crate) const DEFINITION: Definition = Definition { name: "mask", parse, compile, accepts, check: super::no_checks };
 
 /// `action: mask`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -51,4 +52,10 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     };
     let detail = format!("keeps first {}, last {} characters", rule.keep_first, rule.keep_last);
     Ok(Compiled { kernel: Some(Kernel::Mask(rule.clone())), detail, dropped: None })
+}
+
+/// The kinds of column it takes.
+fn accepts(_: &Action) -> Option<&'static [Kind]> {
+    use Kind::*;
+    Some(&[Text, Integer])
 }

@@ -14,6 +14,8 @@ pub mod redact;
 pub mod shift;
 
 use crate::job::Action;
+use crate::job::Issue;
+use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::keys::Key;
@@ -32,6 +34,10 @@ pub(crate) struct Definition {
     pub parse: ParseFn,
     /// The kernel and summary detail of a column with this action.
     pub compile: fn(&Action, &Context<'_>) -> Result<Compiled, PlanError>,
+    /// The kinds of column it takes (`None`: any).
+    pub accepts: fn(&Action) -> Option<&'static [Kind]>,
+    /// Its checks against the input schema beyond the column's kind.
+    pub check: fn(&Action, &CheckContext<'_>) -> Vec<Issue>,
 }
 
 /// Every action, in the order the documentation lists them.
@@ -112,4 +118,34 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
 /// An action's `compile` called with another action's column (a bug in the registry).
 fn not_this(context: &Context<'_>, action: &str) -> PlanError {
     PlanError::Internal(format!("column `{}` was compiled as `{action}`, which it is not", context.column))
+}
+
+/// What checking a column's action against the input schema needs to know.
+pub(crate) struct CheckContext<'a> {
+    pub column: &'a str,
+    /// Where problems are reported.
+    pub path: &'a KeyPath,
+    pub kind: Kind,
+    pub data_type: &'a DataType,
+    /// The input is Parquet (type hints for CSV do not apply).
+    pub parquet: bool,
+    /// The kind of another input column (`None`: not in the input).
+    pub kind_of: &'a dyn Fn(&str) -> Option<Kind>,
+    /// The problem "`what` `name` is not in the input", with a hint.
+    pub missing: &'a dyn Fn(KeyPath, &str, &str) -> Issue,
+}
+
+/// For actions whose column kind is all there is to check.
+fn no_checks(_: &Action, _: &CheckContext<'_>) -> Vec<Issue> {
+    Vec::new()
+}
+
+/// The kinds of column `action` takes (`None`: any).
+pub(crate) fn accepts(action: &Action) -> Option<&'static [Kind]> {
+    (definition(action).accepts)(action)
+}
+
+/// `action`'s own checks against the input schema.
+pub(crate) fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
+    (definition(action).check)(action, context)
 }

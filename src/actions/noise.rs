@@ -2,9 +2,12 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{CheckContext, Compiled, Context, Definition};
 use crate::dp::mechanism::Calibrated;
 use crate::dp::mechanism::ValueKind;
+use crate::job::Issue;
+use crate::job::check::Kind;
+use crate::job::check::issue;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
@@ -15,7 +18,7 @@ use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "noise", parse, compile };
+pub(crate) const DEFINITION: Definition = Definition { name: "noise", parse, compile, accepts, check };
 
 /// `action: noise`.
 #[derive(Debug, Clone, Deserialize)]
@@ -125,4 +128,41 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     };
     let kernel = Kernel::Noise { calibrated: Arc::new(calibrated), master: context.noise_master };
     Ok(Compiled { kernel: Some(kernel), detail, dropped: None })
+}
+
+/// The kinds of column it takes.
+fn accepts(_: &Action) -> Option<&'static [Kind]> {
+    use Kind::*;
+    Some(&[Integer, Float, Date])
+}
+
+/// Checks beyond the column's kind: the exact numeric types the kernel handles, and `unit: days`
+/// exactly on dates.
+fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
+    let Action::Noise(n) = action else { return Vec::new() };
+    let mut issues = Vec::new();
+    if matches!(context.kind, Kind::Integer | Kind::Float) && !takes(context.data_type) {
+        issues.push(issue(
+            context.path.clone(),
+            format!(
+                "`noise` takes 8- to 64-bit integers, 32- and 64-bit floats and dates; this column is {}",
+                context.data_type
+            ),
+            Some("convert the column to float64 or int64 before the run".into()),
+        ));
+    }
+    if n.unit_days != (context.kind == Kind::Date) {
+        let message = if n.unit_days {
+            "`unit: days` applies to date columns only"
+        } else {
+            "noise on a date column needs `unit: days`"
+        };
+        issues.push(issue(context.path.clone(), message, None));
+    }
+    issues
+}
+
+/// The numeric types the noise kernel handles (decimals and half floats are not among them).
+fn takes(data_type: &DataType) -> bool {
+    Kind::of(data_type) == Kind::Integer || matches!(data_type, DataType::Float32 | DataType::Float64)
 }

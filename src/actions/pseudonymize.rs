@@ -3,6 +3,7 @@
 //! Its options and how they are read from a job file.
 
 use super::{Compiled, Context, Definition};
+use crate::job::check::Kind;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
@@ -12,7 +13,8 @@ use crate::transform::Kernel;
 use crate::transform::pseudonymize::Pseudonymizer;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "pseudonymize", parse, compile };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "pseudonymize", parse, compile, accepts, check: super::no_checks };
 
 /// `action: pseudonymize`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,4 +74,11 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
         detail.push_str(", checked unique");
     }
     Ok(Compiled { kernel: Some(Kernel::Pseudonymize(kernel)), detail, dropped: None })
+}
+
+/// The kinds of column it takes.
+fn accepts(action: &Action) -> Option<&'static [Kind]> {
+    use Kind::*;
+    let Action::Pseudonymize(p) = action else { return None };
+    Some(if p.keep_domain { &[Text] } else { &[Text, Integer, Date] })
 }

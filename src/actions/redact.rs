@@ -3,6 +3,7 @@
 //! Its options and how they are read from a job file.
 
 use super::{Compiled, Context, Definition};
+use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -10,7 +11,8 @@ use crate::plan::PlanError;
 use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "redact", parse, compile };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "redact", parse, compile, accepts, check: super::no_checks };
 
 /// `action: redact`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -31,4 +33,9 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     };
     let detail = if with.is_some() { "replaced by a constant" } else { "set to null" };
     Ok(Compiled { kernel: Some(Kernel::Redact { with: with.clone() }), detail: detail.into(), dropped: None })
+}
+
+/// The kinds of column it takes (`None`: any).
+fn accepts(_: &Action) -> Option<&'static [Kind]> {
+    None
 }

@@ -2,7 +2,10 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{CheckContext, Compiled, Context, Definition};
+use crate::job::Issue;
+use crate::job::check::Kind;
+use crate::job::check::issue;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -11,7 +14,7 @@ use crate::transform::Kernel;
 use crate::transform::shift::Shifter;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "shift", parse, compile };
+pub(crate) const DEFINITION: Definition = Definition { name: "shift", parse, compile, accepts, check };
 
 /// `action: shift`.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,4 +54,24 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     let detail = format!("by `{}`, up to {} days either way", shift.by, shift.max_days);
     let kernel = Kernel::Shift { shifter: Shifter::new(key, shift.max_days), by };
     Ok(Compiled { kernel: Some(kernel), detail, dropped: None })
+}
+
+/// The kinds of column it takes.
+fn accepts(_: &Action) -> Option<&'static [Kind]> {
+    use Kind::*;
+    Some(&[Date, Timestamp])
+}
+
+/// Checks beyond the column's kind: the subject column exists and can identify a subject.
+fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
+    let Action::Shift(shift) = action else { return Vec::new() };
+    match (context.kind_of)(&shift.by) {
+        None => vec![(context.missing)(context.path.join("by"), "subject column", &shift.by)],
+        Some(Kind::Other) => vec![issue(
+            context.path.join("by"),
+            format!("the subject column `{}` is nested or binary and cannot identify a subject", shift.by),
+            None,
+        )],
+        Some(_) => Vec::new(),
+    }
 }

@@ -2,7 +2,7 @@
 //! column is accounted for, every action fits its column's type.
 
 use super::issues::{Issue, Issues, KeyPath, closest};
-use super::model::{Action, Hierarchy, Job, Measure};
+use super::model::{Job, Measure};
 use arrow::datatypes::{DataType, Schema};
 
 /// The broad kind of an Arrow type, as actions see it.
@@ -42,7 +42,7 @@ impl Kind {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::Text => "text",
             Kind::Integer => "integer",
@@ -53,27 +53,6 @@ impl Kind {
             Kind::Other => "nested or binary",
         }
     }
-}
-
-/// The kinds of column an action accepts, or `None` for any.
-fn accepted(action: &Action) -> Option<&'static [Kind]> {
-    use Kind::*;
-    Some(match action {
-        Action::Keep { .. } | Action::Drop | Action::Redact { .. } => return None,
-        Action::Mask(_) => &[Text, Integer],
-        Action::Pseudonymize(p) if p.keep_domain => &[Text],
-        Action::Pseudonymize(_) => &[Text, Integer, Date],
-        Action::Encrypt(_) => &[Text, Integer],
-        Action::Shift(_) => &[Date, Timestamp],
-        Action::Generalize(g) => match &g.hierarchy {
-            None => &[Text, Integer, Float, Boolean, Date, Timestamp],
-            Some(Hierarchy::Interval { .. }) => &[Integer, Float],
-            Some(Hierarchy::Date { .. }) => &[Date, Timestamp],
-            Some(Hierarchy::Prefix { .. }) => &[Text, Integer],
-            Some(Hierarchy::Map { .. } | Hierarchy::File { .. }) => &[Text, Integer, Boolean],
-        },
-        Action::Noise(_) => &[Integer, Float, Date],
-    })
 }
 
 /// What a column name that looks like a value looks like (`None`: it looks like a name).
@@ -109,12 +88,7 @@ fn shape(name: &str) -> String {
     }
 }
 
-/// The numeric types the noise kernel handles (decimals and half floats are not among them).
-fn noise_takes(data_type: &DataType) -> bool {
-    Kind::of(data_type) == Kind::Integer || matches!(data_type, DataType::Float32 | DataType::Float64)
-}
-
-fn issue(path: KeyPath, message: impl Into<String>, hint: Option<String>) -> Issue {
+pub(crate) fn issue(path: KeyPath, message: impl Into<String>, hint: Option<String>) -> Issue {
     Issue { path, position: None, message: message.into(), hint }
 }
 
@@ -148,7 +122,7 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
             issues.push(missing(path, "column", &column.name));
             continue;
         };
-        if let Some(kinds) = accepted(&column.action)
+        if let Some(kinds) = crate::actions::accepts(&column.action)
             && !kinds.contains(&kind)
         {
             let expected: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
@@ -164,51 +138,18 @@ pub fn against_schema(job: &Job, input: &Schema, exclusion_lists: &[Schema]) -> 
                     .then(|| format!("for CSV input, set the type with `input.types.{}`", column.name)),
             ));
         }
-        if let Action::Noise(_) = &column.action
-            && let Ok(field) = input.field_with_name(&column.name)
-            && matches!(kind, Kind::Integer | Kind::Float)
-            && !noise_takes(field.data_type())
-        {
-            issues.push(issue(
-                path.clone(),
-                format!(
-                    "`noise` takes 8- to 64-bit integers, 32- and 64-bit floats and dates; this column is {}",
-                    field.data_type()
-                ),
-                Some("convert the column to float64 or int64 before the run".into()),
-            ));
-        }
-        if let Action::Noise(n) = &column.action
-            && n.unit_days != (kind == Kind::Date)
-        {
-            let message = if n.unit_days {
-                "`unit: days` applies to date columns only"
-            } else {
-                "noise on a date column needs `unit: days`"
-            };
-            issues.push(issue(path.clone(), message, None));
-        }
-        if let Action::Encrypt(e) = &column.action
-            && kind == Kind::Integer
-            && !(e.alphabet.len() == 10 && e.alphabet.iter().all(char::is_ascii_digit))
-        {
-            issues.push(issue(
-                path.join("alphabet"),
-                "an integer column is encrypted digit by digit: its alphabet is the ten digits",
-                (job.input.format != Some(super::DataFormat::Parquet))
-                    .then(|| format!("to encrypt it as text, set `input.types.{}: string`", column.name)),
-            ));
-        }
-        if let Action::Shift(shift) = &column.action {
-            match kind_of(&shift.by) {
-                None => issues.push(missing(path.join("by"), "subject column", &shift.by)),
-                Some(Kind::Other) => issues.push(issue(
-                    path.join("by"),
-                    format!("the subject column `{}` is nested or binary and cannot identify a subject", shift.by),
-                    None,
-                )),
-                Some(_) => {}
-            }
+        let Ok(field) = input.field_with_name(&column.name) else { continue };
+        let context = crate::actions::CheckContext {
+            column: &column.name,
+            path: &path,
+            kind,
+            data_type: field.data_type(),
+            parquet: job.input.format == Some(super::DataFormat::Parquet),
+            kind_of: &kind_of,
+            missing: &missing,
+        };
+        for problem in crate::actions::check(&column.action, &context) {
+            issues.push(problem);
         }
     }
 
