@@ -9,9 +9,11 @@ use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::DropReason;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "drop", parse, compile, accepts, check: super::no_checks };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "drop", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
 
 /// `action: drop`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -33,4 +35,12 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
 /// The kinds of column it takes (`None`: any).
 fn accepts(_: &Action) -> Option<&'static [Kind]> {
     None
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Drop => "Treated as a direct identifier with no use downstream: it is not in the output at all.".into(),
+        _ => String::new(),
+    }
 }

@@ -11,12 +11,14 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use crate::transform::Kernel;
 use crate::transform::encrypt::Alphabet;
 use crate::transform::encrypt::Ff1;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "encrypt", parse, compile, accepts, check };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "encrypt", parse, compile, accepts, check, reason, describe: super::plain };
 
 /// `action: encrypt`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -87,4 +89,12 @@ fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
         )];
     }
     Vec::new()
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Encrypt(_) => "Treated as a direct identifier that key holders must be able to recover: encrypted in place with format-preserving encryption (NIST FF1), reversible only with the key (`anonymize decrypt`).".into(),
+        _ => String::new(),
+    }
 }

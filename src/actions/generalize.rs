@@ -9,12 +9,13 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::{ColumnSummary, RunSummary};
 use crate::transform::Kernel;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 pub(crate) const DEFINITION: Definition =
-    Definition { name: "generalize", parse, compile, accepts, check: super::no_checks };
+    Definition { name: "generalize", parse, compile, accepts, check: super::no_checks, reason, describe };
 
 /// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -176,7 +177,7 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     };
     let hierarchy = match &g.hierarchy {
         None => "value or *".to_string(),
-        Some(h) => describe(h),
+        Some(h) => describe_hierarchy(h),
     };
     let level = match g.level {
         Some(l) => format!("level {l}"),
@@ -185,7 +186,7 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     Ok(Compiled { kernel: Some(Kernel::Recoded), detail: format!("{hierarchy}, {level}"), dropped: None })
 }
 
-pub(crate) fn describe(hierarchy: &crate::job::Hierarchy) -> String {
+fn describe_hierarchy(hierarchy: &crate::job::Hierarchy) -> String {
     use crate::job::Hierarchy;
     match hierarchy {
         Hierarchy::Interval { widths } => {
@@ -225,4 +226,32 @@ fn accepts(action: &Action) -> Option<&'static [Kind]> {
         Some(Hierarchy::Prefix { .. }) => &[Text, Integer],
         Some(Hierarchy::Map { .. } | Hierarchy::File { .. }) => &[Text, Integer, Boolean],
     })
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, summary: &RunSummary) -> String {
+    match action {
+        Action::Generalize(_) => {
+            let k = summary.privacy.as_ref().and_then(|p| p.k);
+            format!(
+                "A quasi-identifier: harmless alone, identifying in combination with others. Replaced by a coarser value{}.",
+                match k {
+                    Some(k) =>
+                        format!(" so that every combination of quasi-identifiers is shared by at least {k} rows"),
+                    None => " at the level the job pins".into(),
+                }
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// What was done, in plain words, for the column lineage and the report: the level chosen.
+fn describe(_: &Action, column: &ColumnSummary, summary: &RunSummary) -> String {
+    let detail = super::detail_suffix(column);
+    let q = summary.privacy.as_ref().and_then(|p| p.quasi_identifiers.iter().find(|q| q.name == column.name));
+    match q.and_then(|q| q.level.map(|l| (l, q.max_level))) {
+        Some((level, max)) => format!("generalize to level {level} of {max}{detail}"),
+        None => format!("generalize per equivalence class (Mondrian){detail}"),
+    }
 }

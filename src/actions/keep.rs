@@ -8,10 +8,12 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "keep", parse, compile, accepts, check: super::no_checks };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "keep", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
 
 /// `action: keep`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,4 +40,19 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
 /// The kinds of column it takes (`None`: any).
 fn accepts(_: &Action) -> Option<&'static [Kind]> {
     None
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Keep { sensitive: true } => {
+            if job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some() {
+                "The sensitive attribute the analysis needs: kept, and protected by l-diversity / t-closeness within every class of quasi-identifiers.".into()
+            } else {
+                "Marked sensitive and kept unchanged.".into()
+            }
+        }
+        Action::Keep { sensitive: false } => "Not identifying, as the job declares: kept unchanged.".into(),
+        _ => String::new(),
+    }
 }

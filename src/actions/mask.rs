@@ -8,10 +8,12 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use crate::transform::Kernel;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "mask", parse, compile, accepts, check: super::no_checks };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "mask", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
 
 /// `action: mask`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,4 +60,15 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
 fn accepts(_: &Action) -> Option<&'static [Kind]> {
     use Kind::*;
     Some(&[Text, Integer])
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Mask(m) => format!(
+            "Treated as a direct identifier whose shape matters: only the first {} and last {} characters stay, the rest become `{}`.",
+            m.keep_first, m.keep_last, m.char
+        ),
+        _ => String::new(),
+    }
 }

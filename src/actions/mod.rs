@@ -38,6 +38,10 @@ pub(crate) struct Definition {
     pub accepts: fn(&Action) -> Option<&'static [Kind]>,
     /// Its checks against the input schema beyond the column's kind.
     pub check: fn(&Action, &CheckContext<'_>) -> Vec<Issue>,
+    /// Why a column gets it, in plain words (the report's column table).
+    pub reason: fn(&Action, &crate::job::Job, &crate::record::RunSummary) -> String,
+    /// What was done to a column, in plain words (column lineage, report).
+    pub describe: fn(&Action, &crate::record::ColumnSummary, &crate::record::RunSummary) -> String,
 }
 
 /// Every action, in the order the documentation lists them.
@@ -148,4 +152,33 @@ pub(crate) fn accepts(action: &Action) -> Option<&'static [Kind]> {
 /// `action`'s own checks against the input schema.
 pub(crate) fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
     (definition(action).check)(action, context)
+}
+
+/// Why a column got `action`, in plain words (the report's column table).
+pub(crate) fn reason(action: &Action, job: &crate::job::Job, summary: &crate::record::RunSummary) -> String {
+    (definition(action).reason)(action, job, summary)
+}
+
+/// What was done to a column, in plain words (column lineage, report).
+pub(crate) fn describe(
+    action: &Action,
+    column: &crate::record::ColumnSummary,
+    summary: &crate::record::RunSummary,
+) -> String {
+    (definition(action).describe)(action, column, summary)
+}
+
+/// The action's name and the summary's detail, for actions with nothing more to say.
+fn plain(_: &Action, column: &crate::record::ColumnSummary, _: &crate::record::RunSummary) -> String {
+    plain_description(column)
+}
+
+/// A column's action name and its detail in parentheses.
+pub(crate) fn plain_description(column: &crate::record::ColumnSummary) -> String {
+    format!("{}{}", column.action, detail_suffix(column))
+}
+
+/// ` (detail)`, or nothing when the summary has no detail.
+fn detail_suffix(column: &crate::record::ColumnSummary) -> String {
+    if column.detail.is_empty() { String::new() } else { format!(" ({})", column.detail) }
 }

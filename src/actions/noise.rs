@@ -13,12 +13,14 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::{ColumnSummary, RunSummary};
 use crate::transform::Kernel;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "noise", parse, compile, accepts, check };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "noise", parse, compile, accepts, check, reason, describe };
 
 /// `action: noise`.
 #[derive(Debug, Clone, Deserialize)]
@@ -165,4 +167,31 @@ fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
 /// The numeric types the noise kernel handles (decimals and half floats are not among them).
 fn takes(data_type: &DataType) -> bool {
     Kind::of(data_type) == Kind::Integer || matches!(data_type, DataType::Float32 | DataType::Float64)
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Noise(n) => format!(
+            "A number released with differential privacy: values are clamped to the declared bounds and random noise is added ({} mechanism, epsilon {}), so no single row can be inferred from the output.",
+            format!("{:?}", n.mechanism).to_lowercase(),
+            n.epsilon.get()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// What was done, in plain words, for the column lineage and the report: the mechanism and its
+/// parameters.
+fn describe(_: &Action, column: &ColumnSummary, summary: &RunSummary) -> String {
+    match summary.dp.as_ref().and_then(|d| d.columns.iter().find(|n| n.column == column.name)) {
+        Some(n) => format!(
+            "noise: {:?} mechanism, epsilon {}{}, values clamped to their bounds",
+            n.mechanism,
+            n.epsilon,
+            if n.delta > 0.0 { format!(", delta {}", n.delta) } else { String::new() }
+        )
+        .to_lowercase(),
+        None => format!("noise{}", super::detail_suffix(column)),
+    }
 }

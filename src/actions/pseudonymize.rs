@@ -9,12 +9,20 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use crate::transform::Kernel;
 use crate::transform::pseudonymize::Pseudonymizer;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "pseudonymize", parse, compile, accepts, check: super::no_checks };
+pub(crate) const DEFINITION: Definition = Definition {
+    name: "pseudonymize",
+    parse,
+    compile,
+    accepts,
+    check: super::no_checks,
+    reason,
+    describe: super::plain,
+};
 
 /// `action: pseudonymize`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -81,4 +89,19 @@ fn accepts(action: &Action) -> Option<&'static [Kind]> {
     use Kind::*;
     let Action::Pseudonymize(p) = action else { return None };
     Some(if p.keep_domain { &[Text] } else { &[Text, Integer, Date] })
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Pseudonymize(p) => format!(
+            "Treated as a direct identifier needed to link records: replaced by a keyed one-way token ({}), the same for the same value, which cannot be reversed or recomputed without the key{}.",
+            match p.method {
+                crate::job::config::PseudonymMethod::KeyedHash => "BLAKE3 keyed hash",
+                crate::job::config::PseudonymMethod::HmacSha256 => "HMAC-SHA256",
+            },
+            if p.keep_domain { "; the e-mail domain is kept" } else { "" }
+        ),
+        _ => String::new(),
+    }
 }

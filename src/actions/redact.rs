@@ -8,11 +8,12 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use crate::transform::Kernel;
 use serde::Deserialize;
 
 pub(crate) const DEFINITION: Definition =
-    Definition { name: "redact", parse, compile, accepts, check: super::no_checks };
+    Definition { name: "redact", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
 
 /// `action: redact`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,4 +39,15 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
 /// The kinds of column it takes (`None`: any).
 fn accepts(_: &Action) -> Option<&'static [Kind]> {
     None
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Redact { with: None } => "Treated as a direct identifier: every value is replaced by null.".into(),
+        Action::Redact { with: Some(_) } => {
+            "Treated as a direct identifier: every value is replaced by one constant.".into()
+        }
+        _ => String::new(),
+    }
 }

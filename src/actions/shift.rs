@@ -10,11 +10,13 @@ use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
+use crate::record::RunSummary;
 use crate::transform::Kernel;
 use crate::transform::shift::Shifter;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition { name: "shift", parse, compile, accepts, check };
+pub(crate) const DEFINITION: Definition =
+    Definition { name: "shift", parse, compile, accepts, check, reason, describe: super::plain };
 
 /// `action: shift`.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,5 +75,16 @@ fn check(action: &Action, context: &CheckContext<'_>) -> Vec<Issue> {
             None,
         )],
         Some(_) => Vec::new(),
+    }
+}
+
+/// Why a column gets this action, in plain words, for the report.
+fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
+    match action {
+        Action::Shift(s) => format!(
+            "A date that could identify someone together with other facts: moved by a secret number of days (up to {} either way) that is the same for every date of one `{}`, so intervals per subject stay true.",
+            s.max_days, s.by
+        ),
+        _ => String::new(),
     }
 }

@@ -346,28 +346,9 @@ fn input_field(input: &str, field: &str, transformations: Vec<Transformation>) -
 /// Plain words for what a column's action did, as the column lineage and the report say it.
 pub fn describe_action(job: &Job, summary: &RunSummary, column: &str) -> String {
     let Some(c) = summary.columns.iter().find(|c| c.name == column) else { return String::new() };
-    let detail = if c.detail.is_empty() { String::new() } else { format!(" ({})", c.detail) };
-    match job.column(column).map(|s| &s.action) {
-        Some(Action::Generalize(_)) => {
-            let q = summary.privacy.as_ref().and_then(|p| p.quasi_identifiers.iter().find(|q| q.name == column));
-            match q.and_then(|q| q.level.map(|l| (l, q.max_level))) {
-                Some((level, max)) => format!("generalize to level {level} of {max}{detail}"),
-                None => format!("generalize per equivalence class (Mondrian){detail}"),
-            }
-        }
-        Some(Action::Noise(_)) => {
-            match summary.dp.as_ref().and_then(|d| d.columns.iter().find(|n| n.column == column)) {
-                Some(n) => format!(
-                    "noise: {:?} mechanism, epsilon {}{}, values clamped to their bounds",
-                    n.mechanism,
-                    n.epsilon,
-                    if n.delta > 0.0 { format!(", delta {}", n.delta) } else { String::new() }
-                )
-                .to_lowercase(),
-                None => format!("noise{detail}"),
-            }
-        }
-        _ => format!("{}{detail}", c.action),
+    match job.column(column) {
+        Some(spec) => crate::actions::describe(&spec.action, c, summary),
+        None => crate::actions::plain_description(c),
     }
 }
 

@@ -80,51 +80,7 @@ fn reason(job: &Job, summary: &RunSummary, column: &str) -> String {
     let Some(spec) = job.column(column) else {
         return "Not named in the job; `unlisted_columns: drop` removes every column the job does not name, so nothing unreviewed reaches the output.".into();
     };
-    match &spec.action {
-        Action::Drop => "Treated as a direct identifier with no use downstream: it is not in the output at all.".into(),
-        Action::Redact { with: None } => "Treated as a direct identifier: every value is replaced by null.".into(),
-        Action::Redact { with: Some(_) } => "Treated as a direct identifier: every value is replaced by one constant.".into(),
-        Action::Mask(m) => format!(
-            "Treated as a direct identifier whose shape matters: only the first {} and last {} characters stay, the rest become `{}`.",
-            m.keep_first, m.keep_last, m.char
-        ),
-        Action::Pseudonymize(p) => format!(
-            "Treated as a direct identifier needed to link records: replaced by a keyed one-way token ({}), the same for the same value, which cannot be reversed or recomputed without the key{}.",
-            match p.method {
-                crate::job::config::PseudonymMethod::KeyedHash => "BLAKE3 keyed hash",
-                crate::job::config::PseudonymMethod::HmacSha256 => "HMAC-SHA256",
-            },
-            if p.keep_domain { "; the e-mail domain is kept" } else { "" }
-        ),
-        Action::Encrypt(_) => "Treated as a direct identifier that key holders must be able to recover: encrypted in place with format-preserving encryption (NIST FF1), reversible only with the key (`anonymize decrypt`).".into(),
-        Action::Shift(s) => format!(
-            "A date that could identify someone together with other facts: moved by a secret number of days (up to {} either way) that is the same for every date of one `{}`, so intervals per subject stay true.",
-            s.max_days, s.by
-        ),
-        Action::Generalize(_) => {
-            let k = summary.privacy.as_ref().and_then(|p| p.k);
-            format!(
-                "A quasi-identifier: harmless alone, identifying in combination with others. Replaced by a coarser value{}.",
-                match k {
-                    Some(k) => format!(" so that every combination of quasi-identifiers is shared by at least {k} rows"),
-                    None => " at the level the job pins".into(),
-                }
-            )
-        }
-        Action::Noise(n) => format!(
-            "A number released with differential privacy: values are clamped to the declared bounds and random noise is added ({} mechanism, epsilon {}), so no single row can be inferred from the output.",
-            format!("{:?}", n.mechanism).to_lowercase(),
-            n.epsilon.get()
-        ),
-        Action::Keep { sensitive: true } => {
-            if job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some() {
-                "The sensitive attribute the analysis needs: kept, and protected by l-diversity / t-closeness within every class of quasi-identifiers.".into()
-            } else {
-                "Marked sensitive and kept unchanged.".into()
-            }
-        }
-        Action::Keep { sensitive: false } => "Not identifying, as the job declares: kept unchanged.".into(),
-    }
+    crate::actions::reason(&spec.action, job, summary)
 }
 
 fn columns(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
