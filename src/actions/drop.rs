@@ -10,10 +10,22 @@ use crate::job::*;
 use crate::plan::DropReason;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
+use crate::transform::{Input, Kernel, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "drop", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
+pub(crate) const DEFINITION: Definition = Definition {
+    name: "drop",
+    parse,
+    compile,
+    accepts,
+    check: super::no_checks,
+    reason,
+    describe: super::plain,
+    output_type,
+    apply,
+};
 
 /// `action: drop`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -43,4 +55,14 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         Action::Drop => "Treated as a direct identifier with no use downstream: it is not in the output at all.".into(),
         _ => String::new(),
     }
+}
+
+/// Never called: a dropped column has no kernel.
+fn output_type(_: &Kernel, input: &DataType) -> DataType {
+    input.clone()
+}
+
+/// Never called: a dropped column has no kernel.
+fn apply(_: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    Err(TransformError::NotRowLocal { column: input.column.to_string() })
 }

@@ -14,11 +14,15 @@ use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::Kernel;
 use crate::transform::encrypt::Alphabet;
+use crate::transform::encrypt::Direction;
 use crate::transform::encrypt::Ff1;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
 
 pub(crate) const DEFINITION: Definition =
-    Definition { name: "encrypt", parse, compile, accepts, check, reason, describe: super::plain };
+    Definition { name: "encrypt", parse, compile, accepts, check, reason, describe: super::plain, output_type, apply };
 
 /// `action: encrypt`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -97,4 +101,21 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         Action::Encrypt(_) => "Treated as a direct identifier that key holders must be able to recover: encrypted in place with format-preserving encryption (NIST FF1), reversible only with the key (`anonymize decrypt`).".into(),
         _ => String::new(),
     }
+}
+
+/// Integers stay integers (encrypted digit by digit); the rest is text.
+fn output_type(_: &Kernel, input: &DataType) -> DataType {
+    if input.is_integer() { input.clone() } else { DataType::Utf8 }
+}
+
+/// Every value encrypted with FF1; values too short for it stop the run, naming their rows.
+fn apply(kernel: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    let Kernel::Encrypt(ff1) = kernel else { return Err(input.no_text("encrypt")) };
+    ff1.apply(input.values, Direction::Encrypt).map_err(|r| TransformError::Values {
+        column: input.column.to_string(),
+        action: "encrypt",
+        rows: r.rows.iter().map(|&i| i as u64).collect(),
+        count: r.count,
+        problem: r.problem.to_string(),
+    })
 }

@@ -11,11 +11,23 @@ use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::{ColumnSummary, RunSummary};
 use crate::transform::Kernel;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "generalize", parse, compile, accepts, check: super::no_checks, reason, describe };
+pub(crate) const DEFINITION: Definition = Definition {
+    name: "generalize",
+    parse,
+    compile,
+    accepts,
+    check: super::no_checks,
+    reason,
+    describe,
+    output_type,
+    apply,
+};
 
 /// `action: generalize` without its hierarchy (parsed by hand, tagged by `type`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -254,4 +266,14 @@ fn describe(_: &Action, column: &ColumnSummary, summary: &RunSummary) -> String 
         Some((level, max)) => format!("generalize to level {level} of {max}{detail}"),
         None => format!("generalize per equivalence class (Mondrian){detail}"),
     }
+}
+
+/// The output is text.
+fn output_type(_: &Kernel, _: &DataType) -> DataType {
+    DataType::Utf8
+}
+
+/// Never row by row: the dataset-wide recoding fills the column ([`crate::engine`]).
+fn apply(_: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    Err(TransformError::NotRowLocal { column: input.column.to_string() })
 }

@@ -10,10 +10,22 @@ use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::Kernel;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "keep", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
+pub(crate) const DEFINITION: Definition = Definition {
+    name: "keep",
+    parse,
+    compile,
+    accepts,
+    check: super::no_checks,
+    reason,
+    describe: super::plain,
+    output_type,
+    apply,
+};
 
 /// `action: keep`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -55,4 +67,14 @@ fn reason(action: &Action, job: &Job, _summary: &RunSummary) -> String {
         Action::Keep { sensitive: false } => "Not identifying, as the job declares: kept unchanged.".into(),
         _ => String::new(),
     }
+}
+
+/// The output keeps the input's type.
+fn output_type(_: &Kernel, input: &DataType) -> DataType {
+    input.clone()
+}
+
+/// The values as they are.
+fn apply(_: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    Ok(input.values.clone())
 }

@@ -10,10 +10,23 @@ use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::Kernel;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
+use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "mask", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
+pub(crate) const DEFINITION: Definition = Definition {
+    name: "mask",
+    parse,
+    compile,
+    accepts,
+    check: super::no_checks,
+    reason,
+    describe: super::plain,
+    output_type,
+    apply,
+};
 
 /// `action: mask`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -71,4 +84,15 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// The output is text.
+fn output_type(_: &Kernel, _: &DataType) -> DataType {
+    DataType::Utf8
+}
+
+/// The masked text of every value.
+fn apply(kernel: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    let Kernel::Mask(rule) = kernel else { return Err(input.no_text("mask")) };
+    Ok(Arc::new(crate::transform::mask::mask(&input.text("mask")?, rule)))
 }

@@ -42,6 +42,11 @@ pub(crate) struct Definition {
     pub reason: fn(&Action, &crate::job::Job, &crate::record::RunSummary) -> String,
     /// What was done to a column, in plain words (column lineage, report).
     pub describe: fn(&Action, &crate::record::ColumnSummary, &crate::record::RunSummary) -> String,
+    /// The type its kernel writes for an input type.
+    pub output_type: fn(&Kernel, &DataType) -> DataType,
+    /// Its kernel on one column of one batch.
+    pub apply:
+        fn(&Kernel, &crate::transform::Input<'_>) -> Result<arrow::array::ArrayRef, crate::transform::TransformError>,
 }
 
 /// Every action, in the order the documentation lists them.
@@ -181,4 +186,18 @@ pub(crate) fn plain_description(column: &crate::record::ColumnSummary) -> String
 /// ` (detail)`, or nothing when the summary has no detail.
 fn detail_suffix(column: &crate::record::ColumnSummary) -> String {
     if column.detail.is_empty() { String::new() } else { format!(" ({})", column.detail) }
+}
+
+/// The definition of the action a kernel was compiled from.
+pub(crate) fn kernel_definition(kernel: &Kernel) -> &'static Definition {
+    match kernel {
+        Kernel::Keep => &keep::DEFINITION,
+        Kernel::Redact { .. } => &redact::DEFINITION,
+        Kernel::Mask(_) => &mask::DEFINITION,
+        Kernel::Pseudonymize(_) => &pseudonymize::DEFINITION,
+        Kernel::Encrypt(_) => &encrypt::DEFINITION,
+        Kernel::Shift { .. } => &shift::DEFINITION,
+        Kernel::Recoded => &generalize::DEFINITION,
+        Kernel::Noise { .. } => &noise::DEFINITION,
+    }
 }

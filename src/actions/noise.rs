@@ -5,6 +5,7 @@
 use super::{CheckContext, Compiled, Context, Definition};
 use crate::dp::mechanism::Calibrated;
 use crate::dp::mechanism::ValueKind;
+use crate::dp::mechanism::{CellRng, add_noise};
 use crate::job::Issue;
 use crate::job::check::Kind;
 use crate::job::check::issue;
@@ -15,12 +16,14 @@ use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::{ColumnSummary, RunSummary};
 use crate::transform::Kernel;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
 pub(crate) const DEFINITION: Definition =
-    Definition { name: "noise", parse, compile, accepts, check, reason, describe };
+    Definition { name: "noise", parse, compile, accepts, check, reason, describe, output_type, apply };
 
 /// `action: noise`.
 #[derive(Debug, Clone, Deserialize)]
@@ -194,4 +197,16 @@ fn describe(_: &Action, column: &ColumnSummary, summary: &RunSummary) -> String 
         .to_lowercase(),
         None => format!("noise{}", super::detail_suffix(column)),
     }
+}
+
+/// The output keeps the input's type.
+fn output_type(_: &Kernel, input: &DataType) -> DataType {
+    input.clone()
+}
+
+/// Every value with its noise, drawn from the generator of its row (file, row index).
+fn apply(kernel: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    let Kernel::Noise { calibrated, master } = kernel else { return Err(input.no_text("noise")) };
+    let mut rng = CellRng::new(master, input.column, input.rows.file);
+    add_noise(calibrated, input.values, &mut rng, input.rows.rows).ok_or_else(|| input.no_text("noise"))
 }

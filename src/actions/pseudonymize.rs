@@ -12,7 +12,11 @@ use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::Kernel;
 use crate::transform::pseudonymize::Pseudonymizer;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
+use std::sync::Arc;
 
 pub(crate) const DEFINITION: Definition = Definition {
     name: "pseudonymize",
@@ -22,6 +26,8 @@ pub(crate) const DEFINITION: Definition = Definition {
     check: super::no_checks,
     reason,
     describe: super::plain,
+    output_type,
+    apply,
 };
 
 /// `action: pseudonymize`.
@@ -104,4 +110,15 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// The output is text.
+fn output_type(_: &Kernel, _: &DataType) -> DataType {
+    DataType::Utf8
+}
+
+/// The token of every value.
+fn apply(kernel: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    let Kernel::Pseudonymize(p) = kernel else { return Err(input.no_text("pseudonymize")) };
+    Ok(Arc::new(p.pseudonymize(&input.text("pseudonymize")?)))
 }

@@ -10,10 +10,23 @@ use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::Kernel;
+use crate::transform::{Input, TransformError};
+use arrow::array::{ArrayRef, StringArray, new_null_array};
+use arrow::datatypes::DataType;
 use serde::Deserialize;
+use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "redact", parse, compile, accepts, check: super::no_checks, reason, describe: super::plain };
+pub(crate) const DEFINITION: Definition = Definition {
+    name: "redact",
+    parse,
+    compile,
+    accepts,
+    check: super::no_checks,
+    reason,
+    describe: super::plain,
+    output_type,
+    apply,
+};
 
 /// `action: redact`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,4 +63,23 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         }
         _ => String::new(),
     }
+}
+
+/// Null keeps the input's type; a constant is text.
+fn output_type(kernel: &Kernel, input: &DataType) -> DataType {
+    match kernel {
+        Kernel::Redact { with: Some(_) } => DataType::Utf8,
+        _ => input.clone(),
+    }
+}
+
+/// Every value becomes null, or the constant.
+fn apply(kernel: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    let rows = input.values.len();
+    Ok(match kernel {
+        Kernel::Redact { with: Some(constant) } => {
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(constant.as_str(), rows)))
+        }
+        _ => new_null_array(input.values.data_type(), rows),
+    })
 }

@@ -11,12 +11,18 @@ use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
+use crate::text::to_text;
 use crate::transform::Kernel;
+use crate::transform::encrypt::ROWS_REPORTED;
+use crate::transform::shift::ShiftError;
 use crate::transform::shift::Shifter;
+use crate::transform::{Input, TransformError};
+use arrow::array::ArrayRef;
+use arrow::datatypes::DataType;
 use serde::Deserialize;
 
 pub(crate) const DEFINITION: Definition =
-    Definition { name: "shift", parse, compile, accepts, check, reason, describe: super::plain };
+    Definition { name: "shift", parse, compile, accepts, check, reason, describe: super::plain, output_type, apply };
 
 /// `action: shift`.
 #[derive(Debug, Clone, Deserialize)]
@@ -87,4 +93,25 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         ),
         _ => String::new(),
     }
+}
+
+/// The output keeps the input's type.
+fn output_type(_: &Kernel, input: &DataType) -> DataType {
+    input.clone()
+}
+
+/// Every date moved by its subject's shift.
+fn apply(kernel: &Kernel, input: &Input<'_>) -> Result<ArrayRef, TransformError> {
+    let Kernel::Shift { shifter, by } = kernel else { return Err(input.no_text("shift")) };
+    let subjects = to_text(input.batch.column(*by)).ok_or_else(|| input.no_text("shift"))?;
+    shifter.shift(input.values, &subjects).map_err(|e| match e {
+        ShiftError::Type => input.no_text("shift"),
+        ShiftError::Overflow(rows) => TransformError::Values {
+            column: input.column.to_string(),
+            action: "shift",
+            count: rows.len(),
+            rows: rows.iter().take(ROWS_REPORTED).map(|&i| i as u64).collect(),
+            problem: "the shifted date does not fit the column's type".into(),
+        },
+    })
 }

@@ -9,7 +9,7 @@ pub mod shift;
 pub mod unique;
 
 use crate::text::to_text;
-use arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_array};
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use mask::Mask;
 use std::sync::Arc;
@@ -63,20 +63,13 @@ fn rows_text(rows: &[u64]) -> String {
 }
 
 impl Kernel {
-    /// The output type for an input type.
+    /// The output type for an input type (see each action's `output_type`).
     pub fn output_type(&self, input: &DataType) -> DataType {
-        match self {
-            Kernel::Keep | Kernel::Redact { with: None } | Kernel::Shift { .. } | Kernel::Noise { .. } => input.clone(),
-            Kernel::Encrypt(_) if input.is_integer() => input.clone(),
-            Kernel::Redact { with: Some(_) }
-            | Kernel::Mask(_)
-            | Kernel::Pseudonymize(_)
-            | Kernel::Encrypt(_)
-            | Kernel::Recoded => DataType::Utf8,
-        }
+        (crate::actions::kernel_definition(self).output_type)(self, input)
     }
 
-    /// Transforms one column of one batch; `batch` holds the row's other input columns.
+    /// Transforms one column of one batch; `batch` holds the row's other input columns, `rows`
+    /// the identities of its rows (see each action's `apply`).
     ///
     /// # Errors
     /// [`TransformError`] when the column has no text form for a text kernel, or values the
@@ -86,48 +79,34 @@ impl Kernel {
         column: &str,
         values: &ArrayRef,
         batch: &RecordBatch,
-        origin: &crate::io::Rows<'_>,
+        rows: &crate::io::Rows<'_>,
     ) -> Result<ArrayRef, TransformError> {
-        let text =
-            |action| to_text(values).ok_or_else(|| TransformError::NoText { column: column.to_string(), action });
-        Ok(match self {
-            Kernel::Keep => values.clone(),
-            Kernel::Redact { with: None } => new_null_array(values.data_type(), values.len()),
-            Kernel::Redact { with: Some(constant) } => {
-                Arc::new(StringArray::from_iter_values(std::iter::repeat_n(constant.as_str(), values.len())))
-            }
-            Kernel::Mask(rule) => Arc::new(mask::mask(&text("mask")?, rule)),
-            Kernel::Pseudonymize(p) => Arc::new(p.pseudonymize(&text("pseudonymize")?)),
-            Kernel::Encrypt(ff1) => {
-                ff1.apply(values, encrypt::Direction::Encrypt).map_err(|r| TransformError::Values {
-                    column: column.to_string(),
-                    action: "encrypt",
-                    rows: r.rows.iter().map(|&i| i as u64).collect(),
-                    count: r.count,
-                    problem: r.problem.to_string(),
-                })?
-            }
-            Kernel::Recoded => return Err(TransformError::NotRowLocal { column: column.to_string() }),
-            Kernel::Noise { calibrated, master } => {
-                let mut rng = crate::dp::mechanism::CellRng::new(master, column, origin.file);
-                crate::dp::mechanism::add_noise(calibrated, values, &mut rng, origin.rows)
-                    .ok_or_else(|| TransformError::NoText { column: column.to_string(), action: "noise" })?
-            }
-            Kernel::Shift { shifter, by } => {
-                let subjects = to_text(batch.column(*by))
-                    .ok_or_else(|| TransformError::NoText { column: column.to_string(), action: "shift" })?;
-                shifter.shift(values, &subjects).map_err(|e| match e {
-                    shift::ShiftError::Type => TransformError::NoText { column: column.to_string(), action: "shift" },
-                    shift::ShiftError::Overflow(rows) => TransformError::Values {
-                        column: column.to_string(),
-                        action: "shift",
-                        count: rows.len(),
-                        rows: rows.iter().take(encrypt::ROWS_REPORTED).map(|&i| i as u64).collect(),
-                        problem: "the shifted date does not fit the column's type".into(),
-                    },
-                })?
-            }
-        })
+        (crate::actions::kernel_definition(self).apply)(self, &Input { column, values, batch, rows })
+    }
+}
+
+/// What a kernel transforms: one column of one batch.
+pub struct Input<'a> {
+    pub column: &'a str,
+    pub values: &'a ArrayRef,
+    /// The batch's other input columns (`shift` reads its subject column).
+    pub batch: &'a RecordBatch,
+    /// The identities of the batch's rows (per-row noise is derived from them).
+    pub rows: &'a crate::io::Rows<'a>,
+}
+
+impl Input<'_> {
+    /// The column's canonical text, for kernels that work on text.
+    ///
+    /// # Errors
+    /// [`TransformError::NoText`] naming `action`.
+    pub fn text(&self, action: &'static str) -> Result<StringArray, TransformError> {
+        to_text(self.values).ok_or_else(|| TransformError::NoText { column: self.column.to_string(), action })
+    }
+
+    /// [`TransformError::NoText`] for this column and `action`.
+    pub fn no_text(&self, action: &'static str) -> TransformError {
+        TransformError::NoText { column: self.column.to_string(), action }
     }
 }
 
