@@ -2,7 +2,7 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
@@ -10,13 +10,14 @@ use crate::job::*;
 use crate::plan::DropReason;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
-use crate::transform::{Input, Kernel, TransformError};
+use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition = Definition {
+pub(crate) static DEFINITION: Definition = Definition {
     name: "drop",
+    needs_key: false,
     parse,
     compile,
     accepts,

@@ -2,7 +2,7 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{CheckContext, Compiled, Context, Definition};
+use super::{CheckContext, Compiled, Context, Definition, Kernel};
 use crate::job::Issue;
 use crate::job::check::Kind;
 use crate::job::check::issue;
@@ -12,7 +12,6 @@ use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
-use crate::transform::Kernel;
 use crate::transform::encrypt::Alphabet;
 use crate::transform::encrypt::Direction;
 use crate::transform::encrypt::Ff1;
@@ -21,8 +20,26 @@ use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "encrypt", parse, compile, accepts, check, reason, describe: super::plain, output_type, apply };
+/// `encrypt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encrypt {
+    pub method: EncryptMethod,
+    pub alphabet: Vec<char>,
+    pub domain: String,
+}
+
+pub(crate) static DEFINITION: Definition = Definition {
+    name: "encrypt",
+    needs_key: true,
+    parse,
+    compile,
+    accepts,
+    check,
+    reason,
+    describe: super::plain,
+    output_type,
+    apply,
+};
 
 /// `action: encrypt`.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -2,7 +2,7 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
@@ -10,15 +10,24 @@ use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::{ColumnSummary, RunSummary};
-use crate::transform::Kernel;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-pub(crate) const DEFINITION: Definition = Definition {
+/// `generalize`.
+#[derive(Debug, Clone)]
+pub struct Generalize {
+    /// `None`: only the original value and `*`.
+    pub hierarchy: Option<Hierarchy>,
+    /// A pinned level; `None` lets the search choose.
+    pub level: Option<u32>,
+}
+
+pub(crate) static DEFINITION: Definition = Definition {
     name: "generalize",
+    needs_key: false,
     parse,
     compile,
     accepts,

@@ -2,22 +2,22 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
-use crate::transform::Kernel;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition = Definition {
+pub(crate) static DEFINITION: Definition = Definition {
     name: "mask",
+    needs_key: false,
     parse,
     compile,
     accepts,

@@ -1,7 +1,10 @@
 //! One module per action: everything that defines it (its options, how they are read and
 //! checked, the column types it takes, its kernel, and how the summary, lineage and report
-//! describe it) lives in its file. [`REGISTRY`] lists them; the job file's `action:` is looked up
-//! there and nowhere else.
+//! describe it) lives in its file. This module is the registry: `REGISTRY` lists the
+//! definitions (the job file's `action:` is looked up there and nowhere else), and [`Action`]
+//! (the parsed options) and [`Kernel`] (the compiled column transformation) have one variant per
+//! action, each mapped to its definition. Adding an action means one new file and its entries
+//! here.
 
 pub mod drop;
 pub mod encrypt;
@@ -13,15 +16,88 @@ pub mod pseudonymize;
 pub mod redact;
 pub mod shift;
 
-use crate::job::Action;
 use crate::job::Issue;
 use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::keys::Key;
 use crate::plan::{DropReason, PlanError};
-use crate::transform::Kernel;
+use crate::transform::{Input, TransformError};
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType, Schema};
+
+/// What happens to a column.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Keep { sensitive: bool },
+    Drop,
+    Redact { with: Option<String> },
+    Mask(crate::transform::mask::Mask),
+    Pseudonymize(pseudonymize::Pseudonymize),
+    Encrypt(encrypt::Encrypt),
+    Shift(shift::Shift),
+    Generalize(generalize::Generalize),
+    Noise(crate::dp::mechanism::Noise),
+}
+
+impl Action {
+    /// The action's name as the job file spells it (its definition's, see [`crate::actions`]).
+    pub fn name(&self) -> &'static str {
+        crate::actions::definition(self).name
+    }
+
+    /// Whether the action needs the job's key.
+    pub fn needs_key(&self) -> bool {
+        definition(self).needs_key
+    }
+}
+
+/// A column transformation, compiled from an action with its key material.
+#[derive(Clone)]
+pub enum Kernel {
+    Keep,
+    Redact {
+        with: Option<String>,
+    },
+    Mask(crate::transform::mask::Mask),
+    Pseudonymize(crate::transform::pseudonymize::Pseudonymizer),
+    Encrypt(Box<crate::transform::encrypt::Ff1>),
+    /// Shifts dates by the subject in input column `by`.
+    Shift {
+        shifter: crate::transform::shift::Shifter,
+        by: usize,
+    },
+    /// A quasi-identifier: the runner fills it from the dataset-wide recoding.
+    Recoded,
+    /// Differentially private noise; `master` keys the per-batch generators.
+    Noise {
+        calibrated: std::sync::Arc<crate::dp::mechanism::Calibrated>,
+        master: [u8; 32],
+    },
+}
+
+impl Kernel {
+    /// The output type for an input type (see each action's `output_type`).
+    pub fn output_type(&self, input: &DataType) -> DataType {
+        (crate::actions::kernel_definition(self).output_type)(self, input)
+    }
+
+    /// Transforms one column of one batch; `batch` holds the row's other input columns, `rows`
+    /// the identities of its rows (see each action's `apply`).
+    ///
+    /// # Errors
+    /// [`TransformError`] when the column has no text form for a text kernel, or values the
+    /// kernel cannot take (too short for FF1, dates shifted out of range).
+    pub fn apply(
+        &self,
+        column: &str,
+        values: &ArrayRef,
+        batch: &RecordBatch,
+        rows: &crate::io::Rows<'_>,
+    ) -> Result<ArrayRef, TransformError> {
+        (crate::actions::kernel_definition(self).apply)(self, &Input { column, values, batch, rows })
+    }
+}
 
 /// Reads a column's options (its mapping without `action`) into the job's model, reporting
 /// problems to the parser.
@@ -31,6 +107,8 @@ pub(crate) type ParseFn = fn(&mut Parser<'_>, &str, serde_json::Value, &KeyPath)
 pub(crate) struct Definition {
     /// The action's name in job files.
     pub name: &'static str,
+    /// Whether it needs the job's key.
+    pub needs_key: bool,
     pub parse: ParseFn,
     /// The kernel and summary detail of a column with this action.
     pub compile: fn(&Action, &Context<'_>) -> Result<Compiled, PlanError>,
@@ -50,21 +128,21 @@ pub(crate) struct Definition {
 }
 
 /// Every action, in the order the documentation lists them.
-pub(crate) const REGISTRY: &[Definition] = &[
-    keep::DEFINITION,
-    drop::DEFINITION,
-    redact::DEFINITION,
-    mask::DEFINITION,
-    pseudonymize::DEFINITION,
-    encrypt::DEFINITION,
-    shift::DEFINITION,
-    generalize::DEFINITION,
-    noise::DEFINITION,
+pub(crate) static REGISTRY: &[&Definition] = &[
+    &keep::DEFINITION,
+    &drop::DEFINITION,
+    &redact::DEFINITION,
+    &mask::DEFINITION,
+    &pseudonymize::DEFINITION,
+    &encrypt::DEFINITION,
+    &shift::DEFINITION,
+    &generalize::DEFINITION,
+    &noise::DEFINITION,
 ];
 
 /// The action called `name` in job files.
 pub(crate) fn find(name: &str) -> Option<&'static Definition> {
-    REGISTRY.iter().find(|d| d.name == name)
+    REGISTRY.iter().copied().find(|d| d.name == name)
 }
 
 /// The names of every action.
@@ -199,5 +277,45 @@ pub(crate) fn kernel_definition(kernel: &Kernel) -> &'static Definition {
         Kernel::Shift { .. } => &shift::DEFINITION,
         Kernel::Recoded => &generalize::DEFINITION,
         Kernel::Noise { .. } => &noise::DEFINITION,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every action is found by its own name, names are unique, each parsed action maps back to
+    /// the definition that parsed it, and the README documents each one.
+    #[test]
+    fn the_registry_is_consistent_and_documented() {
+        let names = names();
+        let unique: std::collections::HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let mut columns = String::new();
+        for &definition in REGISTRY {
+            assert!(std::ptr::eq(find(definition.name).unwrap(), definition));
+            assert!(readme.contains(&format!("`{}`", definition.name)), "README lacks `{}`", definition.name);
+            let options = match definition.name {
+                "mask" => "{ action: mask, keep_last: 2 }".to_string(),
+                "shift" => "{ action: shift, by: id, max_days: 5 }".to_string(),
+                "noise" => "{ action: noise, epsilon: 1, bounds: [0, 10] }".to_string(),
+                "generalize" => "{ action: generalize, level: 1 }".to_string(),
+                name => name.to_string(),
+            };
+            columns.push_str(&format!("  c_{}: {options}\n", definition.name));
+        }
+        let text = format!(
+            "version: 1\nname: t\ninput: {{ path: in.csv }}\nsecrets: {{ pseudonym_key: {{ env: K }} }}\n\
+             columns:\n  id: keep\n{columns}privacy: {{ budget: {{ ledger: b.json, dataset: d, epsilon: 5 }} }}\n\
+             output: {{ path: out.csv }}\n"
+        );
+        let job = crate::job::from_text(&text, crate::job::Syntax::Yaml, std::path::Path::new("/t")).unwrap();
+        for &definition in REGISTRY {
+            let column = job.column(&format!("c_{}", definition.name)).unwrap();
+            assert!(std::ptr::eq(super::definition(&column.action), definition), "{}", definition.name);
+            assert_eq!(column.action.name(), definition.name);
+            assert_eq!(column.action.needs_key(), definition.needs_key);
+        }
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{CheckContext, Compiled, Context, Definition};
+use super::{CheckContext, Compiled, Context, Definition, Kernel};
 use crate::dp::mechanism::Calibrated;
 use crate::dp::mechanism::ValueKind;
 use crate::dp::mechanism::{CellRng, add_noise};
@@ -15,15 +15,24 @@ use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::{ColumnSummary, RunSummary};
-use crate::transform::Kernel;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "noise", parse, compile, accepts, check, reason, describe, output_type, apply };
+pub(crate) static DEFINITION: Definition = Definition {
+    name: "noise",
+    needs_key: false,
+    parse,
+    compile,
+    accepts,
+    check,
+    reason,
+    describe,
+    output_type,
+    apply,
+};
 
 /// `action: noise`.
 #[derive(Debug, Clone, Deserialize)]

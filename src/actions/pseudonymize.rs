@@ -2,7 +2,7 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{Compiled, Context, Definition};
+use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
 use crate::job::config::*;
 use crate::job::issues::KeyPath;
@@ -10,7 +10,6 @@ use crate::job::parse::Parser;
 use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
-use crate::transform::Kernel;
 use crate::transform::pseudonymize::Pseudonymizer;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
@@ -18,8 +17,21 @@ use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
-pub(crate) const DEFINITION: Definition = Definition {
+/// `pseudonymize`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pseudonymize {
+    pub method: PseudonymMethod,
+    pub domain: String,
+    /// Hex characters, 16 to 64.
+    pub length: usize,
+    pub keep_domain: bool,
+    /// Stop the run if two distinct values get the same token.
+    pub unique: bool,
+}
+
+pub(crate) static DEFINITION: Definition = Definition {
     name: "pseudonymize",
+    needs_key: true,
     parse,
     compile,
     accepts,

@@ -2,7 +2,7 @@
 //!
 //! Its options and how they are read from a job file.
 
-use super::{CheckContext, Compiled, Context, Definition};
+use super::{CheckContext, Compiled, Context, Definition, Kernel};
 use crate::job::Issue;
 use crate::job::check::Kind;
 use crate::job::check::issue;
@@ -12,7 +12,6 @@ use crate::job::*;
 use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::text::to_text;
-use crate::transform::Kernel;
 use crate::transform::encrypt::ROWS_REPORTED;
 use crate::transform::shift::ShiftError;
 use crate::transform::shift::Shifter;
@@ -21,8 +20,27 @@ use arrow::array::ArrayRef;
 use arrow::datatypes::DataType;
 use serde::Deserialize;
 
-pub(crate) const DEFINITION: Definition =
-    Definition { name: "shift", parse, compile, accepts, check, reason, describe: super::plain, output_type, apply };
+/// `shift`: every date of one subject moves by the same secret number of days.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shift {
+    /// The column that identifies the subject.
+    pub by: String,
+    /// Shifts are drawn uniformly from `-max_days..=max_days`.
+    pub max_days: u32,
+}
+
+pub(crate) static DEFINITION: Definition = Definition {
+    name: "shift",
+    needs_key: true,
+    parse,
+    compile,
+    accepts,
+    check,
+    reason,
+    describe: super::plain,
+    output_type,
+    apply,
+};
 
 /// `action: shift`.
 #[derive(Debug, Clone, Deserialize)]

@@ -2,8 +2,7 @@
 //! folder. Built by `super::parse`; nothing here refers to the input's schema yet.
 
 use super::config::{
-    Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, EncryptMethod, Metric, PseudonymMethod,
-    SuppressedRows, UnlistedColumns,
+    Algorithm, ColumnType, DataFormat, DateLevel, DiversityVariant, Metric, SuppressedRows, UnlistedColumns,
 };
 pub use crate::dp::Bounds;
 pub use crate::dp::Delta;
@@ -34,6 +33,11 @@ pub enum KeySource {
     Env(String),
     File(PathBuf),
 }
+pub use crate::actions::Action;
+pub use crate::actions::encrypt::Encrypt;
+pub use crate::actions::generalize::Generalize;
+pub use crate::actions::pseudonymize::Pseudonymize;
+pub use crate::actions::shift::Shift;
 
 /// The validated job.
 #[derive(Debug, Clone)]
@@ -114,70 +118,6 @@ pub struct Exclusion {
 pub struct ColumnSpec {
     pub name: String,
     pub action: Action,
-}
-
-/// What happens to a column.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Keep { sensitive: bool },
-    Drop,
-    Redact { with: Option<String> },
-    Mask(Mask),
-    Pseudonymize(Pseudonymize),
-    Encrypt(Encrypt),
-    Shift(Shift),
-    Generalize(Generalize),
-    Noise(Noise),
-}
-
-impl Action {
-    /// The action's name as the job file spells it (its definition's, see [`crate::actions`]).
-    pub fn name(&self) -> &'static str {
-        crate::actions::definition(self).name
-    }
-
-    /// Whether the action needs the job's key.
-    pub fn needs_key(&self) -> bool {
-        matches!(self, Action::Pseudonymize(_) | Action::Encrypt(_) | Action::Shift(_))
-    }
-}
-
-/// `pseudonymize`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pseudonymize {
-    pub method: PseudonymMethod,
-    pub domain: String,
-    /// Hex characters, 16 to 64.
-    pub length: usize,
-    pub keep_domain: bool,
-    /// Stop the run if two distinct values get the same token.
-    pub unique: bool,
-}
-
-/// `shift`: every date of one subject moves by the same secret number of days.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shift {
-    /// The column that identifies the subject.
-    pub by: String,
-    /// Shifts are drawn uniformly from `-max_days..=max_days`.
-    pub max_days: u32,
-}
-
-/// `encrypt`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encrypt {
-    pub method: EncryptMethod,
-    pub alphabet: Vec<char>,
-    pub domain: String,
-}
-
-/// `generalize`.
-#[derive(Debug, Clone)]
-pub struct Generalize {
-    /// `None`: only the original value and `*`.
-    pub hierarchy: Option<Hierarchy>,
-    /// A pinned level; `None` lets the search choose.
-    pub level: Option<u32>,
 }
 
 /// A generalization hierarchy; every one ends with the fully suppressed level `*`.

@@ -8,35 +8,9 @@ pub mod pseudonymize;
 pub mod shift;
 pub mod unique;
 
+pub use crate::actions::Kernel;
 use crate::text::to_text;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::DataType;
-use mask::Mask;
-use std::sync::Arc;
-
-/// A column transformation, compiled from an action with its key material.
-#[derive(Clone)]
-pub enum Kernel {
-    Keep,
-    Redact {
-        with: Option<String>,
-    },
-    Mask(Mask),
-    Pseudonymize(pseudonymize::Pseudonymizer),
-    Encrypt(Box<encrypt::Ff1>),
-    /// Shifts dates by the subject in input column `by`.
-    Shift {
-        shifter: shift::Shifter,
-        by: usize,
-    },
-    /// A quasi-identifier: the runner fills it from the dataset-wide recoding.
-    Recoded,
-    /// Differentially private noise; `master` keys the per-batch generators.
-    Noise {
-        calibrated: Arc<crate::dp::mechanism::Calibrated>,
-        master: [u8; 32],
-    },
-}
 
 /// A column's values could not be transformed. Row numbers are batch-local indices of the
 /// rows given to the kernel until the runner turns them into input row numbers.
@@ -59,29 +33,6 @@ fn rows_text(rows: &[u64]) -> String {
     match list.len() {
         1 => format!("in row {}", list[0]),
         _ => format!("in rows {}", list.join(", ")),
-    }
-}
-
-impl Kernel {
-    /// The output type for an input type (see each action's `output_type`).
-    pub fn output_type(&self, input: &DataType) -> DataType {
-        (crate::actions::kernel_definition(self).output_type)(self, input)
-    }
-
-    /// Transforms one column of one batch; `batch` holds the row's other input columns, `rows`
-    /// the identities of its rows (see each action's `apply`).
-    ///
-    /// # Errors
-    /// [`TransformError`] when the column has no text form for a text kernel, or values the
-    /// kernel cannot take (too short for FF1, dates shifted out of range).
-    pub fn apply(
-        &self,
-        column: &str,
-        values: &ArrayRef,
-        batch: &RecordBatch,
-        rows: &crate::io::Rows<'_>,
-    ) -> Result<ArrayRef, TransformError> {
-        (crate::actions::kernel_definition(self).apply)(self, &Input { column, values, batch, rows })
     }
 }
 
