@@ -131,8 +131,12 @@ pub struct Release {
     pub summary: ReleaseSummary,
 }
 
-/// Checks `unique: true` columns over every batch of a run (feed it every [`Applied`]).
-#[derive(Debug, Default)]
+/// Checks `unique: true` columns over every batch of a run (feed it every [`Applied`]). A
+/// driver that applies partitions on several machines makes one check per partition and merges
+/// them on the coordinator ([`UniqueCheck::merge`], bytes with [`UniqueCheck::to_bytes`]) before
+/// it makes the outputs visible: the fingerprints are taken where the tokens are computed, so the
+/// census pass does not compute every token twice.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UniqueCheck {
     /// (column, token length, tokens seen).
     columns: Vec<(String, usize, UniqueTokens)>,
@@ -246,6 +250,41 @@ fn check_form(format: &str, expected: &str, version: u32) -> Result<(), RunError
 }
 
 impl UniqueCheck {
+    /// Adds another part's check (same job).
+    ///
+    /// # Errors
+    /// [`RunError::NotUniqueAcrossParts`] when two parts share a token, or the checks are of other
+    /// columns.
+    pub fn merge(&mut self, other: UniqueCheck) -> Result<(), RunError> {
+        let same = self.columns.len() == other.columns.len()
+            && self.columns.iter().zip(&other.columns).all(|(a, b)| a.0 == b.0 && a.1 == b.1);
+        if !same {
+            return Err(bytes_error("cannot merge unique checks", "they are of other columns"));
+        }
+        for ((column, _, mine), (_, _, theirs)) in self.columns.iter_mut().zip(other.columns) {
+            if let Err(conflict) = mine.merge(theirs) {
+                return Err(RunError::NotUniqueAcrossParts {
+                    column: column.clone(),
+                    repeated: matches!(conflict, Conflict::RepeatedValue { .. }),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The check as bytes (JSON of fingerprints: no value, no token).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// A check from [`UniqueCheck::to_bytes`].
+    ///
+    /// # Errors
+    /// Not such bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RunError> {
+        serde_json::from_slice(bytes).map_err(|e| bytes_error("not a unique check", e))
+    }
+
     /// Adds one applied batch's tokens.
     ///
     /// # Errors

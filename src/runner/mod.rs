@@ -112,6 +112,11 @@ pub enum RunError {
     )]
     NotUnique { column: String, row: u64, repeated: bool, length: usize },
     #[error(
+        "column `{column}` has `unique: true`, but {} in two parts of the input",
+        if *repeated { "its input repeats a value" } else { "two different values got the same token" }
+    )]
+    NotUniqueAcrossParts { column: String, repeated: bool },
+    #[error(
         "the outputs were complete but could not be made visible; nothing new is visible{}",
         if *spent { " (the privacy spending stays recorded as spent)" } else { "" }
     )]

@@ -45,10 +45,25 @@ pub enum Conflict {
     Collision { row: usize },
 }
 
-/// The tokens seen so far in one column.
-#[derive(Debug, Default)]
+/// The tokens seen so far in one column. Serialized as its fingerprints in token order.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Vec<(u128, u64)>", from = "Vec<(u128, u64)>")]
 pub struct UniqueTokens {
     seen: HashMap<u128, u64>,
+}
+
+impl From<UniqueTokens> for Vec<(u128, u64)> {
+    fn from(tokens: UniqueTokens) -> Self {
+        let mut seen: Vec<(u128, u64)> = tokens.seen.into_iter().collect();
+        seen.sort_unstable();
+        seen
+    }
+}
+
+impl From<Vec<(u128, u64)>> for UniqueTokens {
+    fn from(seen: Vec<(u128, u64)>) -> Self {
+        Self { seen: seen.into_iter().collect() }
+    }
 }
 
 impl UniqueTokens {
@@ -66,6 +81,24 @@ impl UniqueTokens {
                 });
             }
             self.seen.insert(f.token, f.input);
+        }
+        Ok(())
+    }
+
+    /// Adds the tokens another part of the input saw (another partition's check). The conflict's
+    /// `row` is 0: the two rows are in different parts.
+    ///
+    /// # Errors
+    /// The first [`Conflict`] between the parts.
+    pub fn merge(&mut self, other: UniqueTokens) -> Result<(), Conflict> {
+        let mut theirs: Vec<(u128, u64)> = other.into();
+        theirs.sort_unstable();
+        for (token, input) in theirs {
+            match self.seen.insert(token, input) {
+                Some(mine) if mine == input => return Err(Conflict::RepeatedValue { row: 0 }),
+                Some(_) => return Err(Conflict::Collision { row: 0 }),
+                None => {}
+            }
         }
         Ok(())
     }
@@ -89,5 +122,19 @@ mod tests {
         let input = StringArray::from(vec!["a", "b"]);
         let tokens = StringArray::from(vec!["same", "same"]);
         assert_eq!(seen.add(&fingerprints(&input, &tokens)), Err(Conflict::Collision { row: 1 }));
+    }
+
+    /// Checks of separate parts merge (through their bytes) and find what one check would.
+    #[test]
+    fn parts_merge_and_find_conflicts_between_them() {
+        let part = |values: &[&str], tokens: &[&str]| {
+            let mut seen = UniqueTokens::default();
+            seen.add(&fingerprints(&StringArray::from(values.to_vec()), &StringArray::from(tokens.to_vec()))).unwrap();
+            serde_json::from_slice::<UniqueTokens>(&serde_json::to_vec(&seen).unwrap()).unwrap()
+        };
+        let mut merged = part(&["a", "b"], &["t1", "t2"]);
+        assert_eq!(merged.merge(part(&["c"], &["t3"])), Ok(()));
+        assert_eq!(merged.clone().merge(part(&["a"], &["t1"])), Err(Conflict::RepeatedValue { row: 0 }));
+        assert_eq!(merged.merge(part(&["d"], &["t2"])), Err(Conflict::Collision { row: 0 }));
     }
 }

@@ -272,3 +272,42 @@ fn tampered_or_foreign_decisions_are_refused() {
     let message = tampered(&|v| *v.pointer_mut("/job_blake3").unwrap() = "0".repeat(64).into());
     assert!(message.contains("another job"), "{message}");
 }
+
+/// `unique: true` holds across partitions: each executor checks its own tokens, the coordinator
+/// merges the checks (as bytes); a row repeated in two partitions is caught there.
+#[test]
+fn unique_tokens_are_checked_across_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = customers_job(dir.path()).replace(
+        "customer_id: { action: pseudonymize, domain: customer }",
+        "customer_id: { action: pseudonymize, domain: customer, unique: true }",
+    );
+    let job_path = write_job(dir.path(), "job.yaml", &text);
+    let job = anonymize::job::load(&job_path).unwrap();
+    let source = anonymize::plan::bind(&job).unwrap().source;
+    let engine = Engine::new(&job, &source.schema(), Some(5)).unwrap();
+    let batches: Vec<RecordBatch> = source.batches().map(|b| b.unwrap()).collect();
+    let all = arrow::compute::concat_batches(&source.schema(), &batches).unwrap();
+    let mut census = engine.census_of(&all).unwrap();
+    let decisions = engine.decide(&mut census).unwrap();
+    let parts: Vec<(RecordBatch, RowIds)> = shuffled_partitions(all.num_rows(), 9)
+        .into_iter()
+        .map(|rows| {
+            let batch = arrow::compute::take_record_batch(&all, &UInt32Array::from(rows.clone())).unwrap();
+            (batch, RowIds { file: 0, rows: rows.into_iter().map(u64::from).collect() })
+        })
+        .collect();
+    let check_of = |(batch, ids): &(RecordBatch, RowIds)| {
+        let mut check = engine.unique_check();
+        check.add(&engine.apply(&decisions, batch, ids.as_rows()).unwrap()).unwrap();
+        check.to_bytes()
+    };
+    let sent: Vec<Vec<u8>> = parts.iter().map(check_of).collect();
+    let mut merged = engine.unique_check();
+    for bytes in &sent {
+        merged.merge(anonymize::engine::UniqueCheck::from_bytes(bytes).unwrap()).unwrap();
+    }
+    // The first partition applied a second time (a retried task whose first output was kept).
+    let error = merged.merge(anonymize::engine::UniqueCheck::from_bytes(&sent[0]).unwrap()).unwrap_err();
+    assert!(error.to_string().contains("repeats a value in two parts"), "{error}");
+}
