@@ -1,9 +1,9 @@
 //! `drop`: the column is left out of the output.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{Compiled, Context, Definition, Kernel};
-use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -20,7 +20,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     needs_key: false,
     parse,
     compile,
-    accepts,
+    accepts: super::any_kind,
     check: super::no_checks,
     reason,
     describe: super::plain,
@@ -43,11 +43,6 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
         return Err(super::not_this(context, "drop"));
     };
     Ok(Compiled { kernel: None, detail: String::new(), dropped: Some(DropReason::Action) })
-}
-
-/// The kinds of column it takes (`None`: any).
-fn accepts(_: &Action) -> Option<&'static [Kind]> {
-    None
 }
 
 /// Why a column gets this action, in plain words, for the report.

@@ -1,6 +1,7 @@
 //! `encrypt`: format-preserving encryption (FF1): reversible by key holders, same length and alphabet.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{CheckContext, Compiled, Context, Definition, Kernel};
 use crate::job::Issue;

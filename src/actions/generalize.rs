@@ -1,6 +1,7 @@
 //! `generalize`: values become coarser along a hierarchy, to the level the k-anonymity search (or Mondrian, or the job) chooses.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
@@ -12,7 +13,6 @@ use crate::plan::PlanError;
 use crate::record::{ColumnSummary, RunSummary};
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
-use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     check: super::no_checks,
     reason,
     describe,
-    output_type,
+    output_type: super::text_type,
     apply,
 };
 
@@ -275,11 +275,6 @@ fn describe(_: &Action, column: &ColumnSummary, summary: &RunSummary) -> String 
         Some((level, max)) => format!("generalize to level {level} of {max}{detail}"),
         None => format!("generalize per equivalence class (Mondrian){detail}"),
     }
-}
-
-/// The output is text.
-fn output_type(_: &Kernel, _: &DataType) -> DataType {
-    DataType::Utf8
 }
 
 /// Never row by row: the dataset-wide recoding fills the column ([`crate::engine`]).

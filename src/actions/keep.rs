@@ -1,9 +1,9 @@
 //! `keep`: the value is written unchanged (a sensitive column is protected by l-diversity and t-closeness).
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{Compiled, Context, Definition, Kernel};
-use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -11,7 +11,6 @@ use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
-use arrow::datatypes::DataType;
 use serde::Deserialize;
 
 pub(crate) static DEFINITION: Definition = Definition {
@@ -19,11 +18,11 @@ pub(crate) static DEFINITION: Definition = Definition {
     needs_key: false,
     parse,
     compile,
-    accepts,
+    accepts: super::any_kind,
     check: super::no_checks,
     reason,
     describe: super::plain,
-    output_type,
+    output_type: super::same_type,
     apply,
 };
 
@@ -49,11 +48,6 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     Ok(Compiled { kernel: Some(Kernel::Keep), detail, dropped: None })
 }
 
-/// The kinds of column it takes (`None`: any).
-fn accepts(_: &Action) -> Option<&'static [Kind]> {
-    None
-}
-
 /// Why a column gets this action, in plain words, for the report.
 fn reason(action: &Action, job: &Job, _summary: &RunSummary) -> String {
     match action {
@@ -67,11 +61,6 @@ fn reason(action: &Action, job: &Job, _summary: &RunSummary) -> String {
         Action::Keep { sensitive: false } => "Not identifying, as the job declares: kept unchanged.".into(),
         _ => String::new(),
     }
-}
-
-/// The output keeps the input's type.
-fn output_type(_: &Kernel, input: &DataType) -> DataType {
-    input.clone()
 }
 
 /// The values as they are.

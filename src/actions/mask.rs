@@ -1,6 +1,7 @@
 //! `mask`: characters are replaced, keeping a given number at the start and the end.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
@@ -11,7 +12,6 @@ use crate::plan::PlanError;
 use crate::record::RunSummary;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
-use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     check: super::no_checks,
     reason,
     describe: super::plain,
-    output_type,
+    output_type: super::text_type,
     apply,
 };
 
@@ -84,11 +84,6 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         ),
         _ => String::new(),
     }
-}
-
-/// The output is text.
-fn output_type(_: &Kernel, _: &DataType) -> DataType {
-    DataType::Utf8
 }
 
 /// The masked text of every value.

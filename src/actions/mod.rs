@@ -222,6 +222,21 @@ pub(crate) struct CheckContext<'a> {
     pub missing: &'a dyn Fn(KeyPath, &str, &str) -> Issue,
 }
 
+/// For actions that take any column kind.
+fn any_kind(_: &Action) -> Option<&'static [Kind]> {
+    None
+}
+
+/// For kernels whose output keeps the input's type.
+fn same_type(_: &Kernel, input: &DataType) -> DataType {
+    input.clone()
+}
+
+/// For kernels that write text.
+fn text_type(_: &Kernel, _: &DataType) -> DataType {
+    DataType::Utf8
+}
+
 /// For actions whose column kind is all there is to check.
 fn no_checks(_: &Action, _: &CheckContext<'_>) -> Vec<Issue> {
     Vec::new()

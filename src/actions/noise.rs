@@ -1,6 +1,7 @@
 //! `noise`: calibrated differentially private noise on each value, within clamping bounds.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{CheckContext, Compiled, Context, Definition, Kernel};
 use crate::dp::mechanism::Calibrated;
@@ -30,7 +31,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     check,
     reason,
     describe,
-    output_type,
+    output_type: super::same_type,
     apply,
 };
 
@@ -206,11 +207,6 @@ fn describe(_: &Action, column: &ColumnSummary, summary: &RunSummary) -> String 
         .to_lowercase(),
         None => format!("noise{}", super::detail_suffix(column)),
     }
-}
-
-/// The output keeps the input's type.
-fn output_type(_: &Kernel, input: &DataType) -> DataType {
-    input.clone()
 }
 
 /// Every value with its noise, drawn from the generator of its row (file, row index).

@@ -1,6 +1,7 @@
 //! `pseudonymize`: a keyed token per value (the same value, key and domain always give the same token).
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{Compiled, Context, Definition, Kernel};
 use crate::job::check::Kind;
@@ -13,7 +14,6 @@ use crate::record::RunSummary;
 use crate::transform::pseudonymize::Pseudonymizer;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
-use arrow::datatypes::DataType;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     check: super::no_checks,
     reason,
     describe: super::plain,
-    output_type,
+    output_type: super::text_type,
     apply,
 };
 
@@ -122,11 +122,6 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         ),
         _ => String::new(),
     }
-}
-
-/// The output is text.
-fn output_type(_: &Kernel, _: &DataType) -> DataType {
-    DataType::Utf8
 }
 
 /// The token of every value.

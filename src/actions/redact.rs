@@ -1,9 +1,9 @@
 //! `redact`: every value becomes null, or one constant.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{Compiled, Context, Definition, Kernel};
-use crate::job::check::Kind;
 use crate::job::issues::KeyPath;
 use crate::job::parse::Parser;
 use crate::job::*;
@@ -20,7 +20,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     needs_key: false,
     parse,
     compile,
-    accepts,
+    accepts: super::any_kind,
     check: super::no_checks,
     reason,
     describe: super::plain,
@@ -47,11 +47,6 @@ pub(crate) fn compile(action: &Action, context: &Context<'_>) -> Result<Compiled
     };
     let detail = if with.is_some() { "replaced by a constant" } else { "set to null" };
     Ok(Compiled { kernel: Some(Kernel::Redact { with: with.clone() }), detail: detail.into(), dropped: None })
-}
-
-/// The kinds of column it takes (`None`: any).
-fn accepts(_: &Action) -> Option<&'static [Kind]> {
-    None
 }
 
 /// Why a column gets this action, in plain words, for the report.

@@ -1,6 +1,7 @@
 //! `shift`: dates move by a keyed number of days per subject, so intervals within a subject stay.
 //!
-//! Its options and how they are read from a job file.
+//! Everything that defines it: its options and how they are read, the column kinds it takes,
+//! its kernel, and how the summary, lineage and report describe it.
 
 use super::{CheckContext, Compiled, Context, Definition, Kernel};
 use crate::job::Issue;
@@ -17,7 +18,6 @@ use crate::transform::shift::ShiftError;
 use crate::transform::shift::Shifter;
 use crate::transform::{Input, TransformError};
 use arrow::array::ArrayRef;
-use arrow::datatypes::DataType;
 use serde::Deserialize;
 
 /// `shift`: every date of one subject moves by the same secret number of days.
@@ -38,7 +38,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     check,
     reason,
     describe: super::plain,
-    output_type,
+    output_type: super::same_type,
     apply,
 };
 
@@ -111,11 +111,6 @@ fn reason(action: &Action, _job: &Job, _summary: &RunSummary) -> String {
         ),
         _ => String::new(),
     }
-}
-
-/// The output keeps the input's type.
-fn output_type(_: &Kernel, input: &DataType) -> DataType {
-    input.clone()
 }
 
 /// Every date moved by its subject's shift.
