@@ -29,6 +29,7 @@ pub mod decrypt;
 pub mod dp;
 pub mod engine;
 pub mod files;
+pub mod identifiers;
 pub mod interrupt;
 pub mod io;
 pub mod job;

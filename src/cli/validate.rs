@@ -17,6 +17,9 @@ pub fn run(args: ValidateArgs) -> Result<(), Failure> {
     for path in &args.jobs {
         let outcome = anonymize::job::load(path).map_err(anyhow::Error::from).and_then(|job| {
             plan::bind(&job)?;
+            for warning in anonymize::identifiers::kept_identifiers(&job, None) {
+                eprintln!("warning: {}: {warning}", path.display());
+            }
             Ok(())
         });
         match outcome {

@@ -297,6 +297,13 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
     summary.consent_files = consent.files().iter().map(|p| p.display().to_string()).collect();
     let engine = Engine::from_parts(job, plan, consent, noise_master, key.as_ref());
+    if let Some(observer) = options.observer.as_deref() {
+        // Kept columns whose values look like direct identifiers (from the first batch).
+        let first = source.batches().next().transpose()?;
+        for warning in crate::identifiers::kept_identifiers(job, first.as_ref()) {
+            observer.warning(&warning);
+        }
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("anonymize-{i}"))

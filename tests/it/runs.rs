@@ -307,3 +307,48 @@ fn consent_excluded_rows_reach_no_statistic() {
     let count: f64 = rows[0][value].as_deref().unwrap().parse().unwrap();
     assert!((count - 4368.0).abs() < 1.0, "{count}");
 }
+
+/// A kept column that looks like a direct identifier is warned about, by name in `validate` and
+/// by values in `run`, naming the column and the pattern, never a value.
+#[test]
+fn kept_columns_that_look_like_identifiers_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("in.csv"),
+        "id,contact,mobile_no,pan,note\n1,ann@x.test,+1 860 555 0101,4111 1111 1111 1111,blue\n\
+         2,bo@y.test,+1 860 555 0102,5500 0000 0000 0004,green\n",
+    )
+    .unwrap();
+    write_job(
+        dir.path(),
+        "job.yaml",
+        "version: 1\nname: ids\ninput: { path: in.csv, types: { mobile_no: string, pan: string } }\n\
+         columns:\n  id: keep\n  contact: keep\n  mobile_no: keep\n  pan: keep\n  note: keep\n\
+         output: { path: out.csv }\n",
+    );
+    let out = anonymize(dir.path(), &["validate", "job.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("column `mobile_no` is kept unchanged, but its name suggests a phone number"), "{text}");
+    assert!(text.contains("column `pan` is kept unchanged, but its name suggests a card number"), "{text}");
+    assert!(!text.contains("`contact`") && !text.contains("`note`"), "{text}");
+    let out = anonymize(dir.path(), &["run", "job.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("column `contact` is kept unchanged, but most of its values look like e-mail addresses"),
+        "{text}"
+    );
+    assert!(
+        text.contains("column `mobile_no` is kept unchanged, but most of its values look like phone numbers"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`pan` is kept unchanged, but most of its values look like card numbers (valid Luhn digit)"),
+        "{text}"
+    );
+    assert!(!text.contains("`note`") && !text.contains("`id`"), "{text}");
+    for value in ["ann@x.test", "bo@y.test", "555 0101", "4111", "5500"] {
+        assert!(!text.contains(value), "a value reached the warnings: {text}");
+    }
+}
