@@ -23,6 +23,9 @@ use std::time::Instant;
 /// Told how a run progresses, so that a driver can show it (the command line draws a progress
 /// bar; a notebook or Spark driver may log). Called from the run's own threads.
 pub trait RunObserver: Send + Sync {
+    /// The census pass begins (k-anonymity and aggregate releases need one; it is the only
+    /// other pass over the input).
+    fn census_started(&self) {}
     /// The output pass begins; `rows` is the input's row count when its format records it.
     fn output_started(&self, _rows: Option<u64>) {}
     /// `rows` more input rows went through the output pass.
@@ -313,6 +316,9 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     // The census pass, when k-anonymity or a release needs one: batch censuses merged in order.
     let mut census = engine.empty_census();
     if engine.needs_census() {
+        if let Some(observer) = options.observer.as_deref() {
+            observer.census_started();
+        }
         let mut merge = |part: Census| census.merge(part);
         pipeline::ordered(&source, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
     }

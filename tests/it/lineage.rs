@@ -877,3 +877,44 @@ fn a_library_run_records_its_lineage_report_and_failure() {
     let message = last["run"]["facets"]["errorMessage"]["message"].as_str().unwrap();
     assert_eq!(message, recorded::chain(&error));
 }
+
+/// A job with k-anonymity and an aggregate release reads its input twice (one census pass for
+/// both, one output pass), a row-local job once.
+#[test]
+fn a_run_makes_one_census_pass_at_most() {
+    use anonymize::runner::{RunObserver, RunOptions};
+    use std::sync::{Arc, Mutex};
+    #[derive(Default)]
+    struct Passes(Mutex<Vec<&'static str>>);
+    impl RunObserver for Passes {
+        fn census_started(&self) {
+            self.0.lock().unwrap().push("census");
+        }
+        fn output_started(&self, _: Option<u64>) {
+            self.0.lock().unwrap().push("output");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let with_k = format!(
+        "version: 1\nname: passes\ninput: {{ path: {} }}\nunlisted_columns: drop\n\
+         columns:\n  customer_id: keep\n  gender: generalize\n  city: generalize\n\
+         privacy:\n  k_anonymity: {{ k: 2, suppression_limit: 0.5 }}\n\
+         \x20 budget: {{ ledger: budget.json, dataset: customers, epsilon: 10, delta: 1.0e-5 }}\n\
+         aggregates:\n\
+         \x20 - {{ name: by_city, path: by_city.csv, privacy_unit: customer_id, group_by: [city], epsilon: 1.0,\n\
+         \x20     delta: 1.0e-6, measures: [count] }}\n\
+         output: {{ path: passes.csv, overwrite: true }}\n",
+        sample("customers.csv")
+    );
+    let main = main_job_text("main", "main.parquet");
+    for (name, text, expected) in
+        [("with_k.yaml", with_k, &["census", "output"][..]), ("main.yaml", main, &["output"][..])]
+    {
+        let path = write_job(dir.path(), name, &text);
+        let job = anonymize::job::load(&path).unwrap();
+        let passes = Arc::new(Passes::default());
+        let options = RunOptions { observer: Some(passes.clone()), seed: Some(1), ..RunOptions::default() };
+        drop(anonymize::runner::run(&job, &options).unwrap());
+        assert_eq!(*passes.0.lock().unwrap(), expected, "{name}");
+    }
+}
