@@ -164,6 +164,18 @@ impl crate::io::RowOrigin {
     }
 }
 
+/// Where bytes stopped making sense, without the parser's message, which may quote them (census
+/// and decisions hold input values).
+fn where_in(error: &serde_json::Error) -> String {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "not the expected content",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{kind} at line {}, column {}", error.line(), error.column())
+}
+
 fn bytes_error(what: &str, problem: impl std::fmt::Display) -> RunError {
     RunError::Engine(format!("{what}: {problem}"))
 }
@@ -210,7 +222,7 @@ impl Census {
     /// # Errors
     /// Not a census of this format version, or inconsistent.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RunError> {
-        let census: Census = serde_json::from_slice(bytes).map_err(|e| bytes_error("not a census", e))?;
+        let census: Census = serde_json::from_slice(bytes).map_err(|e| bytes_error("not a census", where_in(&e)))?;
         check_form(&census.format, "anonymize.census", census.version)?;
         Ok(census)
     }
@@ -233,7 +245,8 @@ impl Decisions {
     /// # Errors
     /// Not decisions of this format version.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RunError> {
-        let decisions: Decisions = serde_json::from_slice(bytes).map_err(|e| bytes_error("not decisions", e))?;
+        let decisions: Decisions =
+            serde_json::from_slice(bytes).map_err(|e| bytes_error("not decisions", where_in(&e)))?;
         check_form(&decisions.format, "anonymize.decisions", decisions.version)?;
         Ok(decisions)
     }
@@ -282,7 +295,7 @@ impl UniqueCheck {
     /// # Errors
     /// Not such bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, RunError> {
-        serde_json::from_slice(bytes).map_err(|e| bytes_error("not a unique check", e))
+        serde_json::from_slice(bytes).map_err(|e| bytes_error("not a unique check", where_in(&e)))
     }
 
     /// Adds one applied batch's tokens.

@@ -220,6 +220,15 @@ fn foreign_or_torn_census_bytes_are_refused() {
     let batch = source.batches().next().unwrap().unwrap();
     let bytes = engine.census_of(&batch).unwrap().to_bytes();
     assert!(Census::from_bytes(&bytes[..bytes.len() / 2]).is_err(), "a torn census was read");
+    // A census whose content is wrong is refused without quoting it (it holds input values).
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    let value = "Never-married";
+    assert!(text.contains(value));
+    // A value where a number belongs: the parser's own message would quote it.
+    let rows_read = text.split("\"rows_read\":").nth(1).unwrap().split(',').next().unwrap();
+    let wrong = text.replacen(&format!("\"rows_read\":{rows_read}"), &format!("\"rows_read\":\"{value}\""), 1);
+    let error = Census::from_bytes(wrong.as_bytes()).unwrap_err().to_string();
+    assert!(!error.contains(value) && error.contains("line 1"), "{error}");
     let text = String::from_utf8(bytes.clone()).unwrap();
     let forged = text.replacen("\"rows\":", "\"rows\":1", 1);
     assert!(Census::from_bytes(forged.as_bytes()).is_err(), "a census whose counts do not add up was read");
