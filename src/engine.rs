@@ -256,7 +256,8 @@ fn check_form(format: &str, expected: &str, version: u32) -> Result<(), RunError
     if format != expected || version != FORMAT_VERSION {
         return Err(bytes_error(
             &format!("not {expected} version {FORMAT_VERSION}"),
-            format_args!("found {format} version {version}"),
+            // The format's text comes from the bytes, which may hold anything: not echoed.
+            format_args!("found {} version {version}", if format == expected { "it in" } else { "another format," }),
         ));
     }
     Ok(())
@@ -535,9 +536,10 @@ impl Engine {
         };
         let input_row = |index: u64| number(filtered.input_index(index as usize));
         // Row identities feed per-row randomness only: no noise column, no work.
-        let identities: Vec<u64> = match &filtered.kept {
-            _ if !self.needs_row_ids() => Vec::new(),
-            None => rows.rows.to_vec(),
+        // The kept rows' identities: the given ones when no row was filtered out (no copy).
+        let identities: std::borrow::Cow<'_, [u64]> = match &filtered.kept {
+            _ if !self.needs_row_ids() => std::borrow::Cow::Borrowed(&[]),
+            None => std::borrow::Cow::Borrowed(rows.rows),
             Some(mask) => mask.values().set_indices().map(|i| rows.rows[i]).collect(),
         };
         let kept_rows = Rows { file: rows.file, rows: &identities };

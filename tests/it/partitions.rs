@@ -229,6 +229,9 @@ fn foreign_or_torn_census_bytes_are_refused() {
     let wrong = text.replacen(&format!("\"rows_read\":{rows_read}"), &format!("\"rows_read\":\"{value}\""), 1);
     let error = Census::from_bytes(wrong.as_bytes()).unwrap_err().to_string();
     assert!(!error.contains(value) && error.contains("line 1"), "{error}");
+    let renamed = text.replacen("\"anonymize.census\"", &format!("\"{value}\""), 1);
+    let error = Census::from_bytes(renamed.as_bytes()).unwrap_err().to_string();
+    assert!(!error.contains(value) && error.contains("another format"), "{error}");
     let text = String::from_utf8(bytes.clone()).unwrap();
     let forged = text.replacen("\"rows\":", "\"rows\":1", 1);
     assert!(Census::from_bytes(forged.as_bytes()).is_err(), "a census whose counts do not add up was read");
