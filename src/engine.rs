@@ -51,6 +51,7 @@ use crate::dp::mechanism::batch_rng;
 use crate::io::Rows;
 use crate::job::{Job, Measure};
 use crate::plan::{self, Plan};
+use crate::privacy::exposure::{Exposure, NotCounted, ReleasedRisk};
 use crate::privacy::recode::Recoding;
 use crate::privacy::table::FrequencyTable;
 use crate::runner::RunError;
@@ -579,6 +580,48 @@ impl Engine {
             out = arrow::compute::filter_record_batch(&out, keep)?;
         }
         Ok(Applied { batch: out, excluded: filtered.excluded, fingerprints, row_numbers })
+    }
+
+    /// The output columns written as values (the released attributes: kept, masked, shifted,
+    /// generalized, redacted), as (output index, name shown), and the others with what they
+    /// hold instead. See [`crate::privacy::exposure`].
+    pub fn released_columns(&self) -> (Vec<(usize, String)>, Vec<NotCounted>) {
+        let (mut released, mut hidden) = (Vec::new(), Vec::new());
+        let outputs = self.plan.steps.iter().filter_map(|s| s.output.as_ref().map(|(k, _)| (s, k)));
+        for (index, (step, kernel)) in outputs.enumerate() {
+            let name = crate::runner::shown_name(&self.job, &step.name, step.input_index);
+            match kernel.hides_as() {
+                None => released.push((index, name)),
+                Some(why) => hidden.push(NotCounted { name, why: why.to_string() }),
+            }
+        }
+        (released, hidden)
+    }
+
+    /// The combinations of released values in one applied batch; merge them over the run and
+    /// [`Engine::measure`] the whole.
+    ///
+    /// # Errors
+    /// A released column without a text form (an internal error: every output type has one).
+    pub fn exposure_of(&self, applied: &Applied) -> Result<Exposure, RunError> {
+        let (released, _) = self.released_columns();
+        let texts = released
+            .iter()
+            .map(|(index, name)| {
+                to_text(applied.batch.column(*index))
+                    .ok_or_else(|| RunError::Internal(format!("output column `{name}` has no text form")))
+            })
+            .collect::<Result<Vec<StringArray>, RunError>>()?;
+        let mut table = FrequencyTable::from_batch(&texts, &[]);
+        table.rows = applied.batch.num_rows() as u64;
+        Ok(Exposure { table })
+    }
+
+    /// The re-identification risk over the released attributes of the rows in `exposure`.
+    pub fn measure(&self, exposure: &Exposure) -> ReleasedRisk {
+        let (released, hidden) = self.released_columns();
+        let names: Vec<String> = released.into_iter().map(|(_, name)| name).collect();
+        exposure.measure(&names, hidden)
     }
 
     /// Every aggregate release of the job, noised once from the census of the whole input.

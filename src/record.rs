@@ -46,6 +46,9 @@ pub struct RunSummary {
     pub report: Option<String>,
     /// The lineage file the run's events were appended to.
     pub lineage: Option<String>,
+    /// Re-identification risk over the output's released attributes, measured on the written
+    /// values (`None` for a dry run).
+    pub released: Option<crate::privacy::exposure::ReleasedRisk>,
 }
 
 /// One input column in the summary.

@@ -25,6 +25,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     reason,
     describe: super::plain,
     output_type,
+    hides_as: None,
     apply,
 };
 

@@ -39,6 +39,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     reason,
     describe: super::plain,
     output_type,
+    hides_as: Some("ciphertext"),
     apply,
 };
 

@@ -35,6 +35,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     reason,
     describe,
     output_type: super::text_type,
+    hides_as: None,
     apply,
 };
 

@@ -23,6 +23,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     reason,
     describe: super::plain,
     output_type: super::same_type,
+    hides_as: None,
     apply,
 };
 
@@ -58,7 +59,7 @@ fn reason(action: &Action, job: &Job, _summary: &RunSummary) -> String {
                 "Marked sensitive and kept unchanged.".into()
             }
         }
-        Action::Keep { sensitive: false } => "Not identifying, as the job declares: kept unchanged.".into(),
+        Action::Keep { sensitive: false } => "Kept unchanged.".into(),
         _ => String::new(),
     }
 }

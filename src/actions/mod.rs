@@ -77,6 +77,12 @@ pub enum Kernel {
 }
 
 impl Kernel {
+    /// What the output holds instead of the value, when it is not a released attribute (see
+    /// each action's `hides_as`).
+    pub fn hides_as(&self) -> Option<&'static str> {
+        crate::actions::kernel_definition(self).hides_as
+    }
+
     /// The output type for an input type (see each action's `output_type`).
     pub fn output_type(&self, input: &DataType) -> DataType {
         (crate::actions::kernel_definition(self).output_type)(self, input)
@@ -122,6 +128,10 @@ pub(crate) struct Definition {
     pub describe: fn(&Action, &crate::record::ColumnSummary, &crate::record::RunSummary) -> String,
     /// The type its kernel writes for an input type.
     pub output_type: fn(&Kernel, &DataType) -> DataType,
+    /// What the output holds instead of the value when it is not a released attribute (`token`,
+    /// `ciphertext`, `noise`); `None`: the column is written as values and counts in the
+    /// measured risk (see [`crate::privacy::exposure`]).
+    pub hides_as: Option<&'static str>,
     /// Its kernel on one column of one batch.
     pub apply:
         fn(&Kernel, &crate::transform::Input<'_>) -> Result<arrow::array::ArrayRef, crate::transform::TransformError>,
@@ -264,6 +274,30 @@ pub(crate) fn describe(
     summary: &crate::record::RunSummary,
 ) -> String {
     (definition(action).describe)(action, column, summary)
+}
+
+/// What the measured risk says of a column written as values (see
+/// [`crate::privacy::exposure`]): its part in the output's uniqueness, from the figures, never
+/// from what the job declares. Empty when the run measured nothing (a dry run).
+pub(crate) fn measured(column: &str, summary: &crate::record::RunSummary) -> String {
+    let Some(r) = &summary.released else { return String::new() };
+    let Some(c) = r.per_column.iter().find(|c| c.name == column) else { return String::new() };
+    let driver = r.drivers.iter().any(|d| d == column);
+    let alone = if c.unique_rows_alone > 0.0 {
+        format!("alone it makes {:.1}% of rows unique", 100.0 * c.unique_rows_alone)
+    } else {
+        "alone it makes no row unique".to_string()
+    };
+    let verdict = match (driver, r.risk.unique_rows > 0.0) {
+        (true, _) => "it is one of the columns that drive the output's uniqueness",
+        (false, true) => "the output's unique rows are driven by other columns (see the risk section)",
+        (false, false) => "no row of the output is unique over the released attributes",
+    };
+    format!(
+        " A released attribute, measured: {} distinct values ({:.1}% of rows); {alone}; {verdict}.",
+        c.distinct,
+        100.0 * c.distinct_ratio
+    )
 }
 
 /// The action's name and the summary's detail, for actions with nothing more to say.

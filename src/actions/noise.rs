@@ -32,6 +32,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     reason,
     describe,
     output_type: super::same_type,
+    hides_as: Some("noise"),
     apply,
 };
 

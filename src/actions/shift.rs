@@ -39,6 +39,7 @@ pub(crate) static DEFINITION: Definition = Definition {
     reason,
     describe: super::plain,
     output_type: super::same_type,
+    hides_as: None,
     apply,
 };
 

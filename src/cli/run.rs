@@ -2,7 +2,6 @@
 //! events, checksums, report), with a progress bar and warnings on stderr.
 
 use super::Failure;
-use anonymize::io::IoError;
 use anonymize::lineage::Environment;
 use anonymize::lineage::report::Format;
 use anonymize::runner::recorded::{self, ReportTarget};
@@ -87,19 +86,6 @@ fn print(summary: &RunSummary, args: &RunArgs) -> Result<(), Failure> {
 }
 
 fn run_failure(error: RunError) -> Failure {
-    let hint = hint(&error);
+    let hint = error.hint();
     Failure { exit_code: error.exit_code(), error: error.into(), hint }
-}
-
-fn hint(error: &RunError) -> Option<String> {
-    match error {
-        RunError::Io(IoError::Cell { column, .. }) if !column.starts_with('(') => Some(format!(
-            "the column's type was inferred from the first {} rows; declare it with `input.types.{column}` (string, int64, float64, bool, date, timestamp)",
-            anonymize::io::csv::INFERENCE_ROWS
-        )),
-        RunError::Plan(anonymize::plan::PlanError::Key(_)) => {
-            Some("keys are 64 hex characters; make one with `anonymize keygen`".into())
-        }
-        _ => None,
-    }
 }

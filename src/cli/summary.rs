@@ -2,6 +2,7 @@
 //! its wording lives here, with the command line).
 
 use anonymize::job::{Algorithm, SuppressedRows};
+use anonymize::privacy::exposure::ReleasedRisk;
 use anonymize::record::{DpSummary, PrivacySummary, RunSummary};
 use std::path::Path;
 
@@ -48,6 +49,9 @@ pub fn human(summary: &RunSummary) -> String {
     }
     if let Some(p) = &summary.privacy {
         privacy_lines(p, &mut s);
+    }
+    if let Some(r) = &summary.released {
+        released_lines(r, &mut s);
     }
     if let Some(n) = summary.lattice_size {
         let _ = writeln!(s, "  k-anonymity  the search would consider {n} transformations");
@@ -150,6 +154,32 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
         percent(b.rows_above_0_2),
         percent(a.rows_above_0_2)
     );
+}
+
+/// What the output leaves: risk over its released attributes.
+fn released_lines(r: &ReleasedRisk, s: &mut String) {
+    use std::fmt::Write;
+    let percent = |x: f64| format!("{:.1}%", 100.0 * x);
+    if r.columns.is_empty() {
+        let _ = writeln!(s, "  left risk    no column is released as values (tokens, ciphertexts and noise only)");
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "  left risk    over {}: unique rows {}, prosecutor risk highest {:.3}, average {:.4}",
+        r.columns.join(", "),
+        percent(r.risk.unique_rows),
+        r.risk.prosecutor_highest,
+        r.risk.prosecutor_average
+    );
+    if !r.drivers.is_empty() {
+        let _ = writeln!(
+            s,
+            "               driven by {} (alone: {} of rows unique)",
+            r.drivers.join(" + "),
+            percent(r.drivers_unique_rows)
+        );
+    }
 }
 
 /// The lines of the human summary.

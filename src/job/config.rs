@@ -148,6 +148,14 @@ pub struct BudgetConfig {
     pub delta: f64,
 }
 
+/// `privacy.risk`: the guardrail on what the output leaves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskConfig {
+    /// The largest share of output rows that may be unique over the released attributes.
+    pub max_unique_rows: f64,
+}
+
 /// `privacy:`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -156,6 +164,7 @@ pub struct PrivacyConfig {
     pub l_diversity: Option<LDiversityConfig>,
     pub t_closeness: Option<TClosenessConfig>,
     pub budget: Option<BudgetConfig>,
+    pub risk: Option<RiskConfig>,
 }
 
 /// `output:`.

@@ -152,6 +152,9 @@ pub struct Privacy {
     pub l_diversity: Option<LDiversity>,
     pub t_closeness: Option<f64>,
     pub budget: Option<Budget>,
+    /// `risk.max_unique_rows`: a run whose output leaves a larger share of rows unique over its
+    /// released attributes fails, writing nothing.
+    pub max_unique_rows: Option<f64>,
 }
 
 /// `privacy.k_anonymity`.

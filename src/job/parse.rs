@@ -547,7 +547,18 @@ impl<'a> Parser<'a> {
             ok &= built.is_some();
             built
         });
-        ok.then_some(Privacy { k_anonymity, l_diversity, t_closeness, budget })
+        let max_unique_rows = config.risk.and_then(|c| {
+            if !(c.max_unique_rows.is_finite() && (0.0..=1.0).contains(&c.max_unique_rows)) {
+                self.issue(
+                    &path.join("risk").join("max_unique_rows"),
+                    "max_unique_rows is a share of output rows in [0, 1] (0.05: at most 5% of rows unique)",
+                );
+                ok = false;
+                return None;
+            }
+            Some(c.max_unique_rows)
+        });
+        ok.then_some(Privacy { k_anonymity, l_diversity, t_closeness, budget, max_unique_rows })
     }
 
     fn aggregates(&mut self, node: &Node) -> Option<Vec<Aggregate>> {

@@ -578,6 +578,23 @@ pub fn privacy_facet(summary: &RunSummary) -> Facet<PrivacyFacet> {
             rows_written: summary.rows_written,
             k_anonymity,
             differential_privacy,
+            released_attributes: summary.released.as_ref().map(|r| ReleasedFigures {
+                columns: r.columns.clone(),
+                not_counted: r.not_counted.iter().map(|n| n.name.clone()).collect(),
+                risk: risk(&r.risk),
+                drivers: r.drivers.clone(),
+                drivers_unique_rows: r.drivers_unique_rows,
+                per_column: r
+                    .per_column
+                    .iter()
+                    .map(|c| ReleasedColumnFigures {
+                        name: c.name.clone(),
+                        distinct: c.distinct,
+                        distinct_ratio: c.distinct_ratio,
+                        unique_rows_alone: c.unique_rows_alone,
+                    })
+                    .collect(),
+            }),
         },
     )
 }

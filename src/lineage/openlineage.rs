@@ -296,6 +296,30 @@ pub struct PrivacyFacet {
     pub rows_written: u64,
     pub k_anonymity: Option<KAnonymityFigures>,
     pub differential_privacy: Option<DpFigures>,
+    /// Risk over the output's released attributes (absent for dry runs and failed runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_attributes: Option<ReleasedFigures>,
+}
+
+/// Risk over what the output releases as values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasedFigures {
+    pub columns: Vec<String>,
+    pub not_counted: Vec<String>,
+    pub risk: RiskFigures,
+    pub drivers: Vec<String>,
+    pub drivers_unique_rows: f64,
+    pub per_column: Vec<ReleasedColumnFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasedColumnFigures {
+    pub name: String,
+    pub distinct: u64,
+    pub distinct_ratio: f64,
+    pub unique_rows_alone: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ use crate::io::IoError;
 use crate::io::output::{BatchWriter, Published, Staged, check_target};
 use crate::job::{Job, JobError};
 use crate::plan::{self, Plan, PlanError};
+use crate::privacy::exposure::Exposure;
 use crate::transform::TransformError;
 use std::time::Instant;
 
@@ -119,6 +120,13 @@ pub enum RunError {
         if *repeated { "its input repeats a value" } else { "two different values got the same token" }
     )]
     NotUniqueAcrossParts { column: String, repeated: bool },
+    /// The guardrail `privacy.risk.max_unique_rows` was exceeded.
+    #[error(
+        "{:.2}% of the output's rows are unique over its released attributes, more than the {:.2}% `privacy.risk.max_unique_rows` allows; nothing was written{}",
+        100.0 * share, 100.0 * limit,
+        if drivers.is_empty() { String::new() } else { format!(" (driven by {})", drivers.join(", ")) }
+    )]
+    TooManyUniqueRows { share: f64, limit: f64, drivers: Vec<String> },
     #[error(
         "the outputs were complete but could not be made visible; nothing new is visible{}",
         if *spent { " (the privacy spending stays recorded as spent)" } else { "" }
@@ -136,6 +144,28 @@ impl RunError {
         match self {
             RunError::Arrow(_) | RunError::Internal(_) | RunError::Plan(PlanError::Internal(_)) => 2,
             _ => 1,
+        }
+    }
+
+    /// What to do about it, when a fix is known (never a value).
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RunError::Io(IoError::Cell { column, .. }) if !column.starts_with('(') => Some(format!(
+                "the column's type was inferred from the first {} rows; declare it with `input.types.{column}` (string, int64, float64, bool, date, timestamp)",
+                crate::io::csv::INFERENCE_ROWS
+            )),
+            RunError::Plan(PlanError::Key(_)) => {
+                Some("keys are 64 hex characters; make one with `anonymize keygen`".into())
+            }
+            RunError::TooManyUniqueRows { drivers, .. } => Some(format!(
+                "make {} quasi-identifiers with `action: generalize` under `privacy.k_anonymity` (k-anonymity bounds every class), or drop, pseudonymize or add noise to columns nobody needs as values; see README.md, \"Risk\"",
+                if drivers.is_empty() {
+                    "the released columns".to_string()
+                } else {
+                    drivers.iter().map(|d| format!("`{d}`")).collect::<Vec<_>>().join(", ")
+                }
+            )),
+            _ => None,
         }
     }
 }
@@ -290,6 +320,7 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         elapsed_seconds: 0.0,
         report: None,
         lineage: None,
+        released: None,
     };
     if options.dry_run {
         summary.lattice_size = anonymity::lattice_size(job, &plan)?;
@@ -366,9 +397,11 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     // The output pass: every batch applied in parallel, checked and written in input order.
     let mut totals = Totals { rows_read: 0, excluded: Excluded::default() };
     let mut unique = engine.unique_check();
+    let mut exposure = Exposure::default();
     let row_ids = engine.needs_row_ids();
-    let mut write = |(rows_in, applied): (u64, Applied)| -> Result<(), RunError> {
+    let mut write = |(rows_in, applied, part): (u64, Applied, Exposure)| -> Result<(), RunError> {
         unique.add(&applied)?;
+        exposure.merge(part);
         totals.rows_read += rows_in;
         totals.excluded += applied.excluded;
         if applied.batch.num_rows() > 0 {
@@ -388,7 +421,8 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
             let ids =
                 if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
             let applied = engine.apply_numbered(&decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
-            Ok((rows as u64, applied))
+            let part = engine.exposure_of(&applied)?;
+            Ok((rows as u64, applied, part))
         },
         &mut write,
     );
@@ -396,6 +430,20 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         observer.output_finished();
     }
     streamed?;
+    // What the output leaves, measured on the written values; the guardrail stops the run
+    // before anything is staged (the writer's temporary file goes with it).
+    let released = engine.measure(&exposure);
+    drop(exposure);
+    if let Some(limit) = job.privacy.max_unique_rows
+        && released.risk.unique_rows > limit
+    {
+        return Err(RunError::TooManyUniqueRows {
+            share: released.risk.unique_rows,
+            limit,
+            drivers: released.drivers.clone(),
+        });
+    }
+    summary.released = Some(released);
     let (rows_written, output) = writer.stage()?;
     let mut staged = vec![output];
     staged.extend(releases::write(job, &releases, job.output.overwrite, &provenance)?);

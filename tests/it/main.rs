@@ -13,6 +13,7 @@ mod partitions;
 mod reversible;
 mod roundtrip;
 mod runs;
+mod showcase;
 mod tokens;
 
 use std::path::{Path, PathBuf};
@@ -43,16 +44,30 @@ pub fn stdout(output: &Output) -> String {
 }
 
 /// The main job's text with every path it reads pointing into the repository and every path
-/// it writes (the output, the lineage file `{stem}.lineage.jsonl` and the report
-/// `{stem}.report.html`) relative to the job's own folder, so tests write only there.
+/// it writes (the output, the lineage file `{stem}.lineage.jsonl`, the report
+/// `{stem}.report.html`, the budget ledger `{stem}.budget.json` and the release
+/// `{stem}.spend_by_segment.csv`) relative to the job's own folder, so tests write only there.
 pub fn main_job_text(stem: &str, output: &str) -> String {
-    let text = std::fs::read_to_string(root().join("pipelines/customers.yaml"))
+    job_text("pipelines/customers.yaml", stem, output)
+}
+
+/// The main job as it was before it showed k-anonymity and noise (`gender`, `city`, `income`,
+/// `spend_90d`, `segment` kept, `phone` masked, `signup_date` shifted), paths as in
+/// [`main_job_text`]: the tests of per-column behaviour and of the risk guardrail use it.
+pub fn plain_job_text(stem: &str, output: &str) -> String {
+    job_text("tests/fixtures/customers_v1.yaml", stem, output)
+}
+
+fn job_text(file: &str, stem: &str, output: &str) -> String {
+    let text = std::fs::read_to_string(root().join(file))
         .unwrap()
         .replace("../sample_data", root().join("sample_data").to_str().unwrap())
         .replace("../out/customers_anon.parquet", output)
         .replace("../out/customers_anon.lineage.jsonl", &format!("{stem}.lineage.jsonl"))
-        .replace("../out/customers_anon.report.html", &format!("{stem}.report.html"));
-    assert!(!text.contains("../"), "the main job writes outside the test folder:\n{text}");
+        .replace("../out/customers_anon.report.html", &format!("{stem}.report.html"))
+        .replace("../out/customers.budget.json", &format!("{stem}.budget.json"))
+        .replace("../out/customers_spend_by_segment.csv", &format!("{stem}.spend_by_segment.csv"));
+    assert!(!text.contains("../"), "the job writes outside the test folder:\n{text}");
     text
 }
 

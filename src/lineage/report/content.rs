@@ -4,6 +4,7 @@ use super::{Block, Chart, ChartKind, Document, ValueFormat};
 use crate::job::{Action, Job, SuppressedRows};
 use crate::lineage::checksums::{FileChecksum, Role};
 use crate::lineage::events::describe_action;
+use crate::privacy::exposure::ReleasedRisk;
 use crate::record::DpSummary;
 use crate::record::PrivacySummary;
 use crate::record::RunSummary;
@@ -18,6 +19,9 @@ pub fn build(job: &Job, summary: &RunSummary, checksums: &[FileChecksum], lineag
     consent(job, summary, &mut blocks);
     if let Some(p) = &summary.privacy {
         k_anonymity(p, &mut blocks);
+    }
+    if let Some(r) = &summary.released {
+        left_risk(r, &mut blocks);
     }
     distortion(job, summary, &mut blocks);
     if let Some(dp) = &summary.dp {
@@ -80,7 +84,7 @@ fn reason(job: &Job, summary: &RunSummary, column: &str) -> String {
     let Some(spec) = job.column(column) else {
         return "Not named in the job; `unlisted_columns: drop` removes every column the job does not name, so nothing unreviewed reaches the output.".into();
     };
-    crate::actions::reason(&spec.action, job, summary)
+    format!("{}{}", crate::actions::reason(&spec.action, job, summary), crate::actions::measured(column, summary))
 }
 
 fn columns(job: &Job, summary: &RunSummary, blocks: &mut Vec<Block>) {
@@ -228,6 +232,76 @@ fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
             ],
             max: 1.0,
             format: ValueFormat::Percent,
+        },
+    }));
+}
+
+/// The risk the output leaves over everything it releases as values.
+fn left_risk(r: &ReleasedRisk, blocks: &mut Vec<Block>) {
+    blocks.push(Block::Heading("What the output leaves: risk over its released attributes".into()));
+    let hidden = if r.not_counted.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Not counted: {}, whose values are replaced by tokens, ciphertexts (linkable only with the key) or differentially private noise.",
+            r.not_counted.iter().map(|n| format!("{} ({})", n.name, n.why)).collect::<Vec<_>>().join(", ")
+        )
+    };
+    if r.columns.is_empty() {
+        blocks.push(Block::Paragraph(format!("The output releases no column as values.{hidden}")));
+        return;
+    }
+    let mut text = format!(
+        "Measured on the written rows, over every column the output holds as values ({}): an attacker who knows these values of a person finds their row among {} rows with those values. {:.1}% of the {} rows are unique over them (prosecutor risk 1); the highest risk is {:.3}, the average {:.4}.{hidden}",
+        r.columns.join(", "),
+        if r.risk.smallest_class <= 1 {
+            "as few as 1".to_string()
+        } else {
+            format!("at least {}", r.risk.smallest_class)
+        },
+        100.0 * r.risk.unique_rows,
+        r.risk.rows,
+        r.risk.prosecutor_highest,
+        r.risk.prosecutor_average
+    );
+    if !r.drivers.is_empty() {
+        text.push_str(&format!(
+            " Uniqueness is driven by {}: {} alone make {:.1}% of rows unique{}.",
+            r.drivers.join(" + "),
+            if r.drivers.len() == 1 { "it" } else { "they" },
+            100.0 * r.drivers_unique_rows,
+            if r.drivers_exact { "" } else { " (a small set found greedily; a smaller one may exist)" }
+        ));
+    }
+    blocks.push(Block::Paragraph(text));
+    blocks.push(Block::Table {
+        head: vec![
+            "column".into(),
+            "distinct values".into(),
+            "distinct / rows".into(),
+            "rows it alone makes unique".into(),
+        ],
+        rows: r
+            .per_column
+            .iter()
+            .map(|c| {
+                vec![
+                    c.name.clone(),
+                    c.distinct.to_string(),
+                    format!("{:.2}%", 100.0 * c.distinct_ratio),
+                    format!("{:.2}%", 100.0 * c.unique_rows_alone),
+                ]
+            })
+            .collect(),
+    });
+    let max = r.risk.class_sizes.iter().map(|b| b.rows).max().unwrap_or(0) as f64;
+    blocks.push(Block::Chart(Chart {
+        title: "Class sizes over the released attributes".into(),
+        caption: "Rows in classes of each size, a class being the rows that share every released value.".into(),
+        kind: ChartKind::Bars {
+            bars: r.risk.class_sizes.iter().map(|b| (format!("size {}", b.sizes), b.rows as f64)).collect(),
+            max,
+            format: ValueFormat::Count,
         },
     }));
 }
