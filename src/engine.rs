@@ -598,23 +598,35 @@ impl Engine {
         (released, hidden)
     }
 
-    /// The combinations of released values in one applied batch; merge them over the run and
-    /// [`Engine::measure`] the whole.
+    /// No released rows yet: merge [`Engine::exposure_of`] every applied batch into it.
+    pub fn empty_exposure(&self) -> Exposure {
+        Exposure::empty(self.released_columns().0.len())
+    }
+
+    /// The released rows of one applied batch; merge them over the run and [`Engine::measure`]
+    /// the whole. `detail: false` skips the per-column table (a merged exposure that no longer
+    /// has it, see [`Exposure::has_detail`], will not take it).
     ///
     /// # Errors
-    /// A released column without a text form (an internal error: every output type has one).
-    pub fn exposure_of(&self, applied: &Applied) -> Result<Exposure, RunError> {
+    /// A released column without a text or row form (an internal error: every output type has
+    /// both).
+    pub fn exposure_of(&self, applied: &Applied, detail: bool) -> Result<Exposure, RunError> {
         let (released, _) = self.released_columns();
-        let texts = released
-            .iter()
-            .map(|(index, name)| {
-                to_text(applied.batch.column(*index))
-                    .ok_or_else(|| RunError::Internal(format!("output column `{name}` has no text form")))
-            })
-            .collect::<Result<Vec<StringArray>, RunError>>()?;
-        let mut table = FrequencyTable::from_batch(&texts, &[]);
-        table.rows = applied.batch.num_rows() as u64;
-        Ok(Exposure { table })
+        let columns: Vec<ArrayRef> = released.iter().map(|(index, _)| applied.batch.column(*index).clone()).collect();
+        let texts = if detail {
+            Some(
+                released
+                    .iter()
+                    .map(|(index, name)| {
+                        to_text(applied.batch.column(*index))
+                            .ok_or_else(|| RunError::Internal(format!("output column `{name}` has no text form")))
+                    })
+                    .collect::<Result<Vec<StringArray>, RunError>>()?,
+            )
+        } else {
+            None
+        };
+        Ok(Exposure::of_batch(&columns, applied.batch.num_rows(), texts.as_deref())?)
     }
 
     /// The re-identification risk over the released attributes of the rows in `exposure`.

@@ -21,12 +21,14 @@
 //! Dependencies point one way: [`text`] and [`files`] are leaves; the job imports neither io
 //! nor any kernel module's internals; kernels take their own parameter types.
 //! [`keys`] holds the secret key; [`decrypt`] reverses `encrypt` columns for key holders;
-//! [`sample`] generates synthetic customer tables.
+//! [`sample`] generates synthetic customer tables; [`draft`] profiles an input and drafts a job
+//! for it (`anonymize init`).
 
 pub mod actions;
 pub mod consent;
 pub mod decrypt;
 pub mod dp;
+pub mod draft;
 pub mod engine;
 pub mod files;
 pub mod identifiers;

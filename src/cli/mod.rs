@@ -3,6 +3,7 @@
 
 mod budget;
 mod decrypt;
+mod init;
 mod keygen;
 mod progress;
 mod risk;
@@ -31,6 +32,9 @@ pub enum Command {
     Run(run::RunArgs),
     /// Check job files (every problem of every file) against their inputs' schemas; no rows are read.
     Validate(validate::ValidateArgs),
+    /// Draft a commented job for a CSV or Parquet file: profile it, find identifiers and
+    /// quasi-identifiers, and write a job that validates and runs.
+    Init(init::InitArgs),
     /// Print a new random 256-bit key as 64 hex characters.
     Keygen,
     /// Write a synthetic customer table (for demos and benchmarks), deterministic by seed.
@@ -83,6 +87,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Init(args) => init::run(args),
         Command::Keygen => keygen::run(),
         Command::Sample(args) => sample::run(args),
         Command::Risk(args) => risk::run(args),

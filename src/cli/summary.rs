@@ -172,6 +172,13 @@ fn released_lines(r: &ReleasedRisk, s: &mut String) {
         r.risk.prosecutor_highest,
         r.risk.prosecutor_average
     );
+    if !r.columns_measured {
+        let _ = writeln!(
+            s,
+            "               (more than {} distinct released rows or values: the driving columns were not measured)",
+            anonymize::privacy::exposure::DETAIL_LIMIT
+        );
+    }
     if !r.drivers.is_empty() {
         let _ = writeln!(
             s,

@@ -42,6 +42,9 @@ pub struct ReleasedRisk {
     /// The driving set is the smallest there is (false: found greedily, over many columns and
     /// classes; small, not necessarily smallest).
     pub drivers_exact: bool,
+    /// The per-column figures and driving columns were measured (false: the output has more
+    /// than [`DETAIL_LIMIT`] distinct released rows or values, and only the row figures were).
+    pub columns_measured: bool,
 }
 
 /// An output column that is not a released attribute.
@@ -64,43 +67,113 @@ pub struct ColumnExposure {
     pub unique_rows_alone: f64,
 }
 
-/// Combinations of released values, counted batch by batch and merged (in any order, with the
-/// same result): a [`FrequencyTable`] whose columns are the released attributes.
+/// The detailed table (each column's values and their combinations) is kept while it has at
+/// most this many combinations and dictionary entries; beyond, only the fingerprints are.
+pub const DETAIL_LIMIT: usize = 1_000_000;
+
+/// Released rows, counted batch by batch and merged (in any order, with the same result).
+///
+/// Every row is counted by a 64-bit fingerprint of its released values (SipHash-1-3 of Arrow's
+/// row encoding): about 16 bytes per distinct row, and the class sizes are exact unless two of
+/// the distinct rows share a fingerprint (for ten million distinct rows, a chance of about 3 in
+/// a million, which would merge two classes). The per-column figures and the driving columns
+/// need the values themselves: a [`FrequencyTable`] of the released columns, kept while it
+/// stays within [`DETAIL_LIMIT`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Exposure {
-    pub table: FrequencyTable,
+    /// Rows per fingerprint.
+    rows: HashMap<u64, u64, FxBuildHasher>,
+    total: u64,
+    /// `None` once it outgrew [`DETAIL_LIMIT`].
+    detail: Option<FrequencyTable>,
 }
 
 impl Exposure {
-    /// Adds another part's counts.
-    pub fn merge(&mut self, other: Exposure) {
-        if self.table.quasi.is_empty() && self.table.rows == 0 {
-            *self = other;
-        } else {
-            self.table.merge(other.table);
-        }
+    /// No rows yet, over `columns` released columns.
+    pub fn empty(columns: usize) -> Self {
+        Self { rows: HashMap::default(), total: 0, detail: Some(FrequencyTable::new(columns, 0)) }
     }
 
-    /// The figures, naming the columns `names` (the table's columns, in order).
+    /// The rows of one batch: its released columns (all of one length `rows`) and their text
+    /// (for the detailed table; `None`: not wanted, as it was already dropped).
+    ///
+    /// # Errors
+    /// Arrow cannot encode a column's type as rows.
+    pub fn of_batch(
+        columns: &[arrow::array::ArrayRef],
+        rows: usize,
+        text: Option<&[arrow::array::StringArray]>,
+    ) -> Result<Self, arrow::error::ArrowError> {
+        use std::hash::Hasher;
+        let mut counts: HashMap<u64, u64, FxBuildHasher> = HashMap::default();
+        if columns.is_empty() {
+            if rows > 0 {
+                counts.insert(0, rows as u64);
+            }
+        } else {
+            let fields = columns.iter().map(|c| arrow::row::SortField::new(c.data_type().clone())).collect();
+            let encoded = arrow::row::RowConverter::new(fields)?.convert_columns(columns)?;
+            for row in encoded.iter() {
+                let mut hasher = std::hash::DefaultHasher::new();
+                hasher.write(row.as_ref());
+                *counts.entry(hasher.finish()).or_default() += 1;
+            }
+        }
+        let detail = text.map(|text| {
+            let mut table = FrequencyTable::from_batch(text, &[]);
+            table.rows = rows as u64;
+            table
+        });
+        Ok(Self { rows: counts, total: rows as u64, detail })
+    }
+
+    /// Whether the detailed table is still kept (a driver may stop making it for later batches).
+    pub fn has_detail(&self) -> bool {
+        self.detail.is_some()
+    }
+
+    /// Adds another part's counts.
+    pub fn merge(&mut self, other: Exposure) {
+        self.merge_within(other, DETAIL_LIMIT);
+    }
+
+    fn merge_within(&mut self, other: Exposure, limit: usize) {
+        for (fingerprint, rows) in other.rows {
+            *self.rows.entry(fingerprint).or_default() += rows;
+        }
+        self.total += other.total;
+        self.detail = match (self.detail.take(), other.detail) {
+            (Some(mut mine), Some(theirs)) => {
+                mine.merge(theirs);
+                let entries = mine.combos.len().max(mine.quasi.iter().map(|d| d.len()).sum());
+                (entries <= limit).then_some(mine)
+            }
+            _ => None,
+        };
+    }
+
+    /// The figures, naming the columns `names` (the released columns, in order).
     pub fn measure(&self, names: &[String], not_counted: Vec<NotCounted>) -> ReleasedRisk {
-        let table = &self.table;
-        let rows = table.rows;
-        let all: Vec<usize> = (0..table.quasi.len()).collect();
-        let sizes: Vec<u64> =
-            if all.is_empty() { vec![rows] } else { table.combos.values().map(|e| e.count).collect() };
-        let risk = Risk::of_sizes(sizes.iter().copied());
-        let unique_all = sizes.iter().filter(|&&s| s == 1).count() as u64;
+        let rows = self.total;
+        let risk = Risk::of_sizes(self.rows.values().copied());
+        let unique_all = self.rows.values().filter(|&&n| n == 1).count() as u64;
         let share = |n: u64| if rows == 0 { 0.0 } else { n as f64 / rows as f64 };
-        let per_column = all
-            .iter()
-            .map(|&c| ColumnExposure {
-                name: names.get(c).cloned().unwrap_or_default(),
-                distinct: table.quasi[c].len() as u64,
-                distinct_ratio: share(table.quasi[c].len() as u64),
-                unique_rows_alone: share(unique_rows(table, &[c])),
-            })
-            .collect();
-        let (drivers, drivers_unique, exact) = drivers(table, unique_all);
+        let (per_column, drivers, drivers_unique, exact) = match &self.detail {
+            Some(table) => {
+                let per_column = (0..table.quasi.len())
+                    .map(|c| ColumnExposure {
+                        name: names.get(c).cloned().unwrap_or_default(),
+                        distinct: table.quasi[c].len() as u64,
+                        distinct_ratio: share(table.quasi[c].len() as u64),
+                        unique_rows_alone: share(unique_rows(table, &[c])),
+                    })
+                    .collect();
+                let unique_detail = unique_rows(table, &(0..table.quasi.len()).collect::<Vec<_>>());
+                let (drivers, unique, exact) = drivers(table, unique_detail);
+                (per_column, drivers, unique, exact)
+            }
+            None => (Vec::new(), Vec::new(), 0, false),
+        };
         ReleasedRisk {
             columns: names.to_vec(),
             not_counted,
@@ -110,6 +183,7 @@ impl Exposure {
             drivers: drivers.iter().map(|&c| names.get(c).cloned().unwrap_or_default()).collect(),
             drivers_unique_rows: share(drivers_unique),
             drivers_exact: exact,
+            columns_measured: self.detail.is_some(),
         }
     }
 }
@@ -215,7 +289,12 @@ mod tests {
 
     fn exposure(columns: &[&[&str]]) -> Exposure {
         let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from(c.to_vec())).collect();
-        Exposure { table: FrequencyTable::from_batch(&arrays, &[]) }
+        let refs: Vec<arrow::array::ArrayRef> =
+            arrays.iter().map(|a| std::sync::Arc::new(a.clone()) as arrow::array::ArrayRef).collect();
+        let rows = columns.first().map_or(0, |c| c.len());
+        let mut whole = Exposure::empty(columns.len());
+        whole.merge(Exposure::of_batch(&refs, rows, Some(&arrays)).unwrap());
+        whole
     }
 
     fn names(n: usize) -> Vec<String> {
@@ -266,9 +345,9 @@ mod tests {
         assert_eq!(r.unique_row_count, 0);
         assert!(r.drivers.is_empty());
         // No released column at all: every row in one class.
-        let none = Exposure { table: FrequencyTable { rows: 3, ..FrequencyTable::new(0, 0) } };
+        let none = Exposure::of_batch(&[], 3, Some(&[])).unwrap();
         let r = none.measure(&[], Vec::new());
-        assert_eq!((r.risk.classes, r.unique_row_count), (1, 0));
+        assert_eq!((r.risk.classes, r.risk.rows, r.unique_row_count), (1, 3, 0));
     }
 
     #[test]
@@ -277,9 +356,28 @@ mod tests {
         let mut merged = exposure(&[&["a", "b"], &["1", "1"]]);
         merged.merge(exposure(&[&["c", "a"], &["2", "1"]]));
         assert_eq!(merged.measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
-        let mut empty = Exposure::default();
-        empty.merge(whole.clone());
-        assert_eq!(empty.measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+        let mut reversed = exposure(&[&["c", "a"], &["2", "1"]]);
+        reversed.merge(exposure(&[&["a", "b"], &["1", "1"]]));
+        assert_eq!(reversed.measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+    }
+
+    /// Beyond the limit, the detailed table goes (whatever the order of the parts) and the row
+    /// figures stay exact.
+    #[test]
+    fn a_large_table_keeps_its_row_figures_and_drops_the_detail() {
+        let whole = exposure(&[&["a", "b", "c", "a"], &["1", "1", "2", "1"]]);
+        let (first, second) = (exposure(&[&["a", "b"], &["1", "1"]]), exposure(&[&["c", "a"], &["2", "1"]]));
+        let mut small = first.clone();
+        small.merge_within(second.clone(), 2);
+        assert!(!small.has_detail());
+        let mut other = second;
+        other.merge_within(first, 2);
+        assert!(!other.has_detail());
+        let (r, full) = (small.measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+        assert_eq!(r, other.measure(&names(2), Vec::new()));
+        assert_eq!((r.risk.clone(), r.unique_row_count), (full.risk.clone(), full.unique_row_count));
+        assert!(!r.columns_measured && r.drivers.is_empty() && r.per_column.is_empty());
+        assert!(full.columns_measured);
     }
 
     #[test]
@@ -306,7 +404,8 @@ mod tests {
             assert_eq!(r.drivers.len(), smallest_size(&columns, target), "{values:?}");
             assert!((r.drivers_unique_rows * rows as f64).round() as u64 >= target);
             // The greedy fallback (many columns and classes) also reaches the target.
-            let (set, unique, exact) = greedy(&exposure(&columns).table, target);
+            let table = exposure(&columns).detail.unwrap();
+            let (set, unique, exact) = greedy(&table, target);
             assert!(unique >= target && !exact && set.len() >= r.drivers.len() && set.windows(2).all(|w| w[0] < w[1]));
         }
     }

@@ -397,11 +397,16 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     // The output pass: every batch applied in parallel, checked and written in input order.
     let mut totals = Totals { rows_read: 0, excluded: Excluded::default() };
     let mut unique = engine.unique_check();
-    let mut exposure = Exposure::default();
+    let mut exposure = engine.empty_exposure();
+    // Cleared once the merged exposure dropped its detailed table: later batches skip theirs.
+    let detail = std::sync::atomic::AtomicBool::new(true);
     let row_ids = engine.needs_row_ids();
     let mut write = |(rows_in, applied, part): (u64, Applied, Exposure)| -> Result<(), RunError> {
         unique.add(&applied)?;
         exposure.merge(part);
+        if !exposure.has_detail() {
+            detail.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         totals.rows_read += rows_in;
         totals.excluded += applied.excluded;
         if applied.batch.num_rows() > 0 {
@@ -421,7 +426,7 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
             let ids =
                 if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
             let applied = engine.apply_numbered(&decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
-            let part = engine.exposure_of(&applied)?;
+            let part = engine.exposure_of(&applied, detail.load(std::sync::atomic::Ordering::Relaxed))?;
             Ok((rows as u64, applied, part))
         },
         &mut write,

@@ -6,6 +6,7 @@ mod budget;
 mod cutting;
 mod fuzz;
 mod hostile;
+mod init;
 mod leaks;
 mod lineage;
 mod noise;
