@@ -413,7 +413,12 @@ fn choose_column(c: &ColumnProfile, rows: u64, complete: bool) -> (Role, String,
             Role::DirectIdentifier,
             format!("{{ action: pseudonymize{unique} }}"),
             format!(
-                "a direct identifier (an id: every value distinct): a keyed token, joinable across tables with the same key{}",
+                "a direct identifier (an id: {}): a keyed token, joinable across tables with the same key{}",
+                if c.distinct_capped {
+                    format!("over {DISTINCT_CAP} distinct values in the rows profiled")
+                } else {
+                    "every value distinct".to_string()
+                },
                 if unique.is_empty() { "" } else { "; the run stops if two rows share one" }
             ),
         );

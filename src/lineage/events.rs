@@ -584,6 +584,7 @@ pub fn privacy_facet(summary: &RunSummary) -> Facet<PrivacyFacet> {
                 risk: risk(&r.risk),
                 drivers: r.drivers.clone(),
                 drivers_unique_rows: r.drivers_unique_rows,
+                columns_measured: r.columns_measured,
                 per_column: r
                     .per_column
                     .iter()

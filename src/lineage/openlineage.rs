@@ -310,6 +310,9 @@ pub struct ReleasedFigures {
     pub risk: RiskFigures,
     pub drivers: Vec<String>,
     pub drivers_unique_rows: f64,
+    /// False when the output had too many distinct released rows or values for the per-column
+    /// figures and the drivers (then empty).
+    pub columns_measured: bool,
     pub per_column: Vec<ReleasedColumnFigures>,
 }
 

@@ -69,7 +69,7 @@ pub struct ColumnExposure {
 
 /// The detailed table (each column's values and their combinations) is kept while it has at
 /// most this many combinations and dictionary entries; beyond, only the fingerprints are.
-pub const DETAIL_LIMIT: usize = 1_000_000;
+pub const DETAIL_LIMIT: usize = 200_000;
 
 /// Released rows, counted batch by batch and merged (in any order, with the same result).
 ///
@@ -186,6 +186,93 @@ impl Exposure {
             columns_measured: self.detail.is_some(),
         }
     }
+}
+
+/// An [`Exposure`] that worker threads add their batches to directly, so the counting is
+/// spread over the workers instead of waiting on the thread that writes the output. The result
+/// does not depend on the order of the additions.
+#[derive(Debug)]
+pub struct SharedExposure {
+    shards: Vec<std::sync::Mutex<HashMap<u64, u64, FxBuildHasher>>>,
+    total: std::sync::atomic::AtomicU64,
+    detail: std::sync::Mutex<Option<FrequencyTable>>,
+    has_detail: std::sync::atomic::AtomicBool,
+}
+
+impl SharedExposure {
+    const SHARDS: usize = 64;
+
+    /// Starts from `start` (usually [`Exposure::empty`]).
+    pub fn new(start: Exposure) -> Self {
+        let mut shards: Vec<HashMap<u64, u64, FxBuildHasher>> = vec![HashMap::default(); Self::SHARDS];
+        for (fingerprint, rows) in start.rows {
+            shards[Self::shard(fingerprint)].insert(fingerprint, rows);
+        }
+        Self {
+            shards: shards.into_iter().map(std::sync::Mutex::new).collect(),
+            total: std::sync::atomic::AtomicU64::new(start.total),
+            has_detail: std::sync::atomic::AtomicBool::new(start.detail.is_some()),
+            detail: std::sync::Mutex::new(start.detail),
+        }
+    }
+
+    fn shard(fingerprint: u64) -> usize {
+        (fingerprint >> 58) as usize % Self::SHARDS
+    }
+
+    /// Whether the detailed table is still kept (batches need not make theirs otherwise).
+    pub fn has_detail(&self) -> bool {
+        self.has_detail.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Adds one part.
+    pub fn add(&self, part: Exposure) {
+        use std::sync::atomic::Ordering;
+        let mut by_shard: Vec<Vec<(u64, u64)>> = vec![Vec::new(); Self::SHARDS];
+        for (fingerprint, rows) in part.rows {
+            by_shard[Self::shard(fingerprint)].push((fingerprint, rows));
+        }
+        for (shard, entries) in self.shards.iter().zip(by_shard) {
+            if entries.is_empty() {
+                continue;
+            }
+            let mut map = lock(shard);
+            for (fingerprint, rows) in entries {
+                *map.entry(fingerprint).or_default() += rows;
+            }
+        }
+        self.total.fetch_add(part.total, Ordering::Relaxed);
+        let mut detail = lock(&self.detail);
+        *detail = match (detail.take(), part.detail) {
+            (Some(mut mine), Some(theirs)) if self.has_detail() => {
+                mine.merge(theirs);
+                let entries = mine.combos.len().max(mine.quasi.iter().map(|d| d.len()).sum());
+                (entries <= DETAIL_LIMIT).then_some(mine)
+            }
+            _ => None,
+        };
+        if detail.is_none() {
+            self.has_detail.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// The whole.
+    pub fn into_exposure(self) -> Exposure {
+        let mut rows: HashMap<u64, u64, FxBuildHasher> = HashMap::default();
+        for shard in self.shards {
+            rows.extend(into_inner(shard));
+        }
+        Exposure { rows, total: self.total.into_inner(), detail: into_inner(self.detail) }
+    }
+}
+
+/// A mutex's guard; a panic elsewhere does not make the counts unusable.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn into_inner<T>(mutex: std::sync::Mutex<T>) -> T {
+    mutex.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Rows alone in their class over the columns `subset` of `table`.
@@ -359,6 +446,25 @@ mod tests {
         let mut reversed = exposure(&[&["c", "a"], &["2", "1"]]);
         reversed.merge(exposure(&[&["a", "b"], &["1", "1"]]));
         assert_eq!(reversed.measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+    }
+
+    #[test]
+    fn shared_additions_in_any_order_give_the_whole() {
+        let whole = exposure(&[&["a", "b", "c", "a"], &["1", "1", "2", "1"]]);
+        let parts = [exposure(&[&["a", "b"], &["1", "1"]]), exposure(&[&["c", "a"], &["2", "1"]])];
+        // Starting from a part gives the same as adding it.
+        let started = SharedExposure::new(parts[0].clone());
+        started.add(parts[1].clone());
+        assert_eq!(started.into_exposure().measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+        for order in [[0, 1], [1, 0]] {
+            let shared = SharedExposure::new(Exposure::empty(2));
+            assert!(shared.has_detail());
+            for i in order {
+                shared.add(parts[i].clone());
+            }
+            assert!(shared.has_detail());
+            assert_eq!(shared.into_exposure().measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+        }
     }
 
     /// Beyond the limit, the detailed table goes (whatever the order of the parts) and the row

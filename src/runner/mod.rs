@@ -17,7 +17,7 @@ use crate::io::IoError;
 use crate::io::output::{BatchWriter, Published, Staged, check_target};
 use crate::job::{Job, JobError};
 use crate::plan::{self, Plan, PlanError};
-use crate::privacy::exposure::Exposure;
+use crate::privacy::exposure::SharedExposure;
 use crate::transform::TransformError;
 use std::time::Instant;
 
@@ -397,16 +397,11 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     // The output pass: every batch applied in parallel, checked and written in input order.
     let mut totals = Totals { rows_read: 0, excluded: Excluded::default() };
     let mut unique = engine.unique_check();
-    let mut exposure = engine.empty_exposure();
-    // Cleared once the merged exposure dropped its detailed table: later batches skip theirs.
-    let detail = std::sync::atomic::AtomicBool::new(true);
+    // Released rows are counted by the workers, off the writing thread.
+    let exposure = SharedExposure::new(engine.empty_exposure());
     let row_ids = engine.needs_row_ids();
-    let mut write = |(rows_in, applied, part): (u64, Applied, Exposure)| -> Result<(), RunError> {
+    let mut write = |(rows_in, applied): (u64, Applied)| -> Result<(), RunError> {
         unique.add(&applied)?;
-        exposure.merge(part);
-        if !exposure.has_detail() {
-            detail.store(false, std::sync::atomic::Ordering::Relaxed);
-        }
         totals.rows_read += rows_in;
         totals.excluded += applied.excluded;
         if applied.batch.num_rows() > 0 {
@@ -426,8 +421,8 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
             let ids =
                 if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
             let applied = engine.apply_numbered(&decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
-            let part = engine.exposure_of(&applied, detail.load(std::sync::atomic::Ordering::Relaxed))?;
-            Ok((rows as u64, applied, part))
+            exposure.add(engine.exposure_of(&applied, exposure.has_detail())?);
+            Ok((rows as u64, applied))
         },
         &mut write,
     );
@@ -437,8 +432,7 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     streamed?;
     // What the output leaves, measured on the written values; the guardrail stops the run
     // before anything is staged (the writer's temporary file goes with it).
-    let released = engine.measure(&exposure);
-    drop(exposure);
+    let released = engine.measure(&exposure.into_exposure());
     if let Some(limit) = job.privacy.max_unique_rows
         && released.risk.unique_rows > limit
     {

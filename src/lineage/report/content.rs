@@ -273,6 +273,12 @@ fn left_risk(r: &ReleasedRisk, blocks: &mut Vec<Block>) {
             if r.drivers_exact { "" } else { " (a small set found greedily; a smaller one may exist)" }
         ));
     }
+    if !r.columns_measured {
+        text.push_str(&format!(
+            " The output has more than {} distinct released rows or values: the figures per column and the driving columns were not measured (the figures above are).",
+            crate::privacy::exposure::DETAIL_LIMIT
+        ));
+    }
     blocks.push(Block::Paragraph(text));
     blocks.push(Block::Table {
         head: vec![
