@@ -81,8 +81,8 @@ pub const DETAIL_LIMIT: usize = 200_000;
 /// stays within [`DETAIL_LIMIT`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Exposure {
-    /// Rows per fingerprint.
-    rows: HashMap<u64, u64, FxBuildHasher>,
+    /// (fingerprint, rows), sorted by fingerprint, each fingerprint once.
+    rows: Vec<(u64, u64)>,
     total: u64,
     /// `None` once it outgrew [`DETAIL_LIMIT`].
     detail: Option<FrequencyTable>,
@@ -91,7 +91,7 @@ pub struct Exposure {
 impl Exposure {
     /// No rows yet, over `columns` released columns.
     pub fn empty(columns: usize) -> Self {
-        Self { rows: HashMap::default(), total: 0, detail: Some(FrequencyTable::new(columns, 0)) }
+        Self { rows: Vec::new(), total: 0, detail: Some(FrequencyTable::new(columns, 0)) }
     }
 
     /// The rows of one batch: its released columns (all of one length `rows`) and their text
@@ -105,18 +105,27 @@ impl Exposure {
         text: Option<&[arrow::array::StringArray]>,
     ) -> Result<Self, arrow::error::ArrowError> {
         use std::hash::Hasher;
-        let mut counts: HashMap<u64, u64, FxBuildHasher> = HashMap::default();
-        if columns.is_empty() {
-            if rows > 0 {
-                counts.insert(0, rows as u64);
-            }
+        let mut fingerprints: Vec<u64> = if columns.is_empty() {
+            vec![0; rows]
         } else {
             let fields = columns.iter().map(|c| arrow::row::SortField::new(c.data_type().clone())).collect();
             let encoded = arrow::row::RowConverter::new(fields)?.convert_columns(columns)?;
-            for row in encoded.iter() {
-                let mut hasher = std::hash::DefaultHasher::new();
-                hasher.write(row.as_ref());
-                *counts.entry(hasher.finish()).or_default() += 1;
+            encoded
+                .iter()
+                .map(|row| {
+                    let mut hasher = std::hash::DefaultHasher::new();
+                    hasher.write(row.as_ref());
+                    hasher.finish()
+                })
+                .collect()
+        };
+        // Sorted and counted in runs: no hash table per batch.
+        fingerprints.sort_unstable();
+        let mut counts: Vec<(u64, u64)> = Vec::new();
+        for fingerprint in fingerprints {
+            match counts.last_mut() {
+                Some((last, n)) if *last == fingerprint => *n += 1,
+                _ => counts.push((fingerprint, 1)),
             }
         }
         let detail = text.map(|text| {
@@ -138,9 +147,7 @@ impl Exposure {
     }
 
     fn merge_within(&mut self, other: Exposure, limit: usize) {
-        for (fingerprint, rows) in other.rows {
-            *self.rows.entry(fingerprint).or_default() += rows;
-        }
+        self.rows = merge_sorted(std::mem::take(&mut self.rows), other.rows);
         self.total += other.total;
         self.detail = match (self.detail.take(), other.detail) {
             (Some(mut mine), Some(theirs)) => {
@@ -155,8 +162,8 @@ impl Exposure {
     /// The figures, naming the columns `names` (the released columns, in order).
     pub fn measure(&self, names: &[String], not_counted: Vec<NotCounted>) -> ReleasedRisk {
         let rows = self.total;
-        let risk = Risk::of_sizes(self.rows.values().copied());
-        let unique_all = self.rows.values().filter(|&&n| n == 1).count() as u64;
+        let risk = Risk::of_sizes(self.rows.iter().map(|&(_, n)| n));
+        let unique_all = self.rows.iter().filter(|&&(_, n)| n == 1).count() as u64;
         let share = |n: u64| if rows == 0 { 0.0 } else { n as f64 / rows as f64 };
         let (per_column, drivers, drivers_unique, exact) = match &self.detail {
             Some(table) => {
@@ -217,7 +224,7 @@ impl SharedExposure {
     }
 
     fn shard(fingerprint: u64) -> usize {
-        (fingerprint >> 58) as usize % Self::SHARDS
+        (fingerprint >> 58) as usize
     }
 
     /// Whether the detailed table is still kept (batches need not make theirs otherwise).
@@ -228,16 +235,10 @@ impl SharedExposure {
     /// Adds one part.
     pub fn add(&self, part: Exposure) {
         use std::sync::atomic::Ordering;
-        let mut by_shard: Vec<Vec<(u64, u64)>> = vec![Vec::new(); Self::SHARDS];
-        for (fingerprint, rows) in part.rows {
-            by_shard[Self::shard(fingerprint)].push((fingerprint, rows));
-        }
-        for (shard, entries) in self.shards.iter().zip(by_shard) {
-            if entries.is_empty() {
-                continue;
-            }
-            let mut map = lock(shard);
-            for (fingerprint, rows) in entries {
+        // Sorted fingerprints come grouped by shard (the shard is their top bits): one lock each.
+        for group in part.rows.chunk_by(|a, b| Self::shard(a.0) == Self::shard(b.0)) {
+            let mut map = lock(&self.shards[Self::shard(group[0].0)]);
+            for &(fingerprint, rows) in group {
                 *map.entry(fingerprint).or_default() += rows;
             }
         }
@@ -258,11 +259,34 @@ impl SharedExposure {
 
     /// The whole.
     pub fn into_exposure(self) -> Exposure {
-        let mut rows: HashMap<u64, u64, FxBuildHasher> = HashMap::default();
+        let mut rows: Vec<(u64, u64)> = Vec::new();
         for shard in self.shards {
             rows.extend(into_inner(shard));
         }
+        rows.sort_unstable();
         Exposure { rows, total: self.total.into_inner(), detail: into_inner(self.detail) }
+    }
+}
+
+/// Two sorted (fingerprint, rows) lists as one, counts of equal fingerprints added.
+fn merge_sorted(a: Vec<(u64, u64)>, b: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 == y.0 => {
+                let (x, y) = (a.next(), b.next());
+                x.zip(y).map(|(x, y)| (x.0, x.1 + y.1))
+            }
+            (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(entry) => out.push(entry),
+            None => return out,
+        }
     }
 }
 
