@@ -14,6 +14,10 @@
 //!    row index in it) to the output batch. Pure and thread-safe: any executor, any order.
 //! 5. **Release** ([`Engine::release`]): the differentially private aggregates, noised once from
 //!    the merged census, on the coordinator.
+//! 6. **Measure** ([`Engine::exposure_of`] each applied batch, [`Exposure::merge`], bytes with
+//!    [`Exposure::to_bytes`], then [`Engine::measure`] on the coordinator): the
+//!    re-identification risk the output leaves over its released attributes, which a job's
+//!    `privacy.risk.max_unique_rows` checks before anything is made visible.
 //!
 //! Nothing depends on how the input is cut: the census merges exactly (canonical ids, integer
 //! sums), noise is keyed by each row's identity, and the search runs on a canonical table.
@@ -36,12 +40,16 @@
 //! let bytes = census.to_bytes();
 //! let mut census = anonymize::engine::Census::from_bytes(&bytes)?;
 //! let decisions = engine.decide(&mut census)?;
-//! // Executors apply the decisions batch by batch.
+//! // Executors apply the decisions batch by batch and count what the output releases.
+//! let mut exposure = engine.empty_exposure();
 //! for item in source.batches_with_origin() {
 //!     let (origin, batch): (RowOrigin, _) = item?;
 //!     let applied = engine.apply(&decisions, &batch, origin.rows(batch.num_rows()).as_rows())?;
+//!     exposure.merge(engine.exposure_of(&applied, exposure.has_detail())?);
 //!     println!("{} rows out", applied.batch.num_rows());
 //! }
+//! let left = engine.measure(&exposure);
+//! println!("{:.1}% of the output's rows are unique", 100.0 * left.risk.unique_rows);
 //! # Ok(()) }
 //! ```
 

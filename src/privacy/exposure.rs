@@ -80,6 +80,7 @@ pub const DETAIL_LIMIT: usize = 200_000;
 /// need the values themselves: a [`FrequencyTable`] of the released columns, kept while it
 /// stays within [`DETAIL_LIMIT`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "ExposureForm")]
 pub struct Exposure {
     /// (fingerprint, rows), sorted by fingerprint, each fingerprint once.
     rows: Vec<(u64, u64)>,
@@ -88,7 +89,47 @@ pub struct Exposure {
     detail: Option<FrequencyTable>,
 }
 
+/// The serialized form of an [`Exposure`], checked when read back.
+#[derive(Deserialize)]
+struct ExposureForm {
+    rows: Vec<(u64, u64)>,
+    total: u64,
+    detail: Option<FrequencyTable>,
+}
+
+impl TryFrom<ExposureForm> for Exposure {
+    type Error = String;
+
+    fn try_from(form: ExposureForm) -> Result<Self, String> {
+        if !form.rows.windows(2).all(|w| w[0].0 < w[1].0) || form.rows.iter().any(|&(_, n)| n == 0) {
+            return Err("the fingerprints are not sorted, repeat or count no row".into());
+        }
+        let counted = form.rows.iter().try_fold(0u64, |sum, &(_, n)| sum.checked_add(n));
+        if counted != Some(form.total) || form.detail.as_ref().is_some_and(|d| d.rows != form.total) {
+            return Err("the counts do not add up to the rows".into());
+        }
+        Ok(Self { rows: form.rows, total: form.total, detail: form.detail })
+    }
+}
+
 impl Exposure {
+    /// The exposure as bytes (JSON: fingerprints and counts, and, while kept, the released
+    /// values of the detailed table: treat them like the output).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// An exposure from [`Exposure::to_bytes`], checked (sorted fingerprints, counts that add up).
+    ///
+    /// # Errors
+    /// Not such bytes; the message says where, never what the bytes hold.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| {
+            let what = if e.is_data() { "its figures do not fit or add up" } else { "it does not parse" };
+            format!("not an exposure: {what} (line {}, column {})", e.line(), e.column())
+        })
+    }
+
     /// No rows yet, over `columns` released columns.
     pub fn empty(columns: usize) -> Self {
         Self { rows: Vec::new(), total: 0, detail: Some(FrequencyTable::new(columns, 0)) }
@@ -470,6 +511,21 @@ mod tests {
         let mut reversed = exposure(&[&["c", "a"], &["2", "1"]]);
         reversed.merge(exposure(&[&["a", "b"], &["1", "1"]]));
         assert_eq!(reversed.measure(&names(2), Vec::new()), whole.measure(&names(2), Vec::new()));
+    }
+
+    #[test]
+    fn bytes_round_trip_and_tampered_ones_are_refused() {
+        let whole = exposure(&[&["a", "b", "c", "a"], &["1", "1", "2", "1"]]);
+        let back = Exposure::from_bytes(&whole.to_bytes()).unwrap();
+        assert_eq!(back, whole);
+        let mut unsorted = whole.clone();
+        unsorted.rows.reverse();
+        assert!(Exposure::from_bytes(&unsorted.to_bytes()).is_err());
+        let mut miscounted = whole.clone();
+        miscounted.total += 1;
+        assert!(Exposure::from_bytes(&miscounted.to_bytes()).is_err());
+        let error = Exposure::from_bytes(b"{\"rows\": \"secret value\"}").unwrap_err();
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]
