@@ -241,7 +241,7 @@ impl Exposure {
 /// does not depend on the order of the additions.
 #[derive(Debug)]
 pub struct SharedExposure {
-    shards: Vec<std::sync::Mutex<HashMap<u64, u64, FxBuildHasher>>>,
+    shards: Vec<std::sync::Mutex<Shard>>,
     total: std::sync::atomic::AtomicU64,
     detail: std::sync::Mutex<Option<FrequencyTable>>,
     has_detail: std::sync::atomic::AtomicBool,
@@ -252,9 +252,9 @@ impl SharedExposure {
 
     /// Starts from `start` (usually [`Exposure::empty`]).
     pub fn new(start: Exposure) -> Self {
-        let mut shards: Vec<HashMap<u64, u64, FxBuildHasher>> = vec![HashMap::default(); Self::SHARDS];
-        for (fingerprint, rows) in start.rows {
-            shards[Self::shard(fingerprint)].insert(fingerprint, rows);
+        let mut shards: Vec<Shard> = (0..Self::SHARDS).map(|_| Shard::default()).collect();
+        for group in start.rows.chunk_by(|a, b| Self::shard(a.0) == Self::shard(b.0)) {
+            shards[Self::shard(group[0].0)].sorted = group.to_vec();
         }
         Self {
             shards: shards.into_iter().map(std::sync::Mutex::new).collect(),
@@ -278,10 +278,7 @@ impl SharedExposure {
         use std::sync::atomic::Ordering;
         // Sorted fingerprints come grouped by shard (the shard is their top bits): one lock each.
         for group in part.rows.chunk_by(|a, b| Self::shard(a.0) == Self::shard(b.0)) {
-            let mut map = lock(&self.shards[Self::shard(group[0].0)]);
-            for &(fingerprint, rows) in group {
-                *map.entry(fingerprint).or_default() += rows;
-            }
+            lock(&self.shards[Self::shard(group[0].0)]).add(group);
         }
         self.total.fetch_add(part.total, Ordering::Relaxed);
         let mut detail = lock(&self.detail);
@@ -300,12 +297,45 @@ impl SharedExposure {
 
     /// The whole.
     pub fn into_exposure(self) -> Exposure {
+        // Shards hold consecutive ranges of fingerprints: their sorted lists concatenate in order.
         let mut rows: Vec<(u64, u64)> = Vec::new();
         for shard in self.shards {
-            rows.extend(into_inner(shard));
+            let mut shard = into_inner(shard);
+            shard.compact();
+            rows.extend(shard.sorted);
         }
-        rows.sort_unstable();
         Exposure { rows, total: self.total.into_inner(), detail: into_inner(self.detail) }
+    }
+}
+
+/// One shard's counts: a sorted list, and entries appended since it was last compacted (memory
+/// stays within about twice the distinct fingerprints, and no insertion jumps around a large
+/// hash table).
+#[derive(Debug, Default)]
+struct Shard {
+    sorted: Vec<(u64, u64)>,
+    pending: Vec<(u64, u64)>,
+}
+
+impl Shard {
+    fn add(&mut self, entries: &[(u64, u64)]) {
+        self.pending.extend_from_slice(entries);
+        if self.pending.len() > self.sorted.len().max(1 << 16) {
+            self.compact();
+        }
+    }
+
+    fn compact(&mut self) {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_unstable_by_key(|e| e.0);
+        let mut runs: Vec<(u64, u64)> = Vec::with_capacity(pending.len());
+        for (fingerprint, rows) in pending {
+            match runs.last_mut() {
+                Some((last, n)) if *last == fingerprint => *n += rows,
+                _ => runs.push((fingerprint, rows)),
+            }
+        }
+        self.sorted = merge_sorted(std::mem::take(&mut self.sorted), runs);
     }
 }
 
