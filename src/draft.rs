@@ -21,6 +21,7 @@ use crate::text::to_text;
 use arrow::array::{Array, RecordBatch, StringArray};
 use arrow::datatypes::DataType;
 use std::collections::{BTreeMap, HashSet};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 /// Rows profiled at most; larger inputs are profiled on their first rows (the hierarchies
@@ -204,8 +205,6 @@ fn sniff_delimiter(path: &Path) -> u8 {
         .max_by_key(|&d| (line.iter().filter(|&&b| b == d).count(), d == b','))
         .unwrap_or(b',')
 }
-
-use std::io::Read as _;
 
 #[derive(Default)]
 struct ColumnState {

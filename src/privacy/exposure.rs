@@ -79,7 +79,7 @@ pub const DETAIL_LIMIT: usize = 200_000;
 /// a million, which would merge two classes). The per-column figures and the driving columns
 /// need the values themselves: a [`FrequencyTable`] of the released columns, kept while it
 /// stays within [`DETAIL_LIMIT`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ExposureForm")]
 pub struct Exposure {
     /// (fingerprint, rows), sorted by fingerprint, each fingerprint once.
@@ -162,13 +162,7 @@ impl Exposure {
         };
         // Sorted and counted in runs: no hash table per batch.
         fingerprints.sort_unstable();
-        let mut counts: Vec<(u64, u64)> = Vec::new();
-        for fingerprint in fingerprints {
-            match counts.last_mut() {
-                Some((last, n)) if *last == fingerprint => *n += 1,
-                _ => counts.push((fingerprint, 1)),
-            }
-        }
+        let counts = count_runs(fingerprints.into_iter().map(|f| (f, 1)));
         let detail = text.map(|text| {
             let mut table = FrequencyTable::from_batch(text, &[]);
             table.rows = rows as u64;
@@ -190,14 +184,7 @@ impl Exposure {
     fn merge_within(&mut self, other: Exposure, limit: usize) {
         self.rows = merge_sorted(std::mem::take(&mut self.rows), other.rows);
         self.total += other.total;
-        self.detail = match (self.detail.take(), other.detail) {
-            (Some(mut mine), Some(theirs)) => {
-                mine.merge(theirs);
-                let entries = mine.combos.len().max(mine.quasi.iter().map(|d| d.len()).sum());
-                (entries <= limit).then_some(mine)
-            }
-            _ => None,
-        };
+        self.detail = merge_detail(self.detail.take(), other.detail, limit);
     }
 
     /// The figures, naming the columns `names` (the released columns, in order).
@@ -282,14 +269,7 @@ impl SharedExposure {
         }
         self.total.fetch_add(part.total, Ordering::Relaxed);
         let mut detail = lock(&self.detail);
-        *detail = match (detail.take(), part.detail) {
-            (Some(mut mine), Some(theirs)) if self.has_detail() => {
-                mine.merge(theirs);
-                let entries = mine.combos.len().max(mine.quasi.iter().map(|d| d.len()).sum());
-                (entries <= DETAIL_LIMIT).then_some(mine)
-            }
-            _ => None,
-        };
+        *detail = merge_detail(detail.take(), part.detail, DETAIL_LIMIT);
         if detail.is_none() {
             self.has_detail.store(false, Ordering::Relaxed);
         }
@@ -328,15 +308,29 @@ impl Shard {
     fn compact(&mut self) {
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_unstable_by_key(|e| e.0);
-        let mut runs: Vec<(u64, u64)> = Vec::with_capacity(pending.len());
-        for (fingerprint, rows) in pending {
-            match runs.last_mut() {
-                Some((last, n)) if *last == fingerprint => *n += rows,
-                _ => runs.push((fingerprint, rows)),
-            }
-        }
-        self.sorted = merge_sorted(std::mem::take(&mut self.sorted), runs);
+        self.sorted = merge_sorted(std::mem::take(&mut self.sorted), count_runs(pending));
     }
+}
+
+/// Sorted (fingerprint, rows) entries with each fingerprint once, counts of equal ones added.
+fn count_runs(sorted: impl IntoIterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (fingerprint, rows) in sorted {
+        match runs.last_mut() {
+            Some((last, n)) if *last == fingerprint => *n += rows,
+            _ => runs.push((fingerprint, rows)),
+        }
+    }
+    runs
+}
+
+/// Two parts' detailed tables as one, or `None` when either was dropped or the whole outgrows
+/// `limit` entries (combinations or dictionary values).
+fn merge_detail(mine: Option<FrequencyTable>, theirs: Option<FrequencyTable>, limit: usize) -> Option<FrequencyTable> {
+    let (mut mine, theirs) = (mine?, theirs?);
+    mine.merge(theirs);
+    let entries = mine.combos.len().max(mine.quasi.iter().map(|d| d.len()).sum());
+    (entries <= limit).then_some(mine)
 }
 
 /// Two sorted (fingerprint, rows) lists as one, counts of equal fingerprints added.

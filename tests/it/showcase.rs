@@ -179,6 +179,23 @@ fn the_guardrail_stops_the_old_main_job_and_names_the_columns_that_drive_it() {
     let events = std::fs::read_to_string(dir.path().join("guarded.lineage.jsonl")).unwrap();
     assert!(events.lines().last().unwrap().contains("\"FAIL\""));
 
+    // A guarded run that spends privacy budget and fails the guardrail spends nothing: the main
+    // job with its signup date kept (a date per customer) leaves most rows unique.
+    let text = main_job_text("spender", "spender.csv").replace("signup_date:       drop", "signup_date:       keep");
+    assert!(text.contains("signup_date:       keep"));
+    write_job(dir.path(), "spender.yaml", &text);
+    let run = anonymize(dir.path(), &["run", "spender.yaml"]);
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    assert!(stderr(&run).contains("driven by"), "{}", stderr(&run));
+    assert!(!dir.path().join("spender.csv").exists() && !dir.path().join("spender.spend_by_segment.csv").exists());
+    let budget = anonymize(dir.path(), &["budget", "spender.budget.json", "--json"]);
+    assert_eq!(budget.status.code(), Some(0), "{}", stderr(&budget));
+    let ledger: serde_json::Value = serde_json::from_str(&stdout(&budget)).unwrap();
+    // The run reserved its spending (the dataset is in the ledger) and released it.
+    let spending = ledger["datasets"]["sample_customers"]["spending"].as_array().unwrap();
+    let committed = spending.iter().filter(|s| s["state"] == "committed").count();
+    assert_eq!(committed, 0, "the failed run's spending was committed: {ledger}");
+
     // The new main job passes the same guardrail (it sets it itself).
     assert!(
         std::fs::read_to_string(root().join("pipelines/customers.yaml")).unwrap().contains("max_unique_rows: 0.05")
