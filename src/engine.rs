@@ -59,6 +59,7 @@ use crate::dp::mechanism::batch_rng;
 use crate::io::Rows;
 use crate::job::{Job, Measure};
 use crate::plan::{self, Plan};
+use crate::privacy::decisions::DecisionsFile;
 use crate::privacy::exposure::{Exposure, NotCounted, ReleasedRisk};
 use crate::privacy::recode::Recoding;
 use crate::privacy::table::FrequencyTable;
@@ -118,6 +119,8 @@ pub struct Decisions {
     recoding: Option<Recoding>,
     /// k-anonymity's outcome (its `search_seconds` is the only figure that varies by run).
     pub privacy: Option<PrivacySummary>,
+    /// The decisions file to write beside the output (its `run_id` left for the driver).
+    pub file: Option<DecisionsFile>,
 }
 
 /// One batch after the consent filter and every column's action.
@@ -449,15 +452,15 @@ impl Engine {
         if shape(census) != shape(&empty) {
             return Err(bytes_error("cannot decide", "the census does not fit the job"));
         }
-        let (recoding, privacy) = match (&self.anonymity, census.table.take()) {
+        let (recoding, privacy, file) = match (&self.anonymity, census.table.take()) {
             (Some(setup), Some(table)) => {
                 let table = table.canonical();
                 let decided = anonymity::decide(&self.job, setup, &table);
                 census.table = Some(table);
-                let (recoding, privacy) = decided?;
-                (Some(recoding), Some(privacy))
+                let (recoding, privacy, file) = decided?;
+                (Some(recoding), Some(privacy), Some(file))
             }
-            (None, None) => (None, None),
+            (None, None) => (None, None, None),
             _ => return Err(bytes_error("cannot decide", "the census does not fit the job")),
         };
         Ok(Decisions {
@@ -466,6 +469,7 @@ impl Engine {
             job_blake3: self.job.file_blake3.clone(),
             recoding,
             privacy,
+            file,
         })
     }
 
@@ -581,6 +585,13 @@ impl Engine {
             (None, false) => (0..kept.num_rows()).map(number).collect(),
             (Some(mask), false) => mask.values().set_indices().map(number).collect(),
         };
+        if plan.suppressed_flag {
+            let flags = recoded
+                .as_ref()
+                .and_then(|r| r.flags.clone())
+                .unwrap_or_else(|| arrow::array::BooleanArray::from(vec![false; kept.num_rows()]));
+            columns.push(std::sync::Arc::new(flags));
+        }
         let options = arrow::array::RecordBatchOptions::new().with_row_count(Some(kept.num_rows()));
         let mut out = RecordBatch::try_new_with_options(plan.output_schema.clone(), columns, &options)?;
         // Suppressed rows with `suppressed_rows: remove` leave the output here.

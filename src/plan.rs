@@ -5,8 +5,9 @@
 
 use crate::consent;
 use crate::io::{BATCH_SIZE, DataSource, IoError};
-use crate::job::{Action, Issues, Job, check, plural};
+use crate::job::{Action, Issue, Issues, Job, KeyPath, check, plural};
 use crate::keys::{Key, KeyError};
+use crate::privacy::decisions::{DecisionsError, DecisionsFile, HierarchySpec, type_kind};
 use crate::transform::Kernel;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use std::fmt;
@@ -33,6 +34,8 @@ pub enum PlanError {
     Internal(String),
     #[error("cannot calibrate the noise")]
     Calibration(#[source] crate::dp::mechanism::CalibrationError),
+    #[error(transparent)]
+    Decisions(#[from] DecisionsError),
 }
 
 /// The input opened and the job checked against its schema.
@@ -139,8 +142,16 @@ pub struct Step {
 pub struct Plan {
     /// One step per input column, in input order.
     pub steps: Vec<Step>,
+    /// The steps' outputs, then `suppressed` with `suppressed_rows: flag`.
     pub output_schema: SchemaRef,
+    /// `privacy.k_anonymity.decisions`, read and checked against the job and the input.
+    pub frozen: Option<Arc<DecisionsFile>>,
+    /// Whether the output ends with the boolean column `suppressed`.
+    pub suppressed_flag: bool,
 }
+
+/// The name of the column `suppressed_rows: flag` adds.
+pub const SUPPRESSED_COLUMN: &str = "suppressed";
 
 impl fmt::Debug for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -196,7 +207,100 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
         };
         steps.push(Step { name, input_index, input_type, output, action, detail, dropped, unique });
     }
-    Ok(Plan { steps, output_schema: Arc::new(Schema::new(fields)) })
+    let mut issues = Issues::default();
+    let quasi = steps.iter().any(|s| matches!(s.output, Some((Kernel::Recoded, _))));
+    let k_anonymity = job.privacy.k_anonymity.as_ref();
+    let suppressed_flag =
+        quasi && k_anonymity.is_some_and(|k| k.suppressed_rows == crate::privacy::recode::SuppressedRows::Flag);
+    if suppressed_flag {
+        if fields.iter().any(|f| f.name() == SUPPRESSED_COLUMN) {
+            issues.push(issue(
+                job,
+                KeyPath::root("privacy").join("k_anonymity").join("suppressed_rows"),
+                format!(
+                    "`suppressed_rows: flag` adds the column `{SUPPRESSED_COLUMN}`, and the output already has one"
+                ),
+                Some("rename or drop the output's `suppressed` column, or use `mask` or `remove`"),
+            ));
+        }
+        fields.push(Field::new(SUPPRESSED_COLUMN, DataType::Boolean, false));
+    }
+    let frozen = match k_anonymity.and_then(|k| k.decisions.as_deref()) {
+        Some(path) if quasi => {
+            let file = DecisionsFile::load(path)?;
+            issues.0.extend(frozen_issues(job, &steps, &file));
+            Some(Arc::new(file))
+        }
+        _ => None,
+    };
+    if !issues.is_empty() {
+        return Err(PlanError::Invalid { path: job.file.clone(), issues });
+    }
+    Ok(Plan { steps, output_schema: Arc::new(Schema::new(fields)), frozen, suppressed_flag })
+}
+
+fn issue(job: &Job, path: KeyPath, message: impl Into<String>, hint: Option<&str>) -> Issue {
+    Issue { position: job.document.position_of(&path.0), path, message: message.into(), hint: hint.map(Into::into) }
+}
+
+/// What keeps a job from reusing `file`: other quasi-identifiers, other kinds of input column,
+/// other hierarchies, or pinned levels that say otherwise.
+fn frozen_issues(job: &Job, steps: &[Step], file: &DecisionsFile) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let at = KeyPath::root("privacy").join("k_anonymity").join("decisions");
+    let generalized: Vec<&Step> = steps.iter().filter(|s| matches!(s.output, Some((Kernel::Recoded, _)))).collect();
+    let mut ours: Vec<&str> = generalized.iter().map(|s| s.name.as_str()).collect();
+    let mut theirs: Vec<&str> = file.quasi_identifiers.iter().map(|q| q.name.as_str()).collect();
+    ours.sort_unstable();
+    theirs.sort_unstable();
+    if ours != theirs {
+        issues.push(issue(
+            job,
+            at,
+            format!(
+                "the decisions are for the quasi-identifiers {}; this job generalizes {}",
+                theirs.join(", "),
+                ours.join(", ")
+            ),
+            Some(
+                "generalize the same columns as the run that made the decisions, or remove `decisions` to search anew",
+            ),
+        ));
+        return issues;
+    }
+    for step in generalized {
+        let Some(decided) = file.quasi(&step.name) else { continue };
+        let column = KeyPath::root("columns").join(&step.name);
+        let (was, is) = (type_kind(&decided.input_type), type_kind(&step.input_type.to_string()));
+        if was != is {
+            issues.push(issue(
+                job,
+                column.clone(),
+                format!("the decisions were made for {was} values; this input's column holds {is} values"),
+                Some("declare the column's type with `input.types`"),
+            ));
+        }
+        let Some(Action::Generalize(g)) = job.column(&step.name).map(|c| &c.action) else { continue };
+        if let Some(level) = g.level
+            && decided.level.is_some_and(|l| l != level)
+        {
+            issues.push(issue(
+                job,
+                column.join("level"),
+                format!("the decisions chose level {} for this column, not {level}", decided.level.unwrap_or(0)),
+                Some("remove `level` (the decisions fix it)"),
+            ));
+        }
+        if HierarchySpec::embed(g.hierarchy.as_ref()).is_ok_and(|h| h != decided.hierarchy) {
+            issues.push(issue(
+                job,
+                column.join("hierarchy"),
+                "this hierarchy differs from the one the decisions were made with; their labels would not be this job's",
+                Some("restore the hierarchy of the run that made the decisions, or remove `decisions` to search anew"),
+            ));
+        }
+    }
+    issues
 }
 
 #[cfg(test)]

@@ -49,6 +49,8 @@ pub struct RunSummary {
     /// Re-identification risk over the output's released attributes, measured on the written
     /// values (`None` for a dry run).
     pub released: Option<crate::privacy::exposure::ReleasedRisk>,
+    /// Where the decisions file went (jobs with quasi-identifiers).
+    pub decisions: Option<String>,
 }
 
 /// One input column in the summary.
@@ -116,6 +118,39 @@ pub struct PrivacySummary {
     pub search_seconds: f64,
     pub risk_before: Risk,
     pub risk_after: Risk,
+    /// When the levels or partitions were reused from an earlier run's decisions file.
+    #[serde(default)]
+    pub frozen: Option<FrozenFrom>,
+    /// Per sensitive column: what suppression took from it, and attribute disclosure.
+    #[serde(default)]
+    pub sensitive_effects: Vec<SensitiveEffect>,
+}
+
+/// Where frozen decisions came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrozenFrom {
+    /// The decisions file read.
+    pub path: String,
+    /// The run that made the decisions (the first one, when they were reused before).
+    pub run_id: String,
+}
+
+/// A sensitive column among suppressed rows and in the output's classes. Values are shown
+/// only when at least k rows hold them (or 5 without k); the rest count as "other".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SensitiveEffect {
+    pub column: String,
+    pub rows: u64,
+    pub suppressed_rows: u64,
+    /// Value, share among all rows, share among suppressed rows; most frequent first.
+    pub values: Vec<(String, f64, f64)>,
+    /// The values not shown, together: share among all rows, among suppressed rows.
+    pub other: (f64, f64),
+    /// Rows of kept classes in which the column takes a single value (anyone who knows a
+    /// person's quasi-identifiers learns it), and their share of all rows.
+    pub single_value_rows: u64,
+    pub single_value_share: f64,
+    pub single_value_classes: u64,
 }
 
 /// What the run's noise spends and guarantees.

@@ -126,6 +126,7 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
     let mode = match privacy.suppressed_rows_mode {
         SuppressedRows::Mask => "masked with *",
         SuppressedRows::Remove => "removed",
+        SuppressedRows::Flag => "masked with *, flagged in `suppressed`",
     };
     let _ = writeln!(
         s,

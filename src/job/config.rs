@@ -115,6 +115,21 @@ pub struct KAnonymityConfig {
     pub metric: Metric,
     #[serde(default)]
     pub algorithm: Algorithm,
+    /// An earlier run's decisions file: reuse its levels or split tree instead of searching.
+    pub decisions: Option<String>,
+    /// With `decisions`: what a value their hierarchies do not cover becomes.
+    pub unknown_values: Option<UnknownValues>,
+}
+
+/// What a value that frozen decisions do not cover becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnknownValues {
+    /// The run fails, naming the column and how many rows.
+    #[default]
+    Error,
+    /// The value becomes `*` in that column.
+    Top,
 }
 
 /// `privacy.l_diversity`.
@@ -175,6 +190,8 @@ pub struct OutputConfig {
     pub format: Option<DataFormat>,
     #[serde(default)]
     pub overwrite: bool,
+    /// Where the decisions file goes (default: beside the output, `NAME.decisions.json`).
+    pub decisions: Option<String>,
 }
 
 /// One aggregate release, without its measures (parsed by hand).

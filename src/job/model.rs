@@ -165,6 +165,12 @@ pub struct KAnonymity {
     pub suppressed_rows: SuppressedRows,
     pub metric: Metric,
     pub algorithm: Algorithm,
+    /// `decisions`: an earlier run's decisions file, reused instead of searching.
+    pub decisions: Option<PathBuf>,
+    pub unknown_values: crate::job::config::UnknownValues,
+    /// Whether suppression beyond the limit fails the run (always, for a job file; `anonymize
+    /// apply` without `--require-k` reports it instead).
+    pub enforce_limit: bool,
 }
 
 /// `privacy.l_diversity`.
@@ -213,4 +219,6 @@ pub struct Output {
     pub path: PathBuf,
     pub format: DataFormat,
     pub overwrite: bool,
+    /// Where the decisions file goes, when the job has quasi-identifiers.
+    pub decisions: Option<PathBuf>,
 }

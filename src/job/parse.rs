@@ -157,7 +157,12 @@ impl<'a> Parser<'a> {
         let columns = required(self, "columns").and_then(|n| self.columns(n));
         let privacy = root.get("privacy").map_or(Some(Privacy::default()), |n| self.privacy(n));
         let aggregates = root.get("aggregates").map_or(Some(Vec::new()), |n| self.aggregates(n));
-        let output = required(self, "output").and_then(|n| self.output(n));
+        let mut output = required(self, "output").and_then(|n| self.output(n));
+        // Only a job with quasi-identifiers has decisions to write.
+        let quasi = columns.as_ref().is_some_and(|c| c.iter().any(|c| matches!(c.action, Action::Generalize(_))));
+        if let Some(output) = output.as_mut().filter(|_| !quasi) {
+            output.decisions = None;
+        }
         let lineage = optional_text(self, "lineage").map(|p| self.resolve(&p));
         let report = optional_text(self, "report").map(|p| self.resolve(&p));
 
@@ -225,6 +230,9 @@ impl<'a> Parser<'a> {
         let mut written: Vec<(KeyPath, &Path)> = Vec::new();
         if let Some(output) = output {
             written.push((KeyPath::root("output").join("path"), &output.path));
+        }
+        if let Some(decisions) = output.and_then(|o| o.decisions.as_deref()) {
+            written.push((KeyPath::root("output").join("decisions"), decisions));
         }
         for (i, aggregate) in aggregates.unwrap_or_default().iter().enumerate() {
             written.push((KeyPath::root("aggregates").join(i).join("path"), &aggregate.path));
@@ -505,12 +513,22 @@ impl<'a> Parser<'a> {
             if !limit_ok {
                 self.issue(&p.join("suppression_limit"), "the suppression limit is a fraction of rows in [0, 1)");
             }
+            if c.unknown_values.is_some() && c.decisions.is_none() {
+                self.issue_with_hint(
+                    &p.join("unknown_values"),
+                    "`unknown_values` applies to frozen `decisions` only (a search compiles hierarchies over the values it sees)",
+                    Some("remove `unknown_values`, or add `decisions: PATH`"),
+                );
+            }
             let built = Some(KAnonymity {
                 k: k?,
                 suppression_limit: c.suppression_limit,
                 suppressed_rows: c.suppressed_rows,
                 metric: c.metric,
                 algorithm: c.algorithm,
+                decisions: c.decisions.as_deref().map(|d| self.resolve(d)),
+                unknown_values: c.unknown_values.unwrap_or_default(),
+                enforce_limit: true,
             })
             .filter(|_| limit_ok);
             ok &= built.is_some();
@@ -696,7 +714,11 @@ impl<'a> Parser<'a> {
                 Some("end the path with .parquet or .csv, or set `format`"),
             );
         }
-        Some(Output { path: resolved, format: format?, overwrite: c.overwrite })
+        let decisions = Some(match &c.decisions {
+            Some(d) => self.resolve(d),
+            None => decisions_beside(&resolved),
+        });
+        Some(Output { path: resolved, format: format?, overwrite: c.overwrite, decisions })
     }
 
     /// Checks that need more than one section.
@@ -773,6 +795,13 @@ impl<'a> Parser<'a> {
             _ => {}
         }
     }
+}
+
+/// The default decisions file of an output: `NAME.decisions.json` beside it, `NAME` being the
+/// output's file name without its extension.
+fn decisions_beside(output: &Path) -> PathBuf {
+    let stem = output.file_stem().map_or_else(|| "output".into(), |s| s.to_string_lossy().into_owned());
+    output.with_file_name(format!("{stem}.decisions.json"))
 }
 
 fn unknown_field_hint(message: &str) -> Option<String> {

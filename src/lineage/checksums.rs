@@ -18,6 +18,8 @@ pub enum Role {
     Output,
     /// A differentially private aggregate release.
     Release,
+    /// The decisions file (levels or split tree, hierarchies, criteria).
+    Decisions,
     /// The privacy report.
     Report,
 }
@@ -31,6 +33,7 @@ impl Role {
             Role::ConsentList => "consent_list",
             Role::Output => "output",
             Role::Release => "release",
+            Role::Decisions => "decisions",
             Role::Report => "report",
         }
     }
@@ -104,7 +107,9 @@ mod tests {
         assert_eq!(file_blake3(&empty).unwrap().1, blake3::hash(b"").to_hex().to_string());
         assert!(file_blake3(&dir.path().join("missing")).is_err());
         // The names `verify` prints are the ones lineage records.
-        for role in [Role::Job, Role::Input, Role::ConsentList, Role::Output, Role::Release, Role::Report] {
+        for role in
+            [Role::Job, Role::Input, Role::ConsentList, Role::Output, Role::Release, Role::Decisions, Role::Report]
+        {
             assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
         }
     }

@@ -71,6 +71,29 @@ impl Generalization {
         leaves: &[Option<String>],
         rows: &[u64],
     ) -> Result<Self, HierarchyError> {
+        Self::build_with(column, hierarchy, leaves, rows, false)
+    }
+
+    /// As [`Generalization::build`]; with `unknown_top`, a value the hierarchy does not cover
+    /// (unlisted, or not a number or date) is `*` at every level above it instead of an error.
+    ///
+    /// # Errors
+    /// As [`Generalization::build`].
+    pub fn build_with(
+        column: &str,
+        hierarchy: Option<&Hierarchy>,
+        leaves: &[Option<String>],
+        rows: &[u64],
+        unknown_top: bool,
+    ) -> Result<Self, HierarchyError> {
+        let uncovered = |bad_rows: &mut u64, r: u64, max_level: u32| {
+            if unknown_top {
+                vec![star(); max_level as usize]
+            } else {
+                *bad_rows += r;
+                null_chain(max_level)
+            }
+        };
         let column_name = column.to_string();
         let mut chains: Vec<Chain> = Vec::with_capacity(leaves.len());
         let mut bad_rows = 0u64;
@@ -101,10 +124,7 @@ impl Generalization {
                 for ((leaf, value), &r) in leaves.iter().zip(&values).zip(rows) {
                     chains.push(match (leaf, value) {
                         (None, _) => null_chain(max_level),
-                        (Some(_), None) => {
-                            bad_rows += r;
-                            null_chain(max_level)
-                        }
+                        (Some(_), None) => uncovered(&mut bad_rows, r, max_level),
                         (Some(_), Some(v)) => {
                             widths.iter().map(|&w| Some(interval_label(*v, w))).chain([star()]).collect()
                         }
@@ -125,10 +145,7 @@ impl Generalization {
                 for ((leaf, date), &r) in leaves.iter().zip(&dates).zip(rows) {
                     chains.push(match (leaf, date) {
                         (None, _) => null_chain(max_level),
-                        (Some(_), None) => {
-                            bad_rows += r;
-                            null_chain(max_level)
-                        }
+                        (Some(_), None) => uncovered(&mut bad_rows, r, max_level),
                         (Some(_), Some(d)) => levels.iter().map(|&l| Some(date_label(*d, l))).chain([star()]).collect(),
                     });
                 }
@@ -146,14 +163,14 @@ impl Generalization {
                     .map(|(k, v)| (k.as_str(), v.iter().cloned().map(Some).chain([star()]).collect()))
                     .collect();
                 domain = Some(table.values().cloned().collect());
-                chains = covered(leaves, rows, &table, max_level, &mut bad_rows);
+                chains = covered(leaves, rows, &table, max_level, &mut bad_rows, unknown_top);
             }
             Some(Hierarchy::File { path, delimiter }) => {
                 let (table, top) = read_file(path, *delimiter)?;
                 max_level = top;
                 let lookup: HashMap<&str, Chain> = table.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
                 domain = Some(table.iter().map(|(_, v)| v.clone()).collect());
-                chains = covered(leaves, rows, &lookup, max_level, &mut bad_rows);
+                chains = covered(leaves, rows, &lookup, max_level, &mut bad_rows, unknown_top);
             }
         }
         if bad_rows > 0 {
@@ -329,6 +346,7 @@ fn covered(
     table: &HashMap<&str, Chain>,
     max_level: u32,
     bad_rows: &mut u64,
+    unknown_top: bool,
 ) -> Vec<Chain> {
     leaves
         .iter()
@@ -338,7 +356,9 @@ fn covered(
             Some(v) => match table.get(v.as_str()) {
                 Some(chain) => chain.clone(),
                 None => {
-                    *bad_rows += r;
+                    if !unknown_top {
+                        *bad_rows += r;
+                    }
                     vec![star(); max_level as usize]
                 }
             },
@@ -357,6 +377,25 @@ pub fn levels_of(hierarchy: Option<&Hierarchy>) -> Result<u32, HierarchyError> {
         Some(Hierarchy::File { path, delimiter }) => read_file(path, *delimiter).map(|(_, top)| top),
         Some(other) => Ok(other.levels().unwrap_or(1)),
     }
+}
+
+/// A hierarchy file as a `map` hierarchy (value → its labels above it, the top `*` left out),
+/// for embedding in a decisions file.
+///
+/// # Errors
+/// An unreadable or malformed hierarchy file.
+pub fn file_as_map(
+    path: &std::path::Path,
+    delimiter: u8,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, HierarchyError> {
+    let (rows, _) = read_file(path, delimiter)?;
+    Ok(rows
+        .into_iter()
+        .map(|(value, mut chain)| {
+            chain.pop();
+            (value, chain.into_iter().flatten().collect())
+        })
+        .collect())
 }
 
 /// Reads an ARX hierarchy file: `value;level1;…`, one leaf per line, every line the same number
@@ -412,15 +451,13 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
-/// `30-34` for whole numbers ≥ 0 and whole widths, else `[lo, hi)`.
+/// The half-open interval `[low, high)` holding `value`: one notation for every interval label
+/// (Mondrian's closed ranges are `[low, high]`).
 fn interval_label(value: f64, width: f64) -> String {
-    let low = (value / width).floor() * width;
+    // `+ 0.0` turns -0 into 0.
+    let low = (value / width).floor() * width + 0.0;
     let high = low + width;
-    if low >= 0.0 && low.fract() == 0.0 && width.fract() == 0.0 && value.fract() == 0.0 && high < 9e15 {
-        format!("{}-{}", low as i64, high as i64 - 1)
-    } else {
-        format!("[{low}, {high})")
-    }
+    format!("[{low}, {high})")
 }
 
 /// The date at the start of `text` (`YYYY-MM-DD`, also the date part of a timestamp).
@@ -523,9 +560,9 @@ mod tests {
         let l = leaves(&["31", "34", "38", "41"]);
         let g = Generalization::build("age", Some(&h), &l, &[1, 1, 1, 1]).unwrap();
         assert_eq!(g.max_level, 3);
-        assert_eq!(g.label(1, g.lift(0, 0, 1)).map(|s| &**s), Some("30-34"));
+        assert_eq!(g.label(1, g.lift(0, 0, 1)).map(|s| &**s), Some("[30, 35)"));
         assert_eq!(g.lift(0, 0, 1), g.lift(1, 0, 1));
-        assert_eq!(g.label(2, g.lift(2, 0, 2)).map(|s| &**s), Some("30-39"));
+        assert_eq!(g.label(2, g.lift(2, 0, 2)).map(|s| &**s), Some("[30, 40)"));
         assert_eq!(g.label(3, g.lift(3, 0, 3)).map(|s| &**s), Some("*"));
         // Width 5 over a range of 10.
         assert!((g.loss(1, g.lift(0, 0, 1)) - 0.5).abs() < 1e-12);

@@ -6,6 +6,7 @@
 //! quasi-identifier values), built in one streaming pass; [`recode::Recoding`] then applies the
 //! chosen transformation to each batch of the second pass.
 
+pub mod decisions;
 pub mod exposure;
 pub mod hierarchy;
 pub mod mondrian;

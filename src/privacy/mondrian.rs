@@ -5,6 +5,7 @@
 //! as the partition's bounds `[low, high]`; categorical ones as the lowest hierarchy group
 //! covering all of the partition's values. Nothing is suppressed.
 
+use super::decisions::{PartitionColumn, SplitNode, SplitTree, Threshold};
 use super::recode::PartitionLabels;
 use super::search::{Metrics, Problem};
 use super::table::{Histogram, add_to_histogram};
@@ -15,8 +16,10 @@ use std::sync::Arc;
 pub enum Dimension {
     /// A number per leaf (dates as days).
     Numeric(Vec<f64>),
-    /// Categorical: split along the hierarchy's order.
-    Categorical,
+    /// Categorical: split along the hierarchy's order. Unless the hierarchy lists its values
+    /// (`listed`), a split falls only between groups of level 1 or above, so that its split
+    /// point is a hierarchy label, never a raw value (see [`super::decisions`]).
+    Categorical { listed: bool },
 }
 
 /// Mondrian's result.
@@ -29,6 +32,8 @@ pub struct Partitioning {
     pub metrics: Metrics,
     /// Each column's share of the loss metric (their mean is `metrics.loss`).
     pub column_losses: Vec<f64>,
+    /// The split tree that routes any row to exactly one partition.
+    pub tree: SplitTree,
 }
 
 impl Partitioning {
@@ -53,16 +58,10 @@ pub fn partition(problem: &Problem<'_>, dimensions: &[Dimension]) -> Option<Part
         .zip(dimensions)
         .map(|(g, d)| match d {
             Dimension::Numeric(values) => values.clone(),
-            Dimension::Categorical => {
+            Dimension::Categorical { .. } => {
                 let leaves = g.groups(0) as u32;
                 let mut order: Vec<u32> = (0..leaves).collect();
-                let path = |leaf: u32| -> Vec<String> {
-                    (0..=g.max_level)
-                        .rev()
-                        .map(|l| g.label(l, g.lift(leaf, 0, l)).map_or(String::new(), |s| s.to_string()))
-                        .collect()
-                };
-                order.sort_by_key(|&leaf| path(leaf));
+                order.sort_by_key(|&leaf| path(g, leaf, g.max_level + 1));
                 let mut rank = vec![0.0; leaves as usize];
                 for (r, leaf) in order.into_iter().enumerate() {
                     rank[leaf as usize] = r as f64;
@@ -82,21 +81,83 @@ pub fn partition(problem: &Problem<'_>, dimensions: &[Dimension]) -> Option<Part
     if !allowed(problem, &all) {
         return None;
     }
-    let mut done = Vec::new();
-    let mut stack = vec![all];
-    while let Some(part) = stack.pop() {
-        match split(problem, &ranks, &spans, part) {
-            Ok((left, right)) => {
-                stack.push(right);
-                stack.push(left);
+    // Nodes are numbered as they are made, so a split's children come after it.
+    let mut nodes: Vec<Option<SplitNode>> = vec![None];
+    let mut done: Vec<(Vec<usize>, usize)> = Vec::new();
+    let mut stack = vec![(all, 0usize)];
+    while let Some((part, node)) = stack.pop() {
+        match split(problem, dimensions, &ranks, &spans, part) {
+            Ok((c, left, right)) => {
+                let at = threshold(problem, dimensions, c, &left, &right);
+                let (l, r) = (nodes.len(), nodes.len() + 1);
+                nodes.extend([None, None]);
+                nodes[node] = Some(SplitNode::Split { column: c, at, left: l, right: r });
+                stack.push((right, r));
+                stack.push((left, l));
             }
-            Err(part) => done.push(part),
+            Err(part) => done.push((part, node)),
         }
     }
     done.sort();
-    let labels: Vec<Vec<Option<Arc<str>>>> = done.iter().map(|p| labels_of(problem, dimensions, p)).collect();
-    let (metrics, column_losses) = metrics(problem, dimensions, &ranks, &done);
-    Some(Partitioning { partitions: done, labels, metrics, column_losses })
+    let labels: Vec<Vec<Option<Arc<str>>>> = done.iter().map(|(p, _)| labels_of(problem, dimensions, p)).collect();
+    for (part, node) in &done {
+        nodes[*node] = Some(SplitNode::Partition { columns: partition_columns(problem, dimensions, part) });
+    }
+    let tree = SplitTree { nodes: nodes.into_iter().flatten().collect() };
+    let partitions: Vec<Vec<usize>> = done.into_iter().map(|(p, _)| p).collect();
+    let (metrics, column_losses) = metrics(problem, dimensions, &ranks, &partitions);
+    Some(Partitioning { partitions, labels, metrics, column_losses, tree })
+}
+
+/// A leaf's labels from the top of its hierarchy down to level `top - depth` (`""` for null).
+pub fn path(g: &super::hierarchy::Generalization, leaf: u32, depth: u32) -> Vec<String> {
+    (g.max_level + 1 - depth..=g.max_level)
+        .rev()
+        .map(|l| g.label(l, g.lift(leaf, 0, l)).map_or(String::new(), |s| s.to_string()))
+        .collect()
+}
+
+/// Where a split on column `c` cuts: at the left side's largest value (a numeric column), or
+/// at its labels down to the level where the left side's last value and the right side's first
+/// part (a categorical one): every left value is at most it, every right value above it.
+fn threshold(problem: &Problem<'_>, dimensions: &[Dimension], c: usize, left: &[usize], right: &[usize]) -> Threshold {
+    let g = &problem.columns[c];
+    let leaf = |i: usize| problem.combos[i].0[c];
+    match &dimensions[c] {
+        Dimension::Numeric(values) => {
+            let last =
+                left.iter().copied().max_by(|&a, &b| values[leaf(a) as usize].total_cmp(&values[leaf(b) as usize]));
+            Threshold::Value(last.and_then(|i| g.label(0, leaf(i))).map_or(String::new(), |s| s.to_string()))
+        }
+        Dimension::Categorical { .. } => {
+            // Both sides are sorted by path: the left's last and the right's first are adjacent.
+            let full = g.max_level + 1;
+            let (a, b) = (path(g, leaf(left[left.len() - 1]), full), path(g, leaf(right[0]), full));
+            let depth = a.iter().zip(&b).position(|(x, y)| x != y).map_or(full, |d| d as u32 + 1);
+            Threshold::Path(path(g, leaf(left[left.len() - 1]), depth))
+        }
+    }
+}
+
+/// A final partition's entry per column in the split tree.
+fn partition_columns(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) -> Vec<PartitionColumn> {
+    dimensions
+        .iter()
+        .enumerate()
+        .map(|(c, d)| {
+            let g = &problem.columns[c];
+            match d {
+                Dimension::Numeric(values) => match numeric_bounds(values, problem, c, part) {
+                    None => PartitionColumn::Null,
+                    Some((low, high)) => {
+                        let text = |leaf| g.label(0, leaf).map_or(String::new(), |s| s.to_string());
+                        PartitionColumn::Bounds { low: text(low), high: text(high) }
+                    }
+                },
+                Dimension::Categorical { .. } => PartitionColumn::Level { level: common_group(problem, c, part).0 },
+            }
+        })
+        .collect()
 }
 
 fn rows_of(problem: &Problem<'_>, part: &[usize]) -> u64 {
@@ -104,7 +165,7 @@ fn rows_of(problem: &Problem<'_>, part: &[usize]) -> u64 {
 }
 
 /// Whether a partition may be a class: k rows and the other criteria.
-fn allowed(problem: &Problem<'_>, part: &[usize]) -> bool {
+pub(crate) fn allowed(problem: &Problem<'_>, part: &[usize]) -> bool {
     if rows_of(problem, part) < problem.criteria.k {
         return false;
     }
@@ -125,10 +186,11 @@ fn allowed(problem: &Problem<'_>, part: &[usize]) -> bool {
 /// Splits at the median of the widest dimension that allows it; gives the part back if none.
 fn split(
     problem: &Problem<'_>,
+    dimensions: &[Dimension],
     ranks: &[Vec<f64>],
     spans: &[f64],
     mut part: Vec<usize>,
-) -> Result<(Vec<usize>, Vec<usize>), Vec<usize>> {
+) -> Result<(usize, Vec<usize>, Vec<usize>), Vec<usize>> {
     let rank = |i: usize, c: usize| ranks[c][problem.combos[i].0[c] as usize];
     let mut order: Vec<(f64, usize)> = (0..ranks.len())
         .map(|c| {
@@ -159,8 +221,16 @@ fn split(
                 continue;
             }
             let (left, right) = part.split_at(cut);
+            if let Dimension::Categorical { listed: false } = dimensions[c] {
+                // Only between groups: the two sides' neighbours differ at level 1.
+                let g = &problem.columns[c];
+                let group = |i: usize| g.lift(problem.combos[i].0[c], 0, 1.min(g.max_level));
+                if group(left[left.len() - 1]) == group(right[0]) {
+                    continue;
+                }
+            }
             if allowed(problem, left) && allowed(problem, right) {
-                return Ok((left.to_vec(), right.to_vec()));
+                return Ok((c, left.to_vec(), right.to_vec()));
             }
         }
     }
@@ -208,14 +278,10 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
                 Dimension::Numeric(values) => {
                     // A partition whose values are all null stays null (not the text "[, ]").
                     let (low, high) = numeric_bounds(values, problem, c, part)?;
-                    if values[low as usize] == values[high as usize] {
-                        g.label(0, low).cloned()
-                    } else {
-                        let text = |leaf| g.label(0, leaf).map_or(String::new(), |s| s.to_string());
-                        Some(Arc::from(format!("[{}, {}]", text(low), text(high))))
-                    }
+                    let text = |leaf| g.label(0, leaf).map_or(String::new(), |s| s.to_string());
+                    Some(Arc::from(bounds_label(&text(low), &text(high))))
                 }
-                Dimension::Categorical => {
+                Dimension::Categorical { .. } => {
                     let (level, group) = common_group(problem, c, part);
                     g.label(level, group).cloned()
                 }
@@ -224,7 +290,13 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
         .collect()
 }
 
-fn metrics(
+/// A Mondrian numeric label: the closed range `[low, high]` of the partition's values (also
+/// when they are equal, so that every interval reads the same way).
+pub fn bounds_label(low: &str, high: &str) -> String {
+    format!("[{low}, {high}]")
+}
+
+pub(crate) fn metrics(
     problem: &Problem<'_>,
     dimensions: &[Dimension],
     ranks: &[Vec<f64>],
@@ -273,7 +345,7 @@ fn metrics(
                         values.iter().zip(&marginals[c]).filter(|&(&v, _)| v >= lo && v <= hi).map(|(_, &r)| r).sum();
                     (share, rows)
                 }
-                Dimension::Categorical => {
+                Dimension::Categorical { .. } => {
                     let (level, group) = common_group(problem, c, part);
                     let rows: u64 = (0..g.groups(0) as u32)
                         .filter(|&leaf| g.lift(leaf, 0, level) == group)
@@ -285,7 +357,7 @@ fn metrics(
             };
             let loss_share = match d {
                 Dimension::Numeric(_) => share,
-                Dimension::Categorical => {
+                Dimension::Categorical { .. } => {
                     let (level, group) = common_group(problem, c, part);
                     g.loss(level, group)
                 }
@@ -319,7 +391,7 @@ mod tests {
         let (table, columns) = crate::privacy::search::tests::adult();
         let criteria = Criteria { k: 5, suppression_limit: 0.0, l_diversity: None, t_closeness: None };
         let problem = Problem::new(&columns, vec![None; 9], &table, criteria, Vec::new(), Metric::Loss).unwrap();
-        let dimensions = vec![Dimension::Categorical; 9];
+        let dimensions = vec![Dimension::Categorical { listed: true }; 9];
         let partitioning = partition(&problem, &dimensions).unwrap();
         for part in &partitioning.partitions {
             assert!(rows_of(&problem, part) >= 5);

@@ -106,6 +106,8 @@ pub struct Recoded {
     pub columns: Vec<ArrayRef>,
     pub keep: Option<BooleanArray>,
     pub suppressed: u64,
+    /// With `suppressed_rows: flag`: whether each row was suppressed.
+    pub flags: Option<BooleanArray>,
 }
 
 impl Recoding {
@@ -169,12 +171,12 @@ impl Recoding {
         let mut builders: Vec<StringBuilder> =
             self.columns.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect();
         let mut keep = Vec::with_capacity(rows);
+        let mut flags: Vec<bool> = Vec::new();
         let mut suppressed = 0u64;
         let mut key_buffer = vec![0u32; self.columns.len()];
         let mut ids = vec![0u32; self.columns.len()];
-        let mut suppress = |builders: &mut Vec<StringBuilder>, keep: &mut Vec<bool>| {
-            suppressed += 1;
-            keep.push(self.suppressed_rows == SuppressedRows::Mask);
+        let suppress = |builders: &mut Vec<StringBuilder>, keep: &mut Vec<bool>| {
+            keep.push(self.suppressed_rows != SuppressedRows::Remove);
             for builder in builders.iter_mut() {
                 builder.append_value(SUPPRESSED);
             }
@@ -184,7 +186,7 @@ impl Recoding {
             None => builder.append_null(),
         };
         for row in 0..rows {
-            match &self.scheme {
+            let row_suppressed = match &self.scheme {
                 Scheme::FullDomain { levels, kept, shifts } => {
                     let mut key = 0u128;
                     for (c, column) in self.columns.iter().enumerate() {
@@ -196,8 +198,10 @@ impl Recoding {
                         for (c, builder) in builders.iter_mut().enumerate() {
                             append(builder, self.columns[c].generalization.label(levels[c], ids[c]));
                         }
+                        false
                     } else {
                         suppress(&mut builders, &mut keep);
+                        true
                     }
                 }
                 Scheme::Partitions { labels } => {
@@ -210,17 +214,27 @@ impl Recoding {
                             for (builder, label) in builders.iter_mut().zip(partition) {
                                 append(builder, label.as_ref());
                             }
+                            false
                         }
-                        None => suppress(&mut builders, &mut keep),
+                        None => {
+                            suppress(&mut builders, &mut keep);
+                            true
+                        }
                     }
                 }
+            };
+            suppressed += u64::from(row_suppressed);
+            if self.suppressed_rows == SuppressedRows::Flag {
+                flags.push(row_suppressed);
             }
         }
+        let flags = (self.suppressed_rows == SuppressedRows::Flag).then(|| flags.into_iter().collect::<BooleanArray>());
         let keep = (self.suppressed_rows == SuppressedRows::Remove && suppressed > 0).then(|| BooleanArray::from(keep));
         Ok(Recoded {
             columns: builders.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect(),
             keep,
             suppressed,
+            flags,
         })
     }
 }
@@ -229,9 +243,13 @@ impl Recoding {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SuppressedRows {
+    /// Kept, every quasi-identifier `*`.
     #[default]
     Mask,
+    /// Left out of the output.
     Remove,
+    /// Kept as with `mask`, and a boolean column `suppressed` says which rows they are.
+    Flag,
 }
 
 #[cfg(test)]
@@ -302,7 +320,10 @@ mod tests {
         let out = recoding.apply(&batch).unwrap();
         assert_eq!(out.suppressed, 0);
         assert!(out.keep.is_none());
-        assert_eq!(texts(&out.columns[0]), [Some("30-39".into()), Some("30-39".into()), None, Some("50-59".into())]);
+        assert_eq!(
+            texts(&out.columns[0]),
+            [Some("[30, 40)".into()), Some("[30, 40)".into()), None, Some("[50, 60)".into())]
+        );
         assert_eq!(
             texts(&out.columns[1]),
             [Some("021**".into()), Some("021**".into()), Some("021**".into()), Some("941**".into())]
@@ -313,7 +334,7 @@ mod tests {
     #[test]
     fn rows_outside_the_kept_classes_are_masked_or_removed() {
         let (probe, batch) = setup(None, SuppressedRows::Mask);
-        // The class ids of the first row (30-39, 021**), as the recoding computes them.
+        // The class ids of the first row ([30, 40), 021**), as the recoding computes them.
         let leaf = |c: usize, v: &str| probe.columns[c].dictionary.get(Some(v)).unwrap();
         let class = |c: usize, v: &str| probe.columns[c].generalization.lift(leaf(c, v), 0, 1);
         let kept = [(class(0, "31"), class(1, "02139"))];

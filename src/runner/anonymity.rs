@@ -5,16 +5,21 @@
 
 use crate::job::{Action, Algorithm, Hierarchy, Job, Metric, SuppressedRows};
 use crate::plan::Plan;
+use crate::privacy::decisions::{
+    CriteriaRecord, DecisionsFile, HierarchySpec, JobRef, LRecord, QuasiDecision, SplitTree,
+};
 use crate::privacy::hierarchy::{Generalization, HierarchyError};
 use crate::privacy::mondrian::{self, Dimension};
-use crate::privacy::recode::{RecodedColumn, Recoding, Scheme};
+use crate::privacy::recode::{PartitionLabels, RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
-use crate::privacy::search::{Criteria, Problem, SearchError, Sensitive};
+use crate::privacy::search::{Criteria, Metrics, Problem, SearchError, Sensitive};
 use crate::privacy::table::FrequencyTable;
 use crate::text::to_text;
 use crate::transform::Kernel;
 use arrow::array::StringArray;
 use arrow::datatypes::DataType;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why the privacy target cannot be met or searched for. Never carries a data value.
@@ -33,16 +38,34 @@ pub enum AnonymityError {
     MondrianPinned { column: String },
     #[error("the input has no rows left after the consent filter; there is nothing to anonymize")]
     Empty,
+    #[error(
+        "the frozen decisions of run {run_id} leave {suppressed} of {rows} rows in classes that miss {target}; \
+         at most {allowed} may be suppressed (suppression_limit {limit}); nothing was written"
+    )]
+    FrozenMissed { run_id: String, target: String, suppressed: u64, allowed: u64, rows: u64, limit: f64 },
+    #[error(
+        "column `{column}`: {rows} rows hold values outside the ranges of the partitions the decisions route them to"
+    )]
+    NotCovered { column: String, rows: u64 },
 }
 
-pub use crate::record::{PrivacySummary, QuasiIdentifierSummary};
+pub use crate::record::{FrozenFrom, PrivacySummary, QuasiIdentifierSummary, SensitiveEffect};
 
 #[derive(Debug, Clone)]
 struct QuasiIdentifier {
     name: String,
     input_index: usize,
+    input_type: String,
     hierarchy: Option<Hierarchy>,
     pinned: Option<u32>,
+}
+
+/// Decisions reused from an earlier run (`privacy.k_anonymity.decisions`).
+#[derive(Debug, Clone)]
+struct Frozen {
+    path: std::path::PathBuf,
+    file: std::sync::Arc<DecisionsFile>,
+    unknown_top: bool,
 }
 
 /// The number of transformations the search would consider: the product of each quasi-
@@ -77,6 +100,9 @@ pub struct Setup {
     quasi: Vec<QuasiIdentifier>,
     /// (name, input index, ordered) of each sensitive column.
     sensitive: Vec<(String, usize, bool)>,
+    /// Whether l-diversity or t-closeness is checked over the sensitive columns.
+    diversity: bool,
+    frozen: Option<Frozen>,
 }
 
 impl Setup {
@@ -93,24 +119,34 @@ impl Setup {
                 Some(Action::Generalize(g)) => Some(QuasiIdentifier {
                     name: s.name.clone(),
                     input_index: s.input_index,
+                    input_type: s.input_type.to_string(),
                     hierarchy: g.hierarchy.clone(),
                     pinned: g.level,
                 }),
                 _ => None,
             })
             .collect();
-        let uses_sensitive = job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some();
+        let diversity = job.privacy.l_diversity.is_some() || job.privacy.t_closeness.is_some();
+        // Sensitive columns are counted per class even without l-diversity or t-closeness:
+        // the summary says what suppression took from them.
         let sensitive = plan
             .steps
             .iter()
-            .filter(|_| uses_sensitive)
             .filter(|s| matches!(job.column(&s.name).map(|c| &c.action), Some(Action::Keep { sensitive: true })))
             .map(|s| {
                 let ordered = s.input_type.is_numeric() || matches!(s.input_type, DataType::Date32 | DataType::Date64);
                 (s.name.clone(), s.input_index, ordered)
             })
             .collect();
-        Some(Self { quasi, sensitive })
+        let frozen = plan.frozen.as_ref().and_then(|file| {
+            let k = job.privacy.k_anonymity.as_ref()?;
+            Some(Frozen {
+                path: k.decisions.clone()?,
+                file: file.clone(),
+                unknown_top: k.unknown_values == crate::job::config::UnknownValues::Top,
+            })
+        });
+        Some(Self { quasi, sensitive, diversity, frozen })
     }
 
     /// The quasi-identifiers (name, input index), in recoding order.
@@ -142,24 +178,62 @@ impl Setup {
     }
 }
 
+/// What [`decide`] returns: the recoding for the output pass, what it guarantees, and the
+/// decisions file to write beside the output (its `run_id` is the caller's to fill in).
+pub type Decided = (Recoding, PrivacySummary, DecisionsFile);
+
+/// One way of recoding, however it was chosen.
+struct Chosen {
+    scheme: Scheme,
+    levels: Vec<Option<u32>>,
+    suppressed: u64,
+    classes: u64,
+    metrics: Metrics,
+    column_losses: Vec<f64>,
+    nodes: (usize, usize),
+    class_sizes: Vec<u64>,
+    /// Per combination of `problem.combos`: its output class, `None` when suppressed.
+    class_of: Vec<Option<usize>>,
+    tree: Option<SplitTree>,
+}
+
 /// From the frequency table of the whole input (canonical: see
 /// [`FrequencyTable::canonical`]) to the recoding and what it guarantees: hierarchies compiled
-/// over the values seen, then the optimal search or Mondrian, on the current rayon pool.
+/// over the values seen, then the optimal search or Mondrian (or an earlier run's frozen
+/// decisions, checked on this data), on the current rayon pool.
 ///
 /// # Errors
 /// [`super::RunError`] for uncovered values or an unreachable target.
-pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<(Recoding, PrivacySummary), super::RunError> {
-    let Setup { quasi, sensitive } = setup;
+pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decided, super::RunError> {
+    let Setup { quasi, sensitive, diversity, frozen } = setup;
     let k_anonymity = job.privacy.k_anonymity.as_ref();
     if table.rows == 0 {
         return Err(AnonymityError::Empty.into());
     }
     let marginals = table.marginals();
+    // Frozen decisions bring their own hierarchies (the plan checked they are the job's).
+    let specs: Vec<HierarchySpec> = quasi
+        .iter()
+        .map(|q| match frozen.as_ref().and_then(|f| f.file.quasi(&q.name)) {
+            Some(decided) => Ok(decided.hierarchy.clone()),
+            None => HierarchySpec::embed(q.hierarchy.as_ref()),
+        })
+        .collect::<Result<_, HierarchyError>>()
+        .map_err(AnonymityError::from)?;
+    let unknown_top = frozen.as_ref().is_some_and(|f| f.unknown_top);
     let generalizations = quasi
         .iter()
+        .zip(&specs)
         .enumerate()
-        .map(|(c, q)| {
-            let g = Generalization::build(&q.name, q.hierarchy.as_ref(), table.quasi[c].values(), &marginals[c])?;
+        .map(|(c, (q, spec))| {
+            let hierarchy = spec.to_hierarchy();
+            let g = Generalization::build_with(
+                &q.name,
+                hierarchy.as_ref(),
+                table.quasi[c].values(),
+                &marginals[c],
+                unknown_top,
+            )?;
             if let Some(level) = q.pinned {
                 g.check_level(level)?;
             }
@@ -184,10 +258,21 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<(Recod
         None => Criteria { k: 1, suppression_limit: 0.0, l_diversity: None, t_closeness: None },
     };
     let metric = k_anonymity.map_or(Metric::Loss, |k| k.metric);
-    let algorithm = k_anonymity.map_or(Algorithm::Optimal, |k| k.algorithm);
+    let algorithm = match frozen {
+        Some(f) => f.file.algorithm,
+        None => k_anonymity.map_or(Algorithm::Optimal, |k| k.algorithm),
+    };
     let suppressed_rows_mode = k_anonymity.map_or(SuppressedRows::Mask, |k| k.suppressed_rows);
-    let pinned: Vec<Option<u32>> = quasi.iter().map(|q| q.pinned).collect();
-    let problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), sensitive_columns, metric)
+    let frozen_levels: Option<Vec<u32>> = frozen
+        .as_ref()
+        .filter(|f| f.file.algorithm == Algorithm::Optimal)
+        .map(|f| quasi.iter().map(|q| f.file.quasi(&q.name).and_then(|d| d.level).unwrap_or(0)).collect());
+    let pinned: Vec<Option<u32>> = match &frozen_levels {
+        Some(levels) => levels.iter().map(|&l| Some(l)).collect(),
+        None => quasi.iter().map(|q| q.pinned).collect(),
+    };
+    let checked = if *diversity { sensitive_columns } else { Vec::new() };
+    let problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), checked, metric)
         .map_err(AnonymityError::from)?;
     let risk_before = Risk::of_sizes(table.combos.values().map(|e| e.count));
     let started = Instant::now();
@@ -204,61 +289,152 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<(Recod
         })
         .collect();
     let target = describe_target(&criteria);
-    let (scheme, summary_levels, suppressed, classes, (metrics, column_losses), nodes, class_sizes) = match algorithm {
-        Algorithm::Mondrian => {
+    let enforce = k_anonymity.is_none_or(|k| k.enforce_limit);
+    let dimensions: Vec<Dimension> = specs.iter().zip(&table.quasi).map(|(h, d)| dimension(h, d.values())).collect();
+    let chosen = match (frozen, algorithm) {
+        (Some(f), Algorithm::Mondrian) => {
+            let tree = f.file.partitions.clone().ok_or_else(|| super::RunError::Internal("no split tree".into()))?;
+            let chosen = frozen_partitions(&problem, &dimensions, &specs, tree, unknown_top)?;
+            check_frozen(f, &problem, &target, chosen.suppressed, enforce)?;
+            chosen
+        }
+        (_, Algorithm::Mondrian) => {
             if let Some(q) = quasi.iter().find(|q| q.pinned.is_some()) {
                 return Err(AnonymityError::MondrianPinned { column: q.name.clone() }.into());
             }
-            let dimensions: Vec<Dimension> =
-                quasi.iter().zip(&table.quasi).map(|(q, d)| dimension(q.hierarchy.as_ref(), d.values())).collect();
             let Some(partitioning) = mondrian::partition(&problem, &dimensions) else {
                 // Mondrian suppresses nothing: the best it can do is the whole table as one class.
                 return Err(unreachable(&problem, &criteria, target, problem.rows).into());
             };
             // Partitions that print the same labels are one class in the output.
-            let mut by_labels: std::collections::BTreeMap<&[Option<std::sync::Arc<str>>], u64> = Default::default();
+            let mut by_labels: BTreeMap<&[Option<Arc<str>>], usize> = BTreeMap::new();
+            let mut sizes = Vec::new();
+            let mut class_of = vec![None; problem.combos.len()];
             for (p, labels) in partitioning.partitions.iter().zip(&partitioning.labels) {
-                *by_labels.entry(labels).or_default() += p.iter().map(|&i| problem.combos[i].1.count).sum::<u64>();
+                let next = by_labels.len();
+                let class = *by_labels.entry(labels).or_insert(next);
+                if class == sizes.len() {
+                    sizes.push(0);
+                }
+                for &i in p {
+                    sizes[class] += problem.combos[i].1.count;
+                    class_of[i] = Some(class);
+                }
             }
-            let sizes: Vec<u64> = by_labels.into_values().collect();
-            let scheme = Scheme::Partitions { labels: partitioning.label_map(&problem) };
-            let classes = sizes.len() as u64;
-            let measured = (partitioning.metrics, partitioning.column_losses.clone());
-            (scheme, vec![None; quasi.len()], 0, classes, measured, (1, 1), sizes)
+            Chosen {
+                scheme: Scheme::Partitions { labels: partitioning.label_map(&problem) },
+                levels: vec![None; quasi.len()],
+                suppressed: 0,
+                classes: sizes.len() as u64,
+                metrics: partitioning.metrics,
+                column_losses: partitioning.column_losses.clone(),
+                nodes: (1, 1),
+                class_sizes: sizes,
+                class_of,
+                tree: Some(partitioning.tree),
+            }
         }
-        Algorithm::Optimal => {
-            let outcome = problem.search();
-            crate::interrupt::check()?;
-            let Some(best) = outcome.best else {
-                let best_k = problem.best_reachable_k();
-                return Err(unreachable(&problem, &criteria, target, best_k).into());
+        (_, Algorithm::Optimal) => {
+            let (best, nodes) = match (&frozen_levels, frozen) {
+                (Some(levels), Some(f)) => {
+                    let classes = problem.classes_from_table(levels);
+                    let evaluation = problem.evaluate(levels, &classes);
+                    check_frozen(f, &problem, &target, evaluation.suppressed_rows, enforce)?;
+                    (evaluation, (1, 1))
+                }
+                _ => {
+                    let outcome = problem.search();
+                    crate::interrupt::check()?;
+                    let Some(best) = outcome.best else {
+                        let best_k = problem.best_reachable_k();
+                        return Err(unreachable(&problem, &criteria, target, best_k).into());
+                    };
+                    (best, (outcome.nodes, outcome.computed))
+                }
             };
             let classes = problem.classes_from_table(&best.levels);
-            let measured =
-                (problem.metrics(&best.levels, &classes, None), problem.column_losses(&best.levels, &classes));
             let mut kept = std::collections::HashSet::default();
+            let mut index = std::collections::HashMap::new();
             let mut sizes = Vec::new();
             for (i, &key) in classes.keys.iter().enumerate() {
                 if problem.class_stays(&classes, i) {
                     kept.insert(key);
+                    index.insert(key, sizes.len());
                     sizes.push(classes.counts[i]);
                 }
             }
-            let scheme = Scheme::FullDomain {
-                levels: best.levels.clone(),
-                kept: k_anonymity.is_some().then_some(kept),
-                shifts: problem.shifts().to_vec(),
-            };
-            let levels = best.levels.iter().map(|&l| Some(l)).collect();
-            (scheme, levels, best.suppressed_rows, best.classes, measured, (outcome.nodes, outcome.computed), sizes)
+            let shifts = problem.shifts();
+            let class_of = problem
+                .combos
+                .iter()
+                .map(|(leaves, _)| {
+                    let key = leaves.iter().enumerate().fold(0u128, |key, (c, &leaf)| {
+                        key | u128::from(generalizations[c].lift(leaf, 0, best.levels[c])) << shifts[c]
+                    });
+                    index.get(&key).copied()
+                })
+                .collect();
+            Chosen {
+                metrics: problem.metrics(&best.levels, &classes, None),
+                column_losses: problem.column_losses(&best.levels, &classes),
+                scheme: Scheme::FullDomain {
+                    levels: best.levels.clone(),
+                    kept: k_anonymity.is_some().then_some(kept),
+                    shifts: shifts.to_vec(),
+                },
+                levels: best.levels.iter().map(|&l| Some(l)).collect(),
+                suppressed: best.suppressed_rows,
+                classes: best.classes,
+                nodes,
+                class_sizes: sizes,
+                class_of,
+                tree: None,
+            }
         }
     };
     let search_seconds = started.elapsed().as_secs_f64();
-    let smallest_class = class_sizes.iter().copied().min().unwrap_or(0);
-    let mut after = class_sizes;
-    if suppressed_rows_mode == SuppressedRows::Mask {
-        after.push(suppressed);
+    let smallest_class = chosen.class_sizes.iter().copied().min().unwrap_or(0);
+    let shown_from = k_anonymity.map_or(5, |k| k.k.get());
+    let sensitive_effects = sensitive
+        .iter()
+        .enumerate()
+        .map(|(s, (name, _, _))| effect(&problem, table, s, name, &chosen.class_of, shown_from))
+        .collect();
+    let mut after = chosen.class_sizes.clone();
+    if suppressed_rows_mode != SuppressedRows::Remove {
+        after.push(chosen.suppressed);
     }
+    let decisions_file = DecisionsFile {
+        format: crate::privacy::decisions::FORMAT.into(),
+        version: crate::privacy::decisions::VERSION,
+        job: JobRef { name: job.name.clone(), blake3: job.file_blake3.clone() },
+        run_id: String::new(),
+        algorithm,
+        criteria: CriteriaRecord {
+            k: criteria.k,
+            suppression_limit: criteria.suppression_limit,
+            l_diversity: criteria.l_diversity.map(|(l, variant)| LRecord { l, variant }),
+            t_closeness: criteria.t_closeness,
+        },
+        suppressed_rows: suppressed_rows_mode,
+        unlisted_columns: job.unlisted_columns,
+        quasi_identifiers: quasi
+            .iter()
+            .zip(&specs)
+            .zip(&generalizations)
+            .zip(&chosen.levels)
+            .map(|(((q, spec), g), level)| QuasiDecision {
+                name: q.name.clone(),
+                input_type: q.input_type.clone(),
+                hierarchy: spec.clone(),
+                max_level: g.max_level,
+                level: *level,
+            })
+            .collect(),
+        sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),
+        partitions: chosen.tree,
+        frozen_from: frozen.as_ref().map(|f| f.file.frozen_from.clone().unwrap_or_else(|| f.file.run_id.clone())),
+    };
     let summary = PrivacySummary {
         algorithm,
         k: k_anonymity.map(|k| k.k.get()),
@@ -268,16 +444,16 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<(Recod
         suppression_limit: criteria.suppression_limit,
         suppressed_rows_mode,
         rows: table.rows,
-        suppressed_rows: suppressed,
-        classes,
+        suppressed_rows: chosen.suppressed,
+        classes: chosen.classes,
         quasi_identifiers: quasi
             .iter()
             .zip(&generalizations)
-            .zip(summary_levels)
-            .zip(column_losses)
+            .zip(&chosen.levels)
+            .zip(chosen.column_losses)
             .map(|(((q, g), level), loss)| QuasiIdentifierSummary {
                 name: q.name.clone(),
-                level,
+                level: *level,
                 max_level: g.max_level,
                 pinned: q.pinned.is_some(),
                 loss,
@@ -285,14 +461,227 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<(Recod
             .collect(),
         sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),
         metric,
-        metrics,
-        lattice_nodes: nodes.0,
-        nodes_computed: nodes.1,
+        metrics: chosen.metrics,
+        lattice_nodes: chosen.nodes.0,
+        nodes_computed: chosen.nodes.1,
         search_seconds,
         risk_before,
         risk_after: Risk::of_sizes(after),
+        frozen: frozen.as_ref().map(|f| FrozenFrom {
+            path: f.path.display().to_string(),
+            run_id: decisions_file.frozen_from.clone().unwrap_or_default(),
+        }),
+        sensitive_effects,
     };
-    Ok((Recoding { columns, scheme, suppressed_rows: suppressed_rows_mode }, summary))
+    Ok((Recoding { columns, scheme: chosen.scheme, suppressed_rows: suppressed_rows_mode }, summary, decisions_file))
+}
+
+/// Frozen decisions on new data: suppression beyond the job's limit fails the run.
+fn check_frozen(
+    frozen: &Frozen,
+    problem: &Problem<'_>,
+    target: &str,
+    suppressed: u64,
+    enforce: bool,
+) -> Result<(), AnonymityError> {
+    let allowed = problem.allowed_suppression();
+    if enforce && suppressed > allowed {
+        return Err(AnonymityError::FrozenMissed {
+            run_id: frozen.file.frozen_from.clone().unwrap_or_else(|| frozen.file.run_id.clone()),
+            target: target.to_string(),
+            suppressed,
+            allowed,
+            rows: problem.rows,
+            limit: problem.criteria.suppression_limit,
+        });
+    }
+    Ok(())
+}
+
+/// Routes every combination of the new data through an earlier Mondrian run's split tree, and
+/// labels it as that run's partition does: a categorical value by its group at the partition's
+/// level, a number or date by the partition's bounds (a value outside them is not covered).
+/// Classes (by labels) below k or failing the other criteria are suppressed.
+fn frozen_partitions(
+    problem: &Problem<'_>,
+    dimensions: &[Dimension],
+    specs: &[HierarchySpec],
+    tree: SplitTree,
+    unknown_top: bool,
+) -> Result<Chosen, super::RunError> {
+    use crate::privacy::decisions::{PartitionColumn, SplitNode, Threshold};
+    let columns = problem.columns;
+    // Thresholds parsed once per node.
+    let numbers: Vec<f64> = tree
+        .nodes
+        .iter()
+        .map(|n| match n {
+            SplitNode::Split { column, at: Threshold::Value(v), .. } => specs[*column].number(v).unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        })
+        .collect();
+    // Per partition node and column: the bounds and their label.
+    type Bounds = Option<(f64, f64, Arc<str>)>;
+    let bounds: Vec<Vec<Bounds>> = tree
+        .nodes
+        .iter()
+        .map(|n| match n {
+            SplitNode::Partition { columns: parts } => parts
+                .iter()
+                .zip(specs)
+                .map(|(p, spec)| match p {
+                    PartitionColumn::Bounds { low, high } => Some((
+                        spec.number(low).unwrap_or(f64::NAN),
+                        spec.number(high).unwrap_or(f64::NAN),
+                        Arc::from(mondrian::bounds_label(low, high)),
+                    )),
+                    _ => None,
+                })
+                .collect(),
+            SplitNode::Split { .. } => Vec::new(),
+        })
+        .collect();
+    let star: Arc<str> = Arc::from(crate::privacy::hierarchy::SUPPRESSED);
+    let mut uncovered = vec![0u64; columns.len()];
+    let mut labels_of: Vec<Vec<Option<Arc<str>>>> = Vec::with_capacity(problem.combos.len());
+    for (leaves, entry) in &problem.combos {
+        let value = |c: usize| match &dimensions[c] {
+            Dimension::Numeric(values) => values[leaves[c] as usize],
+            Dimension::Categorical { .. } => f64::NAN,
+        };
+        let node = tree.route(|node, c, at| match at {
+            Threshold::Value(_) => value(c) <= numbers[node],
+            Threshold::Path(p) => mondrian::path(&columns[c], leaves[c], p.len() as u32).as_slice() <= p.as_slice(),
+        });
+        let SplitNode::Partition { columns: parts } = &tree.nodes[node] else {
+            return Err(super::RunError::Internal("the split tree ended on a split".into()));
+        };
+        let mut labels = Vec::with_capacity(columns.len());
+        for (c, part) in parts.iter().enumerate() {
+            let g = &columns[c];
+            let leaf = leaves[c];
+            let label = match part {
+                PartitionColumn::Level { level } => g.label(*level, g.lift(leaf, 0, *level)).cloned(),
+                PartitionColumn::Null | PartitionColumn::Bounds { .. } => {
+                    let v = value(c);
+                    let is_null = g.label(0, leaf).is_none();
+                    match &bounds[node][c] {
+                        // A null in a partition with bounds carries its label, as in the run.
+                        Some((low, high, label)) if is_null || (*low <= v && v <= *high) => Some(label.clone()),
+                        None if is_null => None,
+                        _ if unknown_top => Some(star.clone()),
+                        _ => {
+                            uncovered[c] += entry.count;
+                            None
+                        }
+                    }
+                }
+            };
+            labels.push(label);
+        }
+        labels_of.push(labels);
+    }
+    if let Some(c) = uncovered.iter().position(|&n| n > 0) {
+        return Err(AnonymityError::NotCovered { column: columns[c].column.clone(), rows: uncovered[c] }.into());
+    }
+    // Classes by labels, in first-seen order over the sorted combinations.
+    let mut index: std::collections::HashMap<&[Option<Arc<str>>], usize> = std::collections::HashMap::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    for (i, labels) in labels_of.iter().enumerate() {
+        let next = members.len();
+        let class = *index.entry(labels.as_slice()).or_insert(next);
+        if class == members.len() {
+            members.push(Vec::new());
+        }
+        members[class].push(i);
+    }
+    let mut class_of = vec![None; problem.combos.len()];
+    let mut sizes = Vec::new();
+    let mut kept_parts = Vec::new();
+    let mut labels = PartitionLabels::default();
+    let mut suppressed = 0;
+    for part in members {
+        let rows: u64 = part.iter().map(|&i| problem.combos[i].1.count).sum();
+        if mondrian::allowed(problem, &part) {
+            for &i in &part {
+                class_of[i] = Some(sizes.len());
+                labels.insert(Box::from(problem.combos[i].0), labels_of[i].clone());
+            }
+            sizes.push(rows);
+            kept_parts.push(part);
+        } else {
+            suppressed += rows;
+        }
+    }
+    let (metrics, column_losses) = mondrian::metrics(problem, dimensions, &[], &kept_parts);
+    Ok(Chosen {
+        scheme: Scheme::Partitions { labels },
+        levels: vec![None; columns.len()],
+        suppressed,
+        classes: sizes.len() as u64,
+        metrics,
+        column_losses,
+        nodes: (1, 1),
+        class_sizes: sizes,
+        class_of,
+        tree: Some(tree),
+    })
+}
+
+/// What suppression took from sensitive column `s`, and the rows of kept classes in which it
+/// takes a single value. Values held by fewer than `shown_from` rows are not named.
+fn effect(
+    problem: &Problem<'_>,
+    table: &FrequencyTable,
+    s: usize,
+    name: &str,
+    class_of: &[Option<usize>],
+    shown_from: u64,
+) -> SensitiveEffect {
+    let dictionary = &table.sensitive[s];
+    let mut all = vec![0u64; dictionary.len()];
+    let mut suppressed = vec![0u64; dictionary.len()];
+    let mut per_class: std::collections::HashMap<usize, (u64, Option<u32>, bool)> = std::collections::HashMap::new();
+    for ((_, entry), class) in problem.combos.iter().zip(class_of) {
+        for &(id, n) in &entry.sensitive[s] {
+            all[id as usize] += n;
+            match class {
+                None => suppressed[id as usize] += n,
+                Some(c) => {
+                    let slot = per_class.entry(*c).or_insert((0, Some(id), true));
+                    slot.0 += n;
+                    slot.2 &= slot.1 == Some(id);
+                }
+            }
+        }
+    }
+    let rows: u64 = all.iter().sum();
+    let suppressed_rows: u64 = suppressed.iter().sum();
+    let share = |n: u64, of: u64| if of == 0 { 0.0 } else { n as f64 / of as f64 };
+    let mut order: Vec<usize> = (0..all.len()).filter(|&i| all[i] >= shown_from.max(2)).collect();
+    order.sort_by(|&a, &b| all[b].cmp(&all[a]).then_with(|| dictionary.values()[a].cmp(&dictionary.values()[b])));
+    order.truncate(10);
+    let values: Vec<(String, f64, f64)> = order
+        .iter()
+        .map(|&i| {
+            let value = dictionary.values()[i].clone().unwrap_or_else(|| "(null)".into());
+            (value, share(all[i], rows), share(suppressed[i], suppressed_rows))
+        })
+        .collect();
+    let shown_all: u64 = order.iter().map(|&i| all[i]).sum();
+    let shown_suppressed: u64 = order.iter().map(|&i| suppressed[i]).sum();
+    let single: Vec<u64> = per_class.values().filter(|(_, _, one)| *one).map(|(n, _, _)| *n).collect();
+    let single_value_rows: u64 = single.iter().sum();
+    SensitiveEffect {
+        column: name.to_string(),
+        rows,
+        suppressed_rows,
+        values,
+        other: (share(rows - shown_all, rows), share(suppressed_rows - shown_suppressed, suppressed_rows)),
+        single_value_rows,
+        single_value_share: share(single_value_rows, rows),
+        single_value_classes: single.len() as u64,
+    }
 }
 
 fn describe_target(criteria: &Criteria) -> String {
@@ -325,22 +714,13 @@ fn unreachable(problem: &Problem<'_>, criteria: &Criteria, target: String, best_
 }
 
 /// Mondrian's view of a column: numbers and dates split by value, the rest by hierarchy order.
-fn dimension(hierarchy: Option<&Hierarchy>, values: &[Option<String>]) -> Dimension {
-    match hierarchy {
-        Some(Hierarchy::Interval { .. }) => Dimension::Numeric(
-            values.iter().map(|v| v.as_deref().and_then(|t| t.parse().ok()).unwrap_or(f64::NAN)).collect(),
-        ),
-        Some(Hierarchy::Date { .. }) => Dimension::Numeric(
-            values
-                .iter()
-                .map(|v| {
-                    v.as_deref()
-                        .and_then(crate::privacy::hierarchy::parse_date)
-                        .map_or(f64::NAN, |d| f64::from(crate::text::days_from_date(d)))
-                })
-                .collect(),
-        ),
-        _ => Dimension::Categorical,
+fn dimension(hierarchy: &HierarchySpec, values: &[Option<String>]) -> Dimension {
+    if hierarchy.is_numeric() {
+        Dimension::Numeric(
+            values.iter().map(|v| v.as_deref().and_then(|t| hierarchy.number(t)).unwrap_or(f64::NAN)).collect(),
+        )
+    } else {
+        Dimension::Categorical { listed: hierarchy.is_listed() }
     }
 }
 

@@ -225,6 +225,8 @@ pub struct Prepared {
     pub summary: RunSummary,
     /// The main output, then each release, in the job's order (none for a dry run).
     pub staged: Vec<Staged>,
+    /// The decisions file, when the job has quasi-identifiers.
+    pub decisions: Option<Staged>,
     reservation: Option<Reservation>,
 }
 
@@ -243,6 +245,7 @@ impl Prepared {
             reservation.commit()?;
         }
         let mut staged = self.staged;
+        staged.extend(self.decisions);
         staged.extend(extra);
         crate::io::output::publish(staged).map_err(|e| RunError::Publish {
             spent: self.summary.dp.as_ref().is_some_and(|d| d.epsilon > 0.0 || d.delta > 0.0),
@@ -280,6 +283,9 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     check_target(&job.output.path, job.output.overwrite)?;
     for aggregate in &job.aggregates {
         check_target(&aggregate.path, job.output.overwrite)?;
+    }
+    if let Some(path) = &job.output.decisions {
+        check_target(path, job.output.overwrite)?;
     }
     // Spending is reserved before any row is read; a failed run drops the reservation,
     // which releases it.
@@ -321,11 +327,12 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         report: None,
         lineage: None,
         released: None,
+        decisions: None,
     };
     if options.dry_run {
         summary.lattice_size = anonymity::lattice_size(job, &plan)?;
         summary.elapsed_seconds = started.elapsed().as_secs_f64();
-        return Ok(Prepared { summary, staged: Vec::new(), reservation });
+        return Ok(Prepared { summary, staged: Vec::new(), decisions: None, reservation });
     }
 
     let consent = ConsentFilter::load(job.consent.as_ref(), &source.schema())?;
@@ -446,6 +453,15 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     let (rows_written, output) = writer.stage()?;
     let mut staged = vec![output];
     staged.extend(releases::write(job, &releases, job.output.overwrite, &provenance)?);
+    let decisions_file = match (decisions.file.clone(), &job.output.decisions) {
+        (Some(mut file), Some(path)) => {
+            file.run_id = summary.run_id.clone();
+            let text = file.to_json().map_err(|e| RunError::Plan(e.into()))?;
+            summary.decisions = Some(path.display().to_string());
+            Some(crate::lineage::report::stage(path, &text, job.output.overwrite)?)
+        }
+        _ => None,
+    };
     if let Some(dp) = summary.dp.as_mut() {
         dp.releases = releases.iter().map(|r| r.summary.clone()).collect();
     }
@@ -454,7 +470,7 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
     summary.rows_written = rows_written;
     summary.output.written = true;
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    Ok(Prepared { summary, staged, reservation })
+    Ok(Prepared { summary, staged, decisions: decisions_file, reservation })
 }
 
 struct Totals {

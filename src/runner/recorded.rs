@@ -109,6 +109,9 @@ fn carry_out(
         let role = if i == 0 { Role::Output } else { Role::Release };
         files.push((role, staged.target().to_path_buf(), staged.content().to_path_buf()));
     }
+    if let Some(staged) = &prepared.decisions {
+        files.push((Role::Decisions, staged.target().to_path_buf(), staged.content().to_path_buf()));
+    }
     let mut sums: Vec<FileChecksum> =
         checksums::compute(files.iter().map(|(r, name, content)| (*r, name.as_path(), content.as_path())))?;
     let document = report::build(job, summary, &sums, job.lineage.as_deref());

@@ -164,7 +164,7 @@ fn every_event_validates_against_the_openlineage_schemas() {
     assert_eq!(privacy["keyId"], "586859865f43fbb7");
     let recorded = facets["anonymize_checksums"]["files"].as_array().unwrap();
     let roles: Vec<&str> = recorded.iter().map(|f| f["role"].as_str().unwrap()).collect();
-    assert_eq!(roles, ["job", "input", "consent_list", "output", "release", "report"]);
+    assert_eq!(roles, ["job", "input", "consent_list", "output", "release", "decisions", "report"]);
     assert!(recorded[2]["path"].as_str().unwrap().ends_with("sample_data/deletion_requests.csv"));
     assert_eq!(privacy["seeded"], true);
     let output = &complete["outputs"][0];

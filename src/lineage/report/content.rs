@@ -183,6 +183,7 @@ fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
         match p.suppressed_rows_mode {
             SuppressedRows::Mask => "their quasi-identifiers shown as *",
             SuppressedRows::Remove => "removed",
+            SuppressedRows::Flag => "their quasi-identifiers shown as *, and `suppressed` true",
         },
         p.classes
     );
@@ -482,6 +483,7 @@ fn files(checksums: &[FileChecksum], lineage: Option<&Path>, blocks: &mut Vec<Bl
         Role::ConsentList => "consent list",
         Role::Output => "output",
         Role::Release => "release",
+        Role::Decisions => "decisions",
         Role::Report => "report",
     };
     blocks.push(Block::Table {
