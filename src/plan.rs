@@ -69,6 +69,10 @@ pub fn bind_with(job: &Job, batch_rows: usize) -> Result<Bound, PlanError> {
     if let Some(issue) = lattice_issue(job) {
         issues.push(issue);
     }
+    if let Some(path) = job.privacy.k_anonymity.as_ref().and_then(|k| k.decisions.as_deref()) {
+        let file = DecisionsFile::load(path)?;
+        issues.0.extend(frozen_issues(job, &source.schema(), &file));
+    }
     if !issues.is_empty() {
         return Err(PlanError::Invalid { path: job.file.clone(), issues });
     }
@@ -81,7 +85,7 @@ pub fn bind_with(job: &Job, batch_rows: usize) -> Result<Bound, PlanError> {
 fn lattice_issue(job: &Job) -> Option<crate::job::Issue> {
     use crate::job::{Action, Algorithm, KeyPath};
     let k_anonymity = job.privacy.k_anonymity.as_ref()?;
-    if k_anonymity.algorithm == Algorithm::Mondrian {
+    if k_anonymity.algorithm == Algorithm::Mondrian || k_anonymity.decisions.is_some() {
         return None;
     }
     let mut size = 1u64;
@@ -228,7 +232,7 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
     let frozen = match k_anonymity.and_then(|k| k.decisions.as_deref()) {
         Some(path) if quasi => {
             let file = DecisionsFile::load(path)?;
-            issues.0.extend(frozen_issues(job, &steps, &file));
+            issues.0.extend(frozen_issues(job, schema, &file));
             Some(Arc::new(file))
         }
         _ => None,
@@ -245,11 +249,16 @@ fn issue(job: &Job, path: KeyPath, message: impl Into<String>, hint: Option<&str
 
 /// What keeps a job from reusing `file`: other quasi-identifiers, other kinds of input column,
 /// other hierarchies, or pinned levels that say otherwise.
-fn frozen_issues(job: &Job, steps: &[Step], file: &DecisionsFile) -> Vec<Issue> {
+fn frozen_issues(job: &Job, schema: &Schema, file: &DecisionsFile) -> Vec<Issue> {
     let mut issues = Vec::new();
     let at = KeyPath::root("privacy").join("k_anonymity").join("decisions");
-    let generalized: Vec<&Step> = steps.iter().filter(|s| matches!(s.output, Some((Kernel::Recoded, _)))).collect();
-    let mut ours: Vec<&str> = generalized.iter().map(|s| s.name.as_str()).collect();
+    let generalized: Vec<&Field> = schema
+        .fields()
+        .iter()
+        .filter(|f| matches!(job.column(f.name()).map(|c| &c.action), Some(Action::Generalize(_))))
+        .map(AsRef::as_ref)
+        .collect();
+    let mut ours: Vec<&str> = generalized.iter().map(|f| f.name().as_str()).collect();
     let mut theirs: Vec<&str> = file.quasi_identifiers.iter().map(|q| q.name.as_str()).collect();
     ours.sort_unstable();
     theirs.sort_unstable();
@@ -268,10 +277,10 @@ fn frozen_issues(job: &Job, steps: &[Step], file: &DecisionsFile) -> Vec<Issue> 
         ));
         return issues;
     }
-    for step in generalized {
-        let Some(decided) = file.quasi(&step.name) else { continue };
-        let column = KeyPath::root("columns").join(&step.name);
-        let (was, is) = (type_kind(&decided.input_type), type_kind(&step.input_type.to_string()));
+    for field in generalized {
+        let Some(decided) = file.quasi(field.name()) else { continue };
+        let column = KeyPath::root("columns").join(field.name());
+        let (was, is) = (type_kind(&decided.input_type), type_kind(&field.data_type().to_string()));
         if was != is {
             issues.push(issue(
                 job,
@@ -280,7 +289,7 @@ fn frozen_issues(job: &Job, steps: &[Step], file: &DecisionsFile) -> Vec<Issue> 
                 Some("declare the column's type with `input.types`"),
             ));
         }
-        let Some(Action::Generalize(g)) = job.column(&step.name).map(|c| &c.action) else { continue };
+        let Some(Action::Generalize(g)) = job.column(field.name()).map(|c| &c.action) else { continue };
         if let Some(level) = g.level
             && decided.level.is_some_and(|l| l != level)
         {

@@ -156,7 +156,9 @@ fn read_hierarchy(p: &mut Parser<'_>, mut value: serde_json::Value, path: &KeyPa
         "map" => {
             let c: MapHierarchyConfig = p.de_json(value, path)?;
             let lengths: Vec<usize> = c.values.values().map(Vec::len).collect();
-            if lengths.is_empty() || lengths[0] == 0 || lengths.iter().any(|&l| l != lengths[0]) {
+            // Empty lists are a hierarchy of listed values and `*` (a one-level hierarchy file
+            // becomes one in a decisions file).
+            if lengths.is_empty() || lengths.iter().any(|&l| l != lengths[0]) {
                 p.issue(
                     &path.join("values"),
                     "every value lists its generalization for each level, all lists of one length",

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand. Errors leave here as `anyhow` chains with an exit
 //! code; `main` renders them.
 
+mod apply;
 mod budget;
 mod decrypt;
 mod init;
@@ -30,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a job: read the input, protect every column, write the output atomically.
     Run(run::RunArgs),
+    /// Recode other data (a test set, tomorrow's rows) with a run's decisions file: the same
+    /// labels, no search; k measured on the recoded data.
+    Apply(apply::ApplyArgs),
     /// Check job files (every problem of every file) against their inputs' schemas; no rows are read.
     Validate(validate::ValidateArgs),
     /// Draft a commented job for a CSV or Parquet file: profile it, find identifiers and
@@ -86,6 +90,7 @@ pub fn emit(text: &str, what: &str) -> Result<(), Failure> {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Apply(args) => apply::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Init(args) => init::run(args),
         Command::Keygen => keygen::run(),

@@ -42,6 +42,9 @@ pub struct DecisionsFile {
     /// Columns `sensitive: true` (l-diversity and t-closeness are checked over them).
     #[serde(default)]
     pub sensitive: Vec<String>,
+    /// Other columns the job kept unchanged: `apply` carries them through.
+    #[serde(default)]
+    pub kept: Vec<String>,
     /// Mondrian's split tree (`None` for the optimal search).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitions: Option<SplitTree>,
@@ -345,7 +348,7 @@ impl HierarchySpec {
             HierarchySpec::Prefix { keep } => keep.len(),
             HierarchySpec::Map { values } => {
                 let width = values.values().next().map_or(0, Vec::len);
-                if width == 0 || values.values().any(|v| v.len() != width) {
+                if values.is_empty() || values.values().any(|v| v.len() != width) {
                     return None;
                 }
                 width
@@ -458,6 +461,7 @@ mod tests {
                 },
             ],
             sensitive: Vec::new(),
+            kept: Vec::new(),
             partitions: Some(SplitTree {
                 nodes: vec![
                     SplitNode::Split { column: 0, at: Threshold::Value("40".into()), left: 1, right: 2 },

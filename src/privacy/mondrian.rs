@@ -105,7 +105,7 @@ pub fn partition(problem: &Problem<'_>, dimensions: &[Dimension]) -> Option<Part
     }
     let tree = SplitTree { nodes: nodes.into_iter().flatten().collect() };
     let partitions: Vec<Vec<usize>> = done.into_iter().map(|(p, _)| p).collect();
-    let (metrics, column_losses) = metrics(problem, dimensions, &ranks, &partitions);
+    let (metrics, column_losses) = metrics(problem, dimensions, &partitions);
     Some(Partitioning { partitions, labels, metrics, column_losses, tree })
 }
 
@@ -296,12 +296,9 @@ pub fn bounds_label(low: &str, high: &str) -> String {
     format!("[{low}, {high}]")
 }
 
-pub(crate) fn metrics(
-    problem: &Problem<'_>,
-    dimensions: &[Dimension],
-    ranks: &[Vec<f64>],
-    parts: &[Vec<usize>],
-) -> (Metrics, Vec<f64>) {
+/// The metrics of a partitioning (each part a list of `problem.combos` indices) and each
+/// column's share of the loss.
+pub(crate) fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[Vec<usize>]) -> (Metrics, Vec<f64>) {
     let n = problem.rows as f64;
     let columns = problem.columns.len() as f64;
     let mut m = Metrics::default();
@@ -351,7 +348,6 @@ pub(crate) fn metrics(
                         .filter(|&leaf| g.lift(leaf, 0, level) == group)
                         .map(|leaf| marginals[c][leaf as usize])
                         .sum();
-                    let _ = &ranks[c];
                     (f64::from(level) / f64::from(g.max_level.max(1)), rows)
                 }
             };

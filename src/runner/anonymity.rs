@@ -432,6 +432,12 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             })
             .collect(),
         sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),
+        kept: job
+            .columns
+            .iter()
+            .filter(|c| matches!(c.action, Action::Keep { sensitive: false }))
+            .map(|c| c.name.clone())
+            .collect(),
         partitions: chosen.tree,
         frozen_from: frozen.as_ref().map(|f| f.file.frozen_from.clone().unwrap_or_else(|| f.file.run_id.clone())),
     };
@@ -613,7 +619,7 @@ fn frozen_partitions(
             suppressed += rows;
         }
     }
-    let (metrics, column_losses) = mondrian::metrics(problem, dimensions, &[], &kept_parts);
+    let (metrics, column_losses) = mondrian::metrics(problem, dimensions, &kept_parts);
     Ok(Chosen {
         scheme: Scheme::Partitions { labels },
         levels: vec![None; columns.len()],

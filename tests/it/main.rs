@@ -4,6 +4,7 @@ mod anonymity;
 mod bad_jobs;
 mod budget;
 mod cutting;
+mod decisions;
 mod fuzz;
 mod hostile;
 mod init;
