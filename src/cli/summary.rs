@@ -30,6 +30,10 @@ pub fn human(summary: &RunSummary) -> String {
     let state = if summary.output.written { "" } else { " (not written)" };
     let _ = writeln!(s, "  output     {}{state}", Path::new(&summary.output.path).display());
     let would = if summary.dry_run { " (would be written)" } else { "" };
+    if let Some(decisions) = &summary.decisions {
+        let _ =
+            writeln!(s, "  decisions  {decisions} (reuse with `anonymize apply` or `privacy.k_anonymity.decisions`)");
+    }
     if let Some(report) = &summary.report {
         let _ = writeln!(s, "  report     {report}{would}");
     }
@@ -90,6 +94,14 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
     use std::fmt::Write;
     let percent = |x: f64| format!("{:.1}%", 100.0 * x);
     match (privacy.k, privacy.algorithm) {
+        (Some(k), _) if privacy.frozen.is_some() => {
+            let from = privacy.frozen.as_ref().map_or(String::new(), |f| format!("{} (run {})", f.path, f.run_id));
+            let _ = writeln!(
+                s,
+                "  k-anonymity  k = {k} met (smallest class {}) with frozen decisions from {from}; no search",
+                privacy.smallest_class
+            );
+        }
         (Some(k), Algorithm::Optimal) => {
             let _ = writeln!(
                 s,
@@ -142,6 +154,22 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
         "  classes      {}; metric {:?}: discernibility {:.0}, aecs {:.2}, precision {:.4}, loss {:.4}, entropy {:.1}",
         privacy.classes, privacy.metric, m.discernibility, m.aecs, m.precision, m.loss, m.entropy
     );
+    for e in &privacy.sensitive_effects {
+        let values: Vec<String> = e
+            .values
+            .iter()
+            .take(4)
+            .map(|(v, all, suppressed)| format!("{v} {} of all, {} of suppressed", percent(*all), percent(*suppressed)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  sensitive    {}: {}; one value in its class for {} of rows ({} classes)",
+            e.column,
+            if e.suppressed_rows == 0 { "no row suppressed".to_string() } else { values.join("; ") },
+            percent(e.single_value_share),
+            e.single_value_classes
+        );
+    }
     let (b, a) = (&privacy.risk_before, &privacy.risk_after);
     let _ = writeln!(
         s,

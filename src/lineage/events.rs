@@ -530,6 +530,20 @@ pub fn privacy_facet(summary: &RunSummary) -> Facet<PrivacyFacet> {
             .collect(),
         risk_before: risk(&p.risk_before),
         risk_after: risk(&p.risk_after),
+        frozen_from: p
+            .frozen
+            .as_ref()
+            .map(|f| FrozenFigures { run_id: f.run_id.clone(), decisions_file: dataset_name(Path::new(&f.path)) }),
+        attribute_disclosure: p
+            .sensitive_effects
+            .iter()
+            .map(|e| DisclosureFigures {
+                column: e.column.clone(),
+                single_value_share: e.single_value_share,
+                single_value_classes: e.single_value_classes,
+                suppressed_rows: e.suppressed_rows,
+            })
+            .collect(),
     });
     let differential_privacy = summary.dp.as_ref().map(|d| DpFigures {
         dataset: d.dataset.clone(),

@@ -350,6 +350,28 @@ pub struct KAnonymityFigures {
     pub quasi_identifiers: Vec<QuasiIdentifierFigures>,
     pub risk_before: RiskFigures,
     pub risk_after: RiskFigures,
+    /// When the levels were reused from an earlier run's decisions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen_from: Option<FrozenFigures>,
+    /// Per sensitive column (figures only, never a value).
+    #[serde(default)]
+    pub attribute_disclosure: Vec<DisclosureFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FrozenFigures {
+    pub run_id: String,
+    pub decisions_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisclosureFigures {
+    pub column: String,
+    pub single_value_share: f64,
+    pub single_value_classes: u64,
+    pub suppressed_rows: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -328,3 +328,47 @@ fn decisions_of_other_quasi_identifiers_are_refused_by_validate() {
     assert_eq!(validate.status.code(), Some(1));
     assert!(stderr(&validate).contains("a.decisions.json") && !stderr(&validate).contains("Zorblax"));
 }
+
+/// A sensitive column's distribution among suppressed rows and its attribute disclosure, as the
+/// summary states them, equal an independent count from the output file.
+#[test]
+fn what_suppression_took_from_a_sensitive_column_matches_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let adult = root().join("sample_data/adult/adult.csv").display().to_string();
+    let job = adult_job(dir.path(), "s", &adult, "  k_anonymity: { k: 5, suppression_limit: 0.04 }\n");
+    let summary = run_json(dir.path(), &job);
+    let effect = &summary["privacy"]["sensitive_effects"][0];
+    assert_eq!(effect["column"], "salary-class");
+    let (header, rows) = read(&dir.path().join("s.csv"), b',');
+    let at = |n: &str| header.iter().position(|h| h == n).unwrap();
+    let quasi: Vec<usize> = ["age", "sex", "education", "marital-status"].iter().map(|q| at(q)).collect();
+    let salary = at("salary-class");
+    let mut classes: HashMap<Vec<&str>, Vec<&str>> = HashMap::new();
+    for row in &rows {
+        classes.entry(quasi.iter().map(|&i| row[i].as_str()).collect()).or_default().push(row[salary].as_str());
+    }
+    let star = vec!["*"; 4];
+    let suppressed = classes.get(&star).cloned().unwrap_or_default();
+    assert!(!suppressed.is_empty());
+    assert_eq!(effect["suppressed_rows"].as_u64(), Some(suppressed.len() as u64));
+    let share = |rows: &[&str], value: &str| rows.iter().filter(|v| **v == value).count() as f64 / rows.len() as f64;
+    let all: Vec<&str> = rows.iter().map(|r| r[salary].as_str()).collect();
+    for entry in effect["values"].as_array().unwrap() {
+        let value = entry[0].as_str().unwrap();
+        assert!((entry[1].as_f64().unwrap() - share(&all, value)).abs() < 1e-9, "{value}");
+        assert!((entry[2].as_f64().unwrap() - share(&suppressed, value)).abs() < 1e-9, "{value}");
+    }
+    let single: usize = classes
+        .iter()
+        .filter(|(key, values)| **key != star && values.iter().all(|v| *v == values[0]))
+        .map(|(_, values)| values.len())
+        .sum();
+    let stated = effect["single_value_share"].as_f64().unwrap();
+    assert!((stated - single as f64 / rows.len() as f64).abs() < 1e-9, "{stated} vs {single}");
+    assert!(single > 0);
+    // The summary and the report say it.
+    let run = anonymize(dir.path(), &["run", &job]);
+    assert!(stderr(&run).contains("sensitive    salary-class"), "{}", stderr(&run));
+    let report = std::fs::read_to_string(dir.path().join("s.report.html")).unwrap();
+    assert!(report.contains("attribute disclosure") && report.contains("suppressed rows"));
+}

@@ -196,7 +196,16 @@ fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
             p.sensitive.join(", ")
         ));
     }
+    if let Some(f) = &p.frozen {
+        text.push_str(&format!(
+            " The levels were not searched: they were frozen, reused from the decisions of run {} (`{}`), and k was checked on this run's rows.",
+            f.run_id, f.path
+        ));
+    }
     blocks.push(Block::Paragraph(text));
+    for e in &p.sensitive_effects {
+        sensitive_effect(e, p.k.unwrap_or(5), blocks);
+    }
     let sizes = &p.risk_after.class_sizes;
     let max = sizes.iter().map(|b| b.rows).max().unwrap_or(0) as f64;
     blocks.push(Block::Chart(Chart {
@@ -235,6 +244,33 @@ fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
             format: ValueFormat::Percent,
         },
     }));
+}
+
+/// What suppression took from a sensitive column, and attribute disclosure in the output.
+fn sensitive_effect(e: &crate::record::SensitiveEffect, k: u64, blocks: &mut Vec<Block>) {
+    let percent = |x: f64| format!("{:.1}%", 100.0 * x);
+    let mut text = format!(
+        "Sensitive column `{}`: in {} of the output's rows ({} classes), every row of the class holds the same value, so anyone who knows a person's quasi-identifiers learns it (attribute disclosure; l-diversity bounds it).",
+        e.column,
+        percent(e.single_value_share),
+        e.single_value_classes
+    );
+    if e.suppressed_rows > 0 {
+        text.push_str(&format!(
+            " Suppression is not random: the {} suppressed rows hold its values in other shares than all rows, below. Values held by fewer than {} rows are not named.",
+            e.suppressed_rows,
+            k.max(2)
+        ));
+        blocks.push(Block::Paragraph(text));
+        let mut rows: Vec<Vec<String>> =
+            e.values.iter().map(|(v, all, suppressed)| vec![v.clone(), percent(*all), percent(*suppressed)]).collect();
+        if e.other.0 > 0.0 {
+            rows.push(vec!["(other values)".into(), percent(e.other.0), percent(e.other.1)]);
+        }
+        blocks.push(Block::Table { head: vec!["value".into(), "all rows".into(), "suppressed rows".into()], rows });
+    } else {
+        blocks.push(Block::Paragraph(text));
+    }
 }
 
 /// The risk the output leaves over everything it releases as values.
