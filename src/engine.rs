@@ -567,8 +567,15 @@ impl Engine {
                 Kernel::Recoded => recoded_columns.as_mut().and_then(Iterator::next),
                 _ => None,
             };
-            let out = match recoded_column {
-                Some(column) => column.clone(),
+            let out = match recoded_column.map(Vec::as_slice) {
+                Some([label]) => label.clone(),
+                // `format: bounds`: low and high, in the input column's own type.
+                Some(bounds) => {
+                    for array in bounds {
+                        columns.push(arrow::compute::cast(array, &step.input_type)?);
+                    }
+                    continue;
+                }
                 None => kernel.apply(&step.name, input, kept, &kept_rows).map_err(|e| e.map_rows(input_row))?,
             };
             if step.unique.is_some() {
@@ -607,12 +614,24 @@ impl Engine {
     pub fn released_columns(&self) -> (Vec<(usize, String)>, Vec<NotCounted>) {
         let (mut released, mut hidden) = (Vec::new(), Vec::new());
         let outputs = self.plan.steps.iter().filter_map(|s| s.output.as_ref().map(|(k, _)| (s, k)));
-        for (index, (step, kernel)) in outputs.enumerate() {
+        let mut index = 0;
+        for (step, kernel) in outputs {
             let name = crate::runner::shown_name(&self.job, &step.name, step.input_index);
+            let bounds = matches!(
+                self.job.column(&step.name).map(|c| &c.action),
+                Some(crate::job::Action::Generalize(g)) if g.bounds
+            );
             match kernel.hides_as() {
+                // Both bounds are released values.
+                None if bounds => {
+                    released.push((index, format!("{name}_low")));
+                    released.push((index + 1, format!("{name}_high")));
+                    index += 1;
+                }
                 None => released.push((index, name)),
                 Some(why) => hidden.push(NotCounted { name, why: why.to_string() }),
             }
+            index += 1;
         }
         (released, hidden)
     }

@@ -202,8 +202,15 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
             let t = k.output_type(&input_type);
             (k, t)
         });
-        if let Some((_, t)) = &output {
-            fields.push(Field::new(&name, t.clone(), true));
+        match (&output, spec.map(|s| &s.action)) {
+            // `format: bounds`: the column becomes its low and high bounds, in its own type.
+            (Some(_), Some(Action::Generalize(g))) if g.bounds => {
+                for end in ["low", "high"] {
+                    fields.push(Field::new(format!("{name}_{end}"), input_type.clone(), true));
+                }
+            }
+            (Some((_, t)), _) => fields.push(Field::new(&name, t.clone(), true)),
+            (None, _) => {}
         }
         let unique = match spec.map(|s| &s.action) {
             Some(Action::Pseudonymize(p)) if p.unique => Some(p.length),
@@ -211,7 +218,32 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
         };
         steps.push(Step { name, input_index, input_type, output, action, detail, dropped, unique });
     }
+    // Who chooses the generalized columns' levels, when the job does not pin them.
+    if let Some(k) = job.privacy.k_anonymity.as_ref() {
+        let chooser = match (&k.decisions, k.algorithm) {
+            (Some(path), _) => format!("levels frozen from {}", path.display()),
+            (None, crate::job::Algorithm::Mondrian) => "partitions chosen by Mondrian".to_string(),
+            (None, crate::job::Algorithm::Optimal) => "level chosen by the search".to_string(),
+        };
+        for step in steps.iter_mut().filter(|s| matches!(s.output, Some((Kernel::Recoded, _)))) {
+            step.detail = step.detail.replace("level chosen by the search", &chooser);
+        }
+    }
     let mut issues = Issues::default();
+    let mut seen = std::collections::HashSet::new();
+    for field in &fields {
+        if !seen.insert(field.name().as_str()) {
+            issues.push(issue(
+                job,
+                KeyPath::root("columns"),
+                format!(
+                    "two output columns would be called `{}` (`format: bounds` adds `NAME_low` and `NAME_high`)",
+                    field.name()
+                ),
+                Some("rename or drop the input column of that name"),
+            ));
+        }
+    }
     let quasi = steps.iter().any(|s| matches!(s.output, Some((Kernel::Recoded, _))));
     let k_anonymity = job.privacy.k_anonymity.as_ref();
     let suppressed_flag =

@@ -23,6 +23,19 @@ pub struct Generalize {
     pub hierarchy: Option<Hierarchy>,
     /// A pinned level; `None` lets the search choose.
     pub level: Option<u32>,
+    /// `format: bounds`: typed `<column>_low` and `<column>_high` instead of the text label.
+    pub bounds: bool,
+}
+
+/// `format:` of a generalized column.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LabelFormat {
+    /// One text column: the label (`[30, 35)`, `1980-1989`, `021**`, `*`).
+    #[default]
+    Label,
+    /// Two columns of the input's type: the lowest and highest value the label covers.
+    Bounds,
 }
 
 pub(crate) static DEFINITION: Definition = Definition {
@@ -45,6 +58,9 @@ pub(crate) static DEFINITION: Definition = Definition {
 pub(crate) struct GeneralizeOptions {
     /// Pins the level instead of letting the k-anonymity search choose it.
     pub level: Option<u32>,
+    /// `label` (default) or `bounds`.
+    #[serde(default)]
+    pub format: LabelFormat,
 }
 
 /// `hierarchy: { type: interval }`.
@@ -104,7 +120,16 @@ fn parse(p: &mut Parser<'_>, _column: &str, mut value: serde_json::Value, path: 
         );
         return None;
     }
-    Some(Action::Generalize(Generalize { hierarchy, level: options.level }))
+    let bounds = options.format == LabelFormat::Bounds;
+    if bounds && !matches!(hierarchy, Some(Hierarchy::Interval { .. } | Hierarchy::Date { .. })) {
+        p.issue_with_hint(
+            &path.join("format"),
+            "`format: bounds` needs an interval or date hierarchy: only numbers and dates have bounds",
+            Some("use `hierarchy: { type: interval, widths: [...] }` or `{ type: date, levels: [...] }`, or `format: label`"),
+        );
+        return None;
+    }
+    Some(Action::Generalize(Generalize { hierarchy, level: options.level, bounds }))
 }
 
 fn read_hierarchy(p: &mut Parser<'_>, mut value: serde_json::Value, path: &KeyPath) -> Option<Hierarchy> {
@@ -246,6 +271,8 @@ fn accepts(action: &Action) -> Option<&'static [Kind]> {
     Some(match &g.hierarchy {
         None => &[Text, Integer, Float, Boolean, Date, Timestamp],
         Some(Hierarchy::Interval { .. }) => &[Integer, Float],
+        // Bounds of a date hierarchy are dates: a timestamp's would need a time of day.
+        Some(Hierarchy::Date { .. }) if g.bounds => &[Date],
         Some(Hierarchy::Date { .. }) => &[Date, Timestamp],
         Some(Hierarchy::Prefix { .. }) => &[Text, Integer],
         Some(Hierarchy::Map { .. } | Hierarchy::File { .. }) => &[Text, Integer, Boolean],

@@ -195,6 +195,9 @@ fn job_text(decisions: &DecisionsFile, args: &ApplyArgs) -> Result<String, serde
         if !matches!(q.hierarchy, HierarchySpec::None) {
             column["hierarchy"] = serde_json::to_value(&q.hierarchy)?;
         }
+        if q.format == anonymize::actions::generalize::LabelFormat::Bounds {
+            column["format"] = json!("bounds");
+        }
         if !frozen {
             // Pinned levels without k: the decisions' levels are the job's.
             column["level"] = json!(q.level.unwrap_or(0));

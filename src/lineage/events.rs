@@ -378,7 +378,17 @@ fn column_lineage(job: &Job, summary: &RunSummary, input: &str) -> Facet<ColumnL
                 )],
             ));
         }
-        fields.insert(c.name.clone(), FieldLineage { input_fields: inputs });
+        match job.column(&c.name).map(|s| &s.action) {
+            // `format: bounds`: two output fields from the one input column.
+            Some(Action::Generalize(g)) if g.bounds => {
+                for end in ["low", "high"] {
+                    fields.insert(format!("{}_{end}", c.name), FieldLineage { input_fields: inputs.clone() });
+                }
+            }
+            _ => {
+                fields.insert(c.name.clone(), FieldLineage { input_fields: inputs });
+            }
+        }
     }
     // Columns that decide which rows reach the output.
     let mut dataset = Vec::new();

@@ -93,6 +93,9 @@ pub struct QuasiDecision {
     pub max_level: u32,
     /// The chosen level (optimal search); `None` under Mondrian.
     pub level: Option<u32>,
+    /// How the run wrote it: `label` or `bounds` (`apply` writes it the same way).
+    #[serde(default)]
+    pub format: crate::actions::generalize::LabelFormat,
 }
 
 /// A hierarchy, embedded.
@@ -451,6 +454,7 @@ mod tests {
                     hierarchy: HierarchySpec::Interval { widths: vec![10.0] },
                     max_level: 2,
                     level: None,
+                    format: Default::default(),
                 },
                 QuasiDecision {
                     name: "sex".into(),
@@ -458,6 +462,7 @@ mod tests {
                     hierarchy: HierarchySpec::None,
                     max_level: 1,
                     level: None,
+                    format: Default::default(),
                 },
             ],
             sensitive: Vec::new(),

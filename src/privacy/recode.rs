@@ -18,6 +18,19 @@ pub struct RecodedColumn {
     pub generalization: Generalization,
     /// Leaf ids of the statistics pass.
     pub dictionary: Dictionary,
+    /// `format: bounds`: the column is written as its bounds, of this kind.
+    #[serde(default)]
+    pub bounds: Option<BoundsKind>,
+}
+
+/// What a column's bounds are: [`Recoded`] gives them as `Int64`, `Float64` or `Date32`, which
+/// the engine casts to the input column's own type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoundsKind {
+    Integer,
+    Float,
+    Date,
 }
 
 /// Output labels per combination of leaves (Mondrian); `None` is null.
@@ -100,10 +113,10 @@ pub enum RecodeError {
     NoText { column: String },
 }
 
-/// A recoded batch: one text array per quasi-identifier, and the rows to keep when suppressed
-/// rows are removed.
+/// A recoded batch: per quasi-identifier its text label, or its low and high bounds (`format:
+/// bounds`), and the rows to keep when suppressed rows are removed.
 pub struct Recoded {
-    pub columns: Vec<ArrayRef>,
+    pub columns: Vec<Vec<ArrayRef>>,
     pub keep: Option<BooleanArray>,
     pub suppressed: u64,
     /// With `suppressed_rows: flag`: whether each row was suppressed.
@@ -230,12 +243,110 @@ impl Recoding {
         }
         let flags = (self.suppressed_rows == SuppressedRows::Flag).then(|| flags.into_iter().collect::<BooleanArray>());
         let keep = (self.suppressed_rows == SuppressedRows::Remove && suppressed > 0).then(|| BooleanArray::from(keep));
-        Ok(Recoded {
-            columns: builders.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect(),
-            keep,
-            suppressed,
-            flags,
+        let columns = builders
+            .into_iter()
+            .zip(&self.columns)
+            .map(|(mut b, column)| {
+                let labels = b.finish();
+                match column.bounds {
+                    None => vec![Arc::new(labels) as ArrayRef],
+                    Some(kind) => {
+                        let (low, high) = bounds_of(&labels, kind);
+                        vec![low, high]
+                    }
+                }
+            })
+            .collect();
+        Ok(Recoded { columns, keep, suppressed, flags })
+    }
+}
+
+/// The bounds of each label: the lowest and highest value it covers (`[lo, hi)` of an integer
+/// column ends at the last integer before `hi`; of a float column, at `hi` itself). A plain
+/// value (level 0) is its own bounds; `*` and null have none.
+pub fn bounds_of(labels: &StringArray, kind: BoundsKind) -> (ArrayRef, ArrayRef) {
+    use arrow::array::{Date32Array, Float64Array, Int64Array};
+    let mut cache: HashMap<&str, Option<(f64, f64)>> = HashMap::new();
+    let pairs: Vec<Option<(f64, f64)>> = labels
+        .iter()
+        .map(|label| {
+            let label = label?;
+            *cache.entry(label).or_insert_with(|| match kind {
+                BoundsKind::Date => date_bounds(label).map(|(a, b)| (f64::from(a), f64::from(b))),
+                BoundsKind::Integer | BoundsKind::Float => number_bounds(label, kind == BoundsKind::Integer),
+            })
         })
+        .collect();
+    let low = pairs.iter().map(|p| p.map(|(l, _)| l));
+    let high = pairs.iter().map(|p| p.map(|(_, h)| h));
+    match kind {
+        BoundsKind::Float => {
+            (Arc::new(low.collect::<Float64Array>()) as ArrayRef, Arc::new(high.collect::<Float64Array>()) as ArrayRef)
+        }
+        BoundsKind::Integer => (
+            Arc::new(low.map(|v| v.map(|v| v as i64)).collect::<Int64Array>()),
+            Arc::new(high.map(|v| v.map(|v| v as i64)).collect::<Int64Array>()),
+        ),
+        BoundsKind::Date => (
+            Arc::new(low.map(|v| v.map(|v| v as i32)).collect::<Date32Array>()),
+            Arc::new(high.map(|v| v.map(|v| v as i32)).collect::<Date32Array>()),
+        ),
+    }
+}
+
+/// `[lo, hi)`, `[lo, hi]` or a plain number.
+fn number_bounds(label: &str, integer: bool) -> Option<(f64, f64)> {
+    let Some(inner) = label.strip_prefix('[') else {
+        let v: f64 = label.parse().ok()?;
+        return Some((v, v));
+    };
+    let closed = inner.ends_with(']');
+    let (lo, hi) = inner.trim_end_matches([')', ']']).split_once(", ")?;
+    let (lo, hi): (f64, f64) = (lo.parse().ok()?, hi.parse().ok()?);
+    Some(match (integer, closed) {
+        (true, false) => (lo.ceil(), hi.ceil() - 1.0),
+        (true, true) => (lo.ceil(), hi.floor()),
+        (false, _) => (lo, hi),
+    })
+}
+
+/// A date label's first and last day (days since 1970-01-01): `2024-03-05`, `2024-03`,
+/// `2024-Q1`, `2024`, `1980-1989`, or Mondrian's `[2024-01-02, 2024-05-06]`.
+fn date_bounds(label: &str) -> Option<(i32, i32)> {
+    use chrono::NaiveDate;
+    let day = |d: NaiveDate| crate::text::days_from_date(d);
+    let ymd = |y: i32, m: u32, d: u32| NaiveDate::from_ymd_opt(y, m, d);
+    let month_end = |y: i32, m: u32| {
+        let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+        ymd(ny, nm, 1).map(|d| d - chrono::Days::new(1))
+    };
+    if let Some(inner) = label.strip_prefix('[') {
+        let (lo, hi) = inner.trim_end_matches(']').split_once(", ")?;
+        return Some((date_bounds(lo)?.0, date_bounds(hi)?.1));
+    }
+    if let Some(d) = super::hierarchy::parse_date(label).filter(|_| label.len() == 10) {
+        return Some((day(d), day(d)));
+    }
+    let parts: Vec<&str> = label.splitn(2, '-').collect();
+    match parts.as_slice() {
+        [year] => {
+            let y: i32 = year.parse().ok()?;
+            Some((day(ymd(y, 1, 1)?), day(ymd(y, 12, 31)?)))
+        }
+        [year, rest] => {
+            let y: i32 = year.parse().ok()?;
+            if let Some(q) = rest.strip_prefix('Q') {
+                let q: u32 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
+                return Some((day(ymd(y, 3 * q - 2, 1)?), day(month_end(y, 3 * q)?)));
+            }
+            let n: i32 = rest.parse().ok()?;
+            if rest.len() == 2 {
+                let m = u32::try_from(n).ok()?;
+                return Some((day(ymd(y, m, 1)?), day(month_end(y, m)?)));
+            }
+            Some((day(ymd(y, 1, 1)?), day(ymd(n, 12, 31)?)))
+        }
+        _ => None,
     }
 }
 
@@ -289,12 +400,14 @@ mod tests {
                 input_index: 0,
                 generalization: age,
                 dictionary: table.quasi[0].clone(),
+                bounds: None,
             },
             RecodedColumn {
                 name: "zip".into(),
                 input_index: 1,
                 generalization: zip,
                 dictionary: table.quasi[1].clone(),
+                bounds: None,
             },
         ];
         let recoding = Recoding {
@@ -321,11 +434,11 @@ mod tests {
         assert_eq!(out.suppressed, 0);
         assert!(out.keep.is_none());
         assert_eq!(
-            texts(&out.columns[0]),
+            texts(&out.columns[0][0]),
             [Some("[30, 40)".into()), Some("[30, 40)".into()), None, Some("[50, 60)".into())]
         );
         assert_eq!(
-            texts(&out.columns[1]),
+            texts(&out.columns[1][0]),
             [Some("021**".into()), Some("021**".into()), Some("021**".into()), Some("941**".into())]
         );
     }
@@ -341,10 +454,38 @@ mod tests {
         let (recoding, _) = setup(Some(&kept), SuppressedRows::Mask);
         let out = recoding.apply(&batch).unwrap();
         assert_eq!(out.suppressed, 2, "the null-age row and the 94110 row are other classes");
-        assert_eq!(texts(&out.columns[1])[3], Some("*".into()));
+        assert_eq!(texts(&out.columns[1][0])[3], Some("*".into()));
         let (recoding, _) = setup(Some(&kept), SuppressedRows::Remove);
         let out = recoding.apply(&batch).unwrap();
         assert_eq!(out.keep.unwrap().iter().collect::<Vec<_>>(), [Some(true), Some(true), Some(false), Some(false)]);
+    }
+
+    /// Every label form gives the bounds of what it covers.
+    #[test]
+    fn labels_give_their_bounds() {
+        use arrow::array::{Date32Array, Float64Array, Int64Array};
+        let labels = StringArray::from(vec![Some("[30, 35)"), Some("[31, 36]"), Some("39"), Some("*"), None]);
+        let (low, high) = bounds_of(&labels, BoundsKind::Integer);
+        let ints = |a: &ArrayRef| a.as_any().downcast_ref::<Int64Array>().unwrap().iter().collect::<Vec<_>>();
+        assert_eq!(ints(&low), [Some(30), Some(31), Some(39), None, None]);
+        assert_eq!(ints(&high), [Some(34), Some(36), Some(39), None, None]);
+        let (_, high) = bounds_of(&StringArray::from(vec!["[0.5, 1)"]), BoundsKind::Float);
+        assert_eq!(high.as_any().downcast_ref::<Float64Array>().unwrap().value(0), 1.0);
+        let dates = StringArray::from(vec![
+            "2024-03-05",
+            "2024-02",
+            "2024-Q4",
+            "2024",
+            "1980-1989",
+            "[2024-01-02, 2024-05-06]",
+        ]);
+        let (low, high) = bounds_of(&dates, BoundsKind::Date);
+        let text = |a: &ArrayRef| {
+            let a = a.as_any().downcast_ref::<Date32Array>().unwrap();
+            (0..a.len()).map(|i| a.value_as_date(i).unwrap().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(text(&low), ["2024-03-05", "2024-02-01", "2024-10-01", "2024-01-01", "1980-01-01", "2024-01-02"]);
+        assert_eq!(text(&high), ["2024-03-05", "2024-02-29", "2024-12-31", "2024-12-31", "1989-12-31", "2024-05-06"]);
     }
 
     #[test]

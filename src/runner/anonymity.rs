@@ -3,6 +3,7 @@
 //! hierarchies are compiled over the values seen; the k-anonymity search (or Mondrian) picks
 //! the transformation; the returned [`Recoding`] is applied batch by batch in the output pass.
 
+use crate::actions::generalize::LabelFormat;
 use crate::job::{Action, Algorithm, Hierarchy, Job, Metric, SuppressedRows};
 use crate::plan::Plan;
 use crate::privacy::decisions::{
@@ -10,7 +11,7 @@ use crate::privacy::decisions::{
 };
 use crate::privacy::hierarchy::{Generalization, HierarchyError};
 use crate::privacy::mondrian::{self, Dimension};
-use crate::privacy::recode::{PartitionLabels, RecodedColumn, Recoding, Scheme};
+use crate::privacy::recode::{BoundsKind, PartitionLabels, RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
 use crate::privacy::search::{Criteria, Metrics, Problem, SearchError, Sensitive};
 use crate::privacy::table::FrequencyTable;
@@ -58,6 +59,8 @@ struct QuasiIdentifier {
     input_type: String,
     hierarchy: Option<Hierarchy>,
     pinned: Option<u32>,
+    /// `format: bounds`, with the kind of the column's values.
+    bounds: Option<BoundsKind>,
 }
 
 /// Decisions reused from an earlier run (`privacy.k_anonymity.decisions`).
@@ -122,6 +125,11 @@ impl Setup {
                     input_type: s.input_type.to_string(),
                     hierarchy: g.hierarchy.clone(),
                     pinned: g.level,
+                    bounds: g.bounds.then(|| match &s.input_type {
+                        t if t.is_integer() => BoundsKind::Integer,
+                        DataType::Date32 | DataType::Date64 => BoundsKind::Date,
+                        _ => BoundsKind::Float,
+                    }),
                 }),
                 _ => None,
             })
@@ -286,6 +294,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             input_index: q.input_index,
             generalization: g.clone(),
             dictionary: d.clone(),
+            bounds: q.bounds,
         })
         .collect();
     let target = describe_target(&criteria);
@@ -429,6 +438,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                 hierarchy: spec.clone(),
                 max_level: g.max_level,
                 level: *level,
+                format: if q.bounds.is_some() { LabelFormat::Bounds } else { LabelFormat::Label },
             })
             .collect(),
         sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),

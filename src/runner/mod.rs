@@ -187,6 +187,18 @@ pub fn shown_name(job: &Job, name: &str, index: usize) -> String {
     if job.column(name).is_some() { name.to_string() } else { format!("field {}", index + 1) }
 }
 
+/// An output column's name for summaries: as [`shown_name`], and also the columns a job adds
+/// (`NAME_low` and `NAME_high` of `format: bounds`, `suppressed` of `suppressed_rows: flag`).
+fn output_name(job: &Job, name: &str, index: usize, flag: bool) -> String {
+    let bounds_of = |end: &str| {
+        name.strip_suffix(end)
+            .and_then(|base| job.column(base))
+            .is_some_and(|c| matches!(&c.action, crate::job::Action::Generalize(g) if g.bounds))
+    };
+    let added = (flag && name == crate::plan::SUPPRESSED_COLUMN) || bounds_of("_low") || bounds_of("_high");
+    if added && job.column(name).is_none() { name.to_string() } else { shown_name(job, name, index) }
+}
+
 /// A fresh random run id in UUID v4 form (as OpenLineage expects).
 pub fn new_run_id() -> String {
     use rand::TryRng;
@@ -310,7 +322,16 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         rows_written: 0,
         columns: column_summaries(&plan, job),
         input_schema: field_summaries(&source.schema(), job),
-        output_schema: field_summaries(&plan.output_schema, job),
+        output_schema: plan
+            .output_schema
+            .fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| FieldSummary {
+                name: output_name(job, f.name(), i, plan.suppressed_flag),
+                data_type: f.data_type().to_string(),
+            })
+            .collect(),
         output: OutputSummary {
             path: job.output.path.display().to_string(),
             format: job.output.format,
