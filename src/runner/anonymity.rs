@@ -344,12 +344,12 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             }
         }
         (_, Algorithm::Optimal) => {
-            let (best, nodes) = match (&frozen_levels, frozen) {
+            let (best, nodes, known) = match (&frozen_levels, frozen) {
                 (Some(levels), Some(f)) => {
                     let classes = problem.classes_from_table(levels);
                     let evaluation = problem.evaluate(levels, &classes);
                     check_frozen(f, &problem, &target, evaluation.suppressed_rows, enforce)?;
-                    (evaluation, (1, 1))
+                    (evaluation, (1, 1), Some(classes))
                 }
                 _ => {
                     let outcome = problem.search();
@@ -358,12 +358,12 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                         let best_k = problem.best_reachable_k();
                         return Err(unreachable(&problem, &criteria, target, best_k).into());
                     };
-                    (best, (outcome.nodes, outcome.computed))
+                    (best, (outcome.nodes, outcome.computed), None)
                 }
             };
-            let classes = problem.classes_from_table(&best.levels);
+            let classes = known.unwrap_or_else(|| problem.classes_from_table(&best.levels));
             let mut kept = std::collections::HashSet::default();
-            let mut index = std::collections::HashMap::new();
+            let mut index: std::collections::HashMap<u128, usize, crate::privacy::FxBuildHasher> = Default::default();
             let mut sizes = Vec::new();
             for (i, &key) in classes.keys.iter().enumerate() {
                 if problem.class_stays(&classes, i) {
