@@ -268,23 +268,18 @@ fn numeric_bounds(values: &[f64], problem: &Problem<'_>, c: usize, part: &[usize
     Some((problem.combos[low].0[c], problem.combos[high].0[c]))
 }
 
+/// A partition's output labels, from its entries in the split tree: `[low, high]` for numbers
+/// and dates (null when all are null), the common group's label for the others.
 fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) -> Vec<Option<Arc<str>>> {
-    dimensions
-        .iter()
+    partition_columns(problem, dimensions, part)
+        .into_iter()
         .enumerate()
-        .map(|(c, d)| {
-            let g = &problem.columns[c];
-            match d {
-                Dimension::Numeric(values) => {
-                    // A partition whose values are all null stays null (not the text "[, ]").
-                    let (low, high) = numeric_bounds(values, problem, c, part)?;
-                    let text = |leaf| g.label(0, leaf).map_or(String::new(), |s| s.to_string());
-                    Some(Arc::from(bounds_label(&text(low), &text(high))))
-                }
-                Dimension::Categorical { .. } => {
-                    let (level, group) = common_group(problem, c, part);
-                    g.label(level, group).cloned()
-                }
+        .map(|(c, entry)| match entry {
+            PartitionColumn::Bounds { low, high } => Some(Arc::from(bounds_label(&low, &high))),
+            PartitionColumn::Null => None,
+            PartitionColumn::Level { level } => {
+                let g = &problem.columns[c];
+                g.label(level, g.lift(problem.combos[part[0]].0[c], 0, level)).cloned()
             }
         })
         .collect()

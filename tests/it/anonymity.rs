@@ -1,7 +1,7 @@
 //! k-anonymity, l-diversity, t-closeness and Mondrian through the real binary, every output
 //! confirmed by an independent checker; the ARX reference case; `anonymize risk`.
 
-use super::{anonymize, root, stderr, stdout, write_job};
+use super::{anonymize, root, run_json, stderr, stdout, write_job};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -99,12 +99,6 @@ fn adult_job(dir: &Path, name: &str, quasi: &[&str], extra: &str, privacy: &str)
     );
     write_job(dir, &format!("{name}.yaml"), &job);
     format!("{name}.yaml")
-}
-
-fn run_json(dir: &Path, job: &str) -> serde_json::Value {
-    let run = anonymize(dir, &["run", job, "--json", "--quiet"]);
-    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-    serde_json::from_str(&stdout(&run)).unwrap()
 }
 
 #[test]

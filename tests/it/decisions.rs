@@ -1,7 +1,7 @@
 //! Decisions that outlive a run: the decisions file, `anonymize apply`, frozen levels for
 //! scheduled jobs, `suppressed_rows: flag`. Every check reads the files the binary wrote.
 
-use super::{anonymize, root, stderr, stdout, write_job};
+use super::{anonymize, root, run_json, stderr, stdout, write_job};
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
@@ -46,12 +46,6 @@ fn adult_job(dir: &Path, name: &str, input: &str, privacy: &str) -> String {
     );
     write_job(dir, &format!("{name}.yaml"), &job);
     format!("{name}.yaml")
-}
-
-fn run_json(dir: &Path, job: &str) -> serde_json::Value {
-    let run = anonymize(dir, &["run", job, "--json", "--quiet"]);
-    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-    serde_json::from_str(&stdout(&run)).unwrap()
 }
 
 fn apply(dir: &Path, args: &[&str]) -> std::process::Output {

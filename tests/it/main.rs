@@ -73,6 +73,13 @@ fn job_text(file: &str, stem: &str, output: &str) -> String {
     text
 }
 
+/// Runs `job` in `dir` with `--json`, expects success, and returns the summary.
+pub fn run_json(dir: &Path, job: &str) -> serde_json::Value {
+    let run = anonymize(dir, &["run", job, "--json", "--quiet"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    serde_json::from_str(&stdout(&run)).expect("a JSON summary")
+}
+
 /// Writes a job file into `dir` and returns its path.
 pub fn write_job(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);

@@ -1,16 +1,8 @@
 //! The main job is the product's showcase, and every run measures the risk it leaves: checked
 //! from the files the runs write, independently of the code that computed the figures.
 
-use super::{anonymize, cells, main_job_text, plain_job_text, root, stderr, stdout, write_job};
+use super::{anonymize, cells, main_job_text, plain_job_text, root, run_json, stderr, stdout, write_job};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-
-/// Runs a job file in `dir` and returns its JSON summary.
-fn run_json(dir: &Path, job: &str) -> serde_json::Value {
-    let run = anonymize(dir, &["run", job, "--json", "--quiet"]);
-    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
-    serde_json::from_str(&stdout(&run)).unwrap()
-}
 
 /// The share of `rows` unique over the columns `at`, counted by hand.
 fn unique_share(rows: &[Vec<Option<String>>], at: &[usize]) -> f64 {
