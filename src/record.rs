@@ -124,6 +124,37 @@ pub struct PrivacySummary {
     /// Per sensitive column: what suppression took from it, and attribute disclosure.
     #[serde(default)]
     pub sensitive_effects: Vec<SensitiveEffect>,
+    /// Per protected column: what de-identification did to each group.
+    #[serde(default)]
+    pub protected_groups: Vec<ProtectedColumn>,
+    /// `privacy.fairness.max_suppression_ratio`, when the search was bound by it.
+    #[serde(default)]
+    pub fairness: Option<f64>,
+}
+
+/// A protected column's groups (values held by fewer than k rows together as "other").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtectedColumn {
+    pub column: String,
+    /// Suppressed rows over all rows.
+    pub overall_share: f64,
+    pub groups: Vec<ProtectedGroup>,
+}
+
+/// One protected group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtectedGroup {
+    pub value: String,
+    pub rows: u64,
+    pub suppressed: u64,
+    /// Its rows suppressed over its rows.
+    pub share: f64,
+    /// `share` over the overall share (0 when nothing is suppressed).
+    pub ratio: f64,
+    /// The `loss` metric over its rows (1 for a suppressed row).
+    pub mean_loss: f64,
+    /// Suppressed more than twice the overall share.
+    pub flagged: bool,
 }
 
 /// Where frozen decisions came from.

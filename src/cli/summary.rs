@@ -170,6 +170,30 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
             e.single_value_classes
         );
     }
+    for p in &privacy.protected_groups {
+        let groups: Vec<String> = p
+            .groups
+            .iter()
+            .map(|g| {
+                format!(
+                    "{} {} of {} ({:.2}x){}",
+                    g.value,
+                    percent(g.share),
+                    g.rows,
+                    g.ratio,
+                    if g.flagged { " FLAGGED" } else { "" }
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "  protected    {} suppressed per group (overall {}{}): {}",
+            p.column,
+            percent(p.overall_share),
+            privacy.fairness.map_or(String::new(), |r| format!(", bound {r}x")),
+            groups.join("; ")
+        );
+    }
     let (b, a) = (&privacy.risk_before, &privacy.risk_after);
     let _ = writeln!(
         s,

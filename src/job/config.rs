@@ -180,6 +180,17 @@ pub struct PrivacyConfig {
     pub t_closeness: Option<TClosenessConfig>,
     pub budget: Option<BudgetConfig>,
     pub risk: Option<RiskConfig>,
+    pub fairness: Option<FairnessConfig>,
+}
+
+/// `privacy.fairness`: a bound on how much more a protected group may be suppressed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessConfig {
+    /// Protected columns (they need not be quasi-identifiers).
+    pub protected: Vec<String>,
+    /// A group's suppression share may be at most this many times the base share.
+    pub max_suppression_ratio: f64,
 }
 
 /// `output:`.

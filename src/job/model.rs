@@ -118,6 +118,8 @@ pub struct Exclusion {
 pub struct ColumnSpec {
     pub name: String,
     pub action: Action,
+    /// `protected: true`: per-group figures of what de-identification did to its values.
+    pub protected: bool,
 }
 
 /// A generalization hierarchy; every one ends with the fully suppressed level `*`.
@@ -155,6 +157,8 @@ pub struct Privacy {
     /// `risk.max_unique_rows`: a run whose output leaves a larger share of rows unique over its
     /// released attributes fails, writing nothing.
     pub max_unique_rows: Option<f64>,
+    /// `fairness`: (protected columns, max suppression ratio).
+    pub fairness: Option<(Vec<String>, f64)>,
 }
 
 /// `privacy.k_anonymity`.

@@ -426,14 +426,14 @@ impl<'a> Parser<'a> {
         let mut ok = true;
         for (name, _, spec) in entries {
             match self.column(name, spec, &path.join(name)) {
-                Some(action) => columns.push(ColumnSpec { name: name.clone(), action }),
+                Some((action, protected)) => columns.push(ColumnSpec { name: name.clone(), action, protected }),
                 None => ok = false,
             }
         }
         ok.then_some(columns)
     }
 
-    fn column(&mut self, name: &str, node: &Node, path: &KeyPath) -> Option<Action> {
+    fn column(&mut self, name: &str, node: &Node, path: &KeyPath) -> Option<(Action, bool)> {
         let (action, payload) = match &node.value {
             NodeValue::String(action) => (action.clone(), serde_json::Map::new()),
             NodeValue::Mapping(entries) => {
@@ -461,9 +461,19 @@ impl<'a> Parser<'a> {
                 return None;
             }
         };
+        // `protected` belongs to every action: it marks the column's groups, not what is done.
+        let mut payload = payload;
+        let protected = match payload.remove("protected") {
+            None => false,
+            Some(serde_json::Value::Bool(b)) => b,
+            Some(_) => {
+                self.issue(&path.join("protected"), "`protected` is true or false");
+                return None;
+            }
+        };
         let value = serde_json::Value::Object(payload);
         match crate::actions::find(&action) {
-            Some(definition) => (definition.parse)(self, name, value, path),
+            Some(definition) => (definition.parse)(self, name, value, path).map(|a| (a, protected)),
             None => {
                 let names = crate::actions::names();
                 let hint = closest(&action, names.iter().copied()).map(|c| format!("did you mean `{c}`?"));
@@ -576,7 +586,24 @@ impl<'a> Parser<'a> {
             }
             Some(c.max_unique_rows)
         });
-        ok.then_some(Privacy { k_anonymity, l_diversity, t_closeness, budget, max_unique_rows })
+        let fairness = config.fairness.and_then(|c| {
+            let p = path.join("fairness");
+            if !(c.max_suppression_ratio.is_finite() && c.max_suppression_ratio >= 1.0) {
+                self.issue(
+                    &p.join("max_suppression_ratio"),
+                    "max_suppression_ratio is a finite number of at least 1 (2: no group suppressed more than twice as much as the data)",
+                );
+                ok = false;
+                return None;
+            }
+            if c.protected.is_empty() {
+                self.issue(&p.join("protected"), "name at least one protected column");
+                ok = false;
+                return None;
+            }
+            Some((c.protected, c.max_suppression_ratio))
+        });
+        ok.then_some(Privacy { k_anonymity, l_diversity, t_closeness, budget, max_unique_rows, fairness })
     }
 
     fn aggregates(&mut self, node: &Node) -> Option<Vec<Aggregate>> {
@@ -763,7 +790,30 @@ impl<'a> Parser<'a> {
                 }
             }
         }
+        if let Some((protected, _)) = &privacy.fairness {
+            for (i, name) in protected.iter().enumerate() {
+                if !columns.iter().any(|c| &c.name == name) {
+                    self.issue_with_hint(
+                        &KeyPath::root("privacy").join("fairness").join("protected").join(i),
+                        format!("`{name}` is not a column of the job"),
+                        Some("list the column under `columns` (any action: `drop` keeps it out of the output and still counts its groups)"),
+                    );
+                }
+            }
+            if privacy.k_anonymity.is_none() {
+                self.issue(
+                    &KeyPath::root("privacy").join("fairness"),
+                    "`fairness` bounds what k-anonymity's suppression does to groups, and `k_anonymity` is not set",
+                );
+            }
+        }
         let quasi = columns.iter().any(|c| matches!(c.action, Action::Generalize(_)));
+        if let Some(c) = columns.iter().find(|c| c.protected).filter(|_| !quasi) {
+            self.issue(
+                &KeyPath::root("columns").join(&c.name).join("protected"),
+                "`protected` reports what generalization and suppression do to the column's groups, and no column is `generalize`",
+            );
+        }
         if privacy.k_anonymity.is_some() && !quasi {
             self.issue(
                 &KeyPath::root("privacy").join("k_anonymity"),

@@ -554,6 +554,28 @@ pub fn privacy_facet(summary: &RunSummary) -> Facet<PrivacyFacet> {
                 suppressed_rows: e.suppressed_rows,
             })
             .collect(),
+        protected_groups: p
+            .protected_groups
+            .iter()
+            .map(|c| ProtectedFigures {
+                column: c.column.clone(),
+                overall_share: c.overall_share,
+                max_suppression_ratio: p.fairness,
+                groups: c
+                    .groups
+                    .iter()
+                    .map(|g| GroupFigures {
+                        group: g.value.clone(),
+                        rows: g.rows,
+                        suppressed: g.suppressed,
+                        share: g.share,
+                        ratio: g.ratio,
+                        mean_loss: g.mean_loss,
+                        flagged: g.flagged,
+                    })
+                    .collect(),
+            })
+            .collect(),
     });
     let differential_privacy = summary.dp.as_ref().map(|d| DpFigures {
         dataset: d.dataset.clone(),

@@ -356,6 +356,30 @@ pub struct KAnonymityFigures {
     /// Per sensitive column (figures only, never a value).
     #[serde(default)]
     pub attribute_disclosure: Vec<DisclosureFigures>,
+    /// Per protected column, per group (named only when at least k rows hold the value).
+    #[serde(default)]
+    pub protected_groups: Vec<ProtectedFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProtectedFigures {
+    pub column: String,
+    pub overall_share: f64,
+    pub max_suppression_ratio: Option<f64>,
+    pub groups: Vec<GroupFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupFigures {
+    pub group: String,
+    pub rows: u64,
+    pub suppressed: u64,
+    pub share: f64,
+    pub ratio: f64,
+    pub mean_loss: f64,
+    pub flagged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

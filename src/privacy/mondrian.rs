@@ -285,6 +285,31 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
         .collect()
 }
 
+/// The loss of each row of a partition (the `loss` metric restricted to it): per column, the
+/// width of its bounds over the column's range (numbers, dates) or its group's loss (the
+/// others), averaged over the columns.
+pub fn part_loss(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) -> f64 {
+    let columns = problem.columns.len().max(1) as f64;
+    let mut total = 0.0;
+    for (c, d) in dimensions.iter().enumerate() {
+        total += match d {
+            Dimension::Numeric(values) => {
+                let Some((low, high)) = numeric_bounds(values, problem, c, part) else { continue };
+                let (a, b) = values
+                    .iter()
+                    .filter(|v| !v.is_nan())
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+                if b > a { (values[high as usize] - values[low as usize]) / (b - a) } else { 0.0 }
+            }
+            Dimension::Categorical { .. } => {
+                let (level, group) = common_group(problem, c, part);
+                problem.columns[c].loss(level, group)
+            }
+        };
+    }
+    total / columns
+}
+
 /// A Mondrian numeric label: the closed range `[low, high]` of the partition's values (also
 /// when they are equal, so that every interval reads the same way).
 pub fn bounds_label(low: &str, high: &str) -> String {

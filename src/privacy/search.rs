@@ -57,6 +57,34 @@ pub struct Evaluation {
     pub acceptable: bool,
     /// The objective (the chosen metric); exact integer for discernibility.
     pub score: Score,
+    /// With a fairness constraint: the protected group furthest from it (its ratio), whether or
+    /// not it breaks it.
+    pub worst_group: Option<GroupRatio>,
+}
+
+/// A protected group's suppression share over the base share (see [`Fairness`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GroupRatio {
+    pub ratio: f64,
+    /// The protected column (index into [`Fairness::columns`]) and the group's rows.
+    pub column: usize,
+    pub rows: u64,
+}
+
+/// `privacy.fairness`: no protected group (of at least k rows; values held by fewer rows form
+/// one group "other") may have a suppression share above `ratio` times the base share: the
+/// share of all rows suppressed when rows outside the group are suppressed too, else 1 / n
+/// (so that suppressing a group's rows alone is judged against one row in the whole table).
+/// Not monotone over the lattice (the base falls too), so it is checked at every node the
+/// search evaluates; the metric bound's pruning does not depend on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fairness {
+    pub ratio: f64,
+    /// Per protected column: its slot in the table's per-combination histograms, and per value
+    /// id its group (groups below k rows share the last one, "other").
+    pub columns: Vec<(usize, Vec<u32>)>,
+    /// Rows per group, per protected column.
+    pub group_rows: Vec<Vec<u64>>,
 }
 
 /// A metric value that compares exactly for discernibility.
@@ -94,6 +122,8 @@ pub struct Problem<'a> {
     pub criteria: Criteria,
     pub sensitive: Vec<Sensitive>,
     pub metric: Metric,
+    /// `privacy.fairness`, when set.
+    pub fairness: Option<Fairness>,
     /// Rows per group, per column and level (input counts, for the entropy metric).
     group_rows: Vec<Vec<Vec<u64>>>,
     /// Σ over rows of a column's loss at each level, ignoring suppression (for bounds).
@@ -214,6 +244,9 @@ pub struct Outcome {
     /// The largest k some node reaches within the suppression limit (meeting the other
     /// criteria), for the message when nothing is acceptable.
     pub best_reachable_k: Option<u64>,
+    /// With a fairness constraint: the lowest worst-group ratio of the nodes within the
+    /// suppression limit, for the message when nothing is acceptable.
+    pub fairest: Option<GroupRatio>,
 }
 
 impl<'a> Problem<'a> {
@@ -283,6 +316,7 @@ impl<'a> Problem<'a> {
             criteria,
             sensitive,
             metric,
+            fairness: None,
             group_rows,
             loss_rows,
             shifts,
@@ -392,7 +426,7 @@ impl<'a> Problem<'a> {
             None => {
                 classes.keys.push(key);
                 classes.counts.push(count);
-                if !self.sensitive.is_empty() {
+                if self.keeps_histograms() {
                     classes.histograms.push(histograms.to_vec());
                 }
             }
@@ -411,6 +445,44 @@ impl<'a> Problem<'a> {
             let t_ok = self.criteria.t_closeness.is_none_or(|t| earth_movers_distance(h, total, s) <= t + 1e-12);
             l_ok && t_ok
         })
+    }
+
+    /// Whether classes carry their per-value histograms (diversity or fairness needs them).
+    fn keeps_histograms(&self) -> bool {
+        !self.sensitive.is_empty() || self.fairness.is_some()
+    }
+
+    /// The protected group furthest from the fairness rule at this node (`None` without one).
+    fn worst_group<K: ClassKey>(&self, classes: &Classes<K>) -> Option<GroupRatio> {
+        let fairness = self.fairness.as_ref()?;
+        let mut suppressed_total = 0u64;
+        let mut suppressed: Vec<Vec<u64>> = fairness.group_rows.iter().map(|g| vec![0; g.len()]).collect();
+        for (i, &count) in classes.counts.iter().enumerate() {
+            if count >= self.criteria.k && self.class_is_diverse(classes, i) {
+                continue;
+            }
+            suppressed_total += count;
+            for ((slot, group_of), groups) in fairness.columns.iter().zip(&mut suppressed) {
+                for &(id, n) in classes.histograms.get(i).and_then(|h| h.get(*slot)).map_or(&[][..], Vec::as_slice) {
+                    groups[group_of[id as usize] as usize] += n;
+                }
+            }
+        }
+        let n = self.rows.max(1) as f64;
+        let mut worst: Option<GroupRatio> = None;
+        for (column, (groups, rows)) in suppressed.iter().zip(&fairness.group_rows).enumerate() {
+            for (&s, &r) in groups.iter().zip(rows) {
+                if r < self.criteria.k || r == 0 {
+                    continue;
+                }
+                let base = if suppressed_total > s { suppressed_total as f64 / n } else { 1.0 / n };
+                let ratio = (s as f64 / r as f64) / base;
+                if worst.is_none_or(|w| ratio > w.ratio) {
+                    worst = Some(GroupRatio { ratio, column, rows: r });
+                }
+            }
+        }
+        worst
     }
 
     /// Whether class `i` stays: k rows and the other criteria.
@@ -488,9 +560,15 @@ impl<'a> Problem<'a> {
     /// Evaluates a node: suppression, acceptability and the objective metric.
     pub fn evaluate<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Evaluation {
         let (suppressed_rows, kept) = self.suppression(classes, self.criteria.k);
-        let acceptable = suppressed_rows <= self.allowed_suppression();
+        let within = suppressed_rows <= self.allowed_suppression();
+        let worst_group = if within { self.worst_group(classes) } else { None };
+        let fair = match (&self.fairness, worst_group) {
+            (Some(f), Some(w)) => w.ratio <= f.ratio * (1.0 + 1e-12),
+            _ => true,
+        };
+        let acceptable = within && fair;
         let score = if acceptable { self.score(levels, classes) } else { Score::Real(f64::INFINITY) };
-        Evaluation { levels: levels.to_vec(), suppressed_rows, classes: kept, acceptable, score }
+        Evaluation { levels: levels.to_vec(), suppressed_rows, classes: kept, acceptable, score, worst_group }
     }
 
     fn score<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Score {
@@ -628,10 +706,12 @@ impl<'a> Problem<'a> {
         let nodes = layers.iter().map(Vec::len).sum();
         // The most classes a node may keep for the layer above (see `MAX_SEARCH_MEMORY`): the
         // budget shared by the widest layer. Which nodes keep theirs changes speed, never results.
-        let per_class = std::mem::size_of::<K>() as u64 + 8 + 64 * self.sensitive.len() as u64;
+        let slots = self.sensitive.len() + self.fairness.as_ref().map_or(0, |f| f.columns.len());
+        let per_class = std::mem::size_of::<K>() as u64 + 8 + 64 * slots as u64;
         let widest = layers.iter().map(Vec::len).max().unwrap_or(1).max(1) as u64;
         let keep_limit = usize::try_from(self.memory_budget / per_class / widest).unwrap_or(usize::MAX).max(1);
         let mut best: Option<Evaluation> = None;
+        let mut fairest: Option<GroupRatio> = None;
         let mut best_k: Option<u64> = None;
         let mut previous: HashMap<Vec<u32>, Classes<K>> = HashMap::new();
         let mut pruned: std::collections::HashSet<Vec<u32>> = std::collections::HashSet::new();
@@ -681,6 +761,11 @@ impl<'a> Problem<'a> {
             for (levels, classes, evaluation, k, hopeless) in computed {
                 computed_nodes += 1;
                 best_k = Some(best_k.map_or(k, |b| b.max(k)));
+                if let Some(w) = evaluation.worst_group
+                    && fairest.is_none_or(|f| w.ratio < f.ratio)
+                {
+                    fairest = Some(w);
+                }
                 if evaluation.acceptable && best.as_ref().is_none_or(|b| better(&evaluation, b)) {
                     best = Some(evaluation);
                 }
@@ -692,7 +777,7 @@ impl<'a> Problem<'a> {
                 }
             }
         }
-        Outcome { best, nodes, computed: computed_nodes, best_reachable_k: if reach { best_k } else { None } }
+        Outcome { best, nodes, computed: computed_nodes, best_reachable_k: if reach { best_k } else { None }, fairest }
     }
 
     /// The largest k reachable within the limit, for the failure message (a second search).
@@ -948,6 +1033,7 @@ pub(crate) mod tests {
         let metrics = [Metric::Discernibility, Metric::Aecs, Metric::Precision, Metric::Loss, Metric::Entropy];
         let mut cases = 0;
         let mut pruned_cases = 0;
+        let mut binding_cases = 0;
         for case in 0..150 {
             let rows = rng.random_range(10..90);
             let mut columns: Vec<Vec<String>> = vec![Vec::new(); 3];
@@ -960,8 +1046,17 @@ pub(crate) mod tests {
             }
             let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
             let with_sensitive = case % 3 == 0;
-            let sensitive_arrays =
-                if with_sensitive { vec![StringArray::from_iter_values(sensitive.iter())] } else { vec![] };
+            // A protected column (a skewed group per row) for the fairness cases.
+            let with_protected = case % 3 == 1;
+            let protected: Vec<String> =
+                (0..rows).map(|i| if i % 7 == 0 { "minority" } else { "majority" }.to_string()).collect();
+            let sensitive_arrays = if with_sensitive {
+                vec![StringArray::from_iter_values(sensitive.iter())]
+            } else if with_protected {
+                vec![StringArray::from_iter_values(protected.iter())]
+            } else {
+                vec![]
+            };
             let table = FrequencyTable::from_batch(&arrays, &sensitive_arrays);
             let generalizations: Vec<Generalization> = (0..3)
                 .map(|c| {
@@ -1000,8 +1095,9 @@ pub(crate) mod tests {
                     _ => criteria.t_closeness = Some(0.3),
                 }
             }
+            let ratio = [1.5, 3.0, 1e9][(case / 3) % 3];
             for metric in metrics {
-                let problem = Problem::new(
+                let mut problem = Problem::new(
                     &generalizations,
                     pinned.clone(),
                     &table,
@@ -1010,7 +1106,44 @@ pub(crate) mod tests {
                     metric,
                 )
                 .unwrap();
+                let unbound = problem.search();
+                if with_protected {
+                    // Groups as the run makes them: values of at least k rows, the rest "other".
+                    let dictionary = &table.sensitive[0];
+                    let mut rows = vec![0u64; dictionary.len()];
+                    for entry in table.combos.values() {
+                        for &(id, n) in &entry.sensitive[0] {
+                            rows[id as usize] += n;
+                        }
+                    }
+                    let named: Vec<usize> = (0..rows.len()).filter(|&i| rows[i] >= criteria.k).collect();
+                    let group_of: Vec<u32> = (0..rows.len())
+                        .map(|i| named.iter().position(|&n| n == i).unwrap_or(named.len()) as u32)
+                        .collect();
+                    let mut group_rows = vec![0u64; named.len() + 1];
+                    for (i, &n) in rows.iter().enumerate() {
+                        group_rows[group_of[i] as usize] += n;
+                    }
+                    problem.fairness =
+                        Some(Fairness { ratio, columns: vec![(0, group_of)], group_rows: vec![group_rows] });
+                }
                 let outcome = problem.search();
+                // A bound that never binds changes nothing.
+                if with_protected && ratio > 1e6 {
+                    assert_eq!(
+                        outcome.best.as_ref().map(|b| (&b.levels, b.score)),
+                        unbound.best.as_ref().map(|b| (&b.levels, b.score)),
+                        "case {case} {metric:?}"
+                    );
+                }
+                if let (Some(f), Some(b)) = (&problem.fairness, &outcome.best) {
+                    assert!(b.worst_group.is_none_or(|w| w.ratio <= f.ratio * (1.0 + 1e-12)), "case {case}");
+                }
+                if with_protected
+                    && outcome.best.as_ref().map(|b| &b.levels) != unbound.best.as_ref().map(|b| &b.levels)
+                {
+                    binding_cases += 1;
+                }
                 pruned_cases += usize::from(outcome.computed < outcome.nodes);
                 let mut brute: Option<Evaluation> = None;
                 let mut all = Vec::new();
@@ -1045,6 +1178,7 @@ pub(crate) mod tests {
         }
         assert!(cases > 500, "{cases} cases had an optimum");
         assert!(pruned_cases > 100, "the bounds pruned in only {pruned_cases} cases");
+        assert!(binding_cases > 10, "the fairness bound changed the optimum in only {binding_cases} cases");
     }
 }
 

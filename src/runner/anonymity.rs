@@ -13,7 +13,7 @@ use crate::privacy::hierarchy::{Generalization, HierarchyError};
 use crate::privacy::mondrian::{self, Dimension};
 use crate::privacy::recode::{BoundsKind, PartitionLabels, RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
-use crate::privacy::search::{Criteria, Metrics, Problem, SearchError, Sensitive};
+use crate::privacy::search::{Criteria, Fairness, GroupRatio, Metrics, Problem, SearchError, Sensitive};
 use crate::privacy::table::FrequencyTable;
 use crate::text::to_text;
 use crate::transform::Kernel;
@@ -40,6 +40,11 @@ pub enum AnonymityError {
     #[error("the input has no rows left after the consent filter; there is nothing to anonymize")]
     Empty,
     #[error(
+        "no transformation within the suppression limit meets `privacy.fairness` (max_suppression_ratio {limit}): \
+         {column}: a group of {rows} rows would be suppressed {ratio:.2} times the base share at best; nothing was written"
+    )]
+    Unfair { column: String, rows: u64, ratio: f64, limit: f64 },
+    #[error(
         "the frozen decisions of run {run_id} leave {suppressed} of {rows} rows in classes that miss {target}; \
          at most {allowed} may be suppressed (suppression_limit {limit}); nothing was written"
     )]
@@ -50,7 +55,9 @@ pub enum AnonymityError {
     NotCovered { column: String, rows: u64 },
 }
 
-pub use crate::record::{FrozenFrom, PrivacySummary, QuasiIdentifierSummary, SensitiveEffect};
+pub use crate::record::{
+    FrozenFrom, PrivacySummary, ProtectedColumn, ProtectedGroup, QuasiIdentifierSummary, SensitiveEffect,
+};
 
 #[derive(Debug, Clone)]
 struct QuasiIdentifier {
@@ -106,6 +113,9 @@ pub struct Setup {
     /// Whether l-diversity or t-closeness is checked over the sensitive columns.
     diversity: bool,
     frozen: Option<Frozen>,
+    /// (name, input index) of each protected column: counted per combination after the
+    /// sensitive columns, in the table's histograms.
+    protected: Vec<(String, usize)>,
 }
 
 impl Setup {
@@ -154,7 +164,14 @@ impl Setup {
                 unknown_top: k.unknown_values == crate::job::config::UnknownValues::Top,
             })
         });
-        Some(Self { quasi, sensitive, diversity, frozen })
+        let fairness_columns = job.privacy.fairness.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+        let protected = plan
+            .steps
+            .iter()
+            .filter(|s| job.column(&s.name).is_some_and(|c| c.protected) || fairness_columns.contains(&s.name))
+            .map(|s| (s.name.clone(), s.input_index))
+            .collect();
+        Some(Self { quasi, sensitive, diversity, frozen, protected })
     }
 
     /// The quasi-identifiers (name, input index), in recoding order.
@@ -164,7 +181,7 @@ impl Setup {
 
     /// An empty frequency table of these columns (its shape is what a census must have).
     pub fn empty_table(&self) -> FrequencyTable {
-        FrequencyTable::new(self.quasi.len(), self.sensitive.len())
+        FrequencyTable::new(self.quasi.len(), self.sensitive.len() + self.protected.len())
     }
 
     /// The frequency table of one batch (already through the consent filter).
@@ -181,7 +198,12 @@ impl Setup {
             })
         };
         let q = self.quasi.iter().map(|q| text(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
-        let s = self.sensitive.iter().map(|(n, i, _)| text(*i, n)).collect::<Result<Vec<_>, _>>()?;
+        let s = self
+            .sensitive
+            .iter()
+            .map(|(n, i, _)| text(*i, n))
+            .chain(self.protected.iter().map(|(n, i)| text(*i, n)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(FrequencyTable::from_batch(&q, &s))
     }
 }
@@ -202,6 +224,8 @@ struct Chosen {
     class_sizes: Vec<u64>,
     /// Per combination of `problem.combos`: its output class, `None` when suppressed.
     class_of: Vec<Option<usize>>,
+    /// Per combination: the loss of each of its rows (1 when suppressed).
+    row_loss: Vec<f64>,
     tree: Option<SplitTree>,
 }
 
@@ -213,7 +237,7 @@ struct Chosen {
 /// # Errors
 /// [`super::RunError`] for uncovered values or an unreachable target.
 pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decided, super::RunError> {
-    let Setup { quasi, sensitive, diversity, frozen } = setup;
+    let Setup { quasi, sensitive, diversity, frozen, protected } = setup;
     let k_anonymity = job.privacy.k_anonymity.as_ref();
     if table.rows == 0 {
         return Err(AnonymityError::Empty.into());
@@ -280,8 +304,28 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         None => quasi.iter().map(|q| q.pinned).collect(),
     };
     let checked = if *diversity { sensitive_columns } else { Vec::new() };
-    let problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), checked, metric)
+    let mut problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), checked, metric)
         .map_err(AnonymityError::from)?;
+    // `privacy.fairness`: its columns' groups, counted in the table after the sensitive ones.
+    let mut fairness_names = Vec::new();
+    if let Some((names, ratio)) = &job.privacy.fairness {
+        let mut columns = Vec::new();
+        let mut group_rows = Vec::new();
+        for (i, (name, _)) in protected.iter().enumerate().filter(|(_, (n, _))| names.contains(n)) {
+            let slot = sensitive.len() + i;
+            let groups = groups_of(table, slot, criteria.k);
+            columns.push((slot, groups.group_of));
+            group_rows.push(groups.rows);
+            fairness_names.push(name.clone());
+        }
+        problem.fairness = Some(Fairness { ratio: *ratio, columns, group_rows });
+    }
+    let unfair = |w: GroupRatio| AnonymityError::Unfair {
+        column: fairness_names.get(w.column).cloned().unwrap_or_default(),
+        rows: w.rows,
+        ratio: w.ratio,
+        limit: job.privacy.fairness.as_ref().map_or(0.0, |f| f.1),
+    };
     let risk_before = Risk::of_sizes(table.combos.values().map(|e| e.count));
     let started = Instant::now();
 
@@ -311,6 +355,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             if let Some(q) = quasi.iter().find(|q| q.pinned.is_some()) {
                 return Err(AnonymityError::MondrianPinned { column: q.name.clone() }.into());
             }
+            // Mondrian suppresses nothing: every group's share is 0, the fairness rule holds.
             let Some(partitioning) = mondrian::partition(&problem, &dimensions) else {
                 // Mondrian suppresses nothing: the best it can do is the whole table as one class.
                 return Err(unreachable(&problem, &criteria, target, problem.rows).into());
@@ -319,7 +364,12 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             let mut by_labels: BTreeMap<&[Option<Arc<str>>], usize> = BTreeMap::new();
             let mut sizes = Vec::new();
             let mut class_of = vec![None; problem.combos.len()];
+            let mut row_loss = vec![0.0; problem.combos.len()];
             for (p, labels) in partitioning.partitions.iter().zip(&partitioning.labels) {
+                let loss = mondrian::part_loss(&problem, &dimensions, p);
+                for &i in p {
+                    row_loss[i] = loss;
+                }
                 let next = by_labels.len();
                 let class = *by_labels.entry(labels).or_insert(next);
                 if class == sizes.len() {
@@ -340,6 +390,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                 nodes: (1, 1),
                 class_sizes: sizes,
                 class_of,
+                row_loss,
                 tree: Some(partitioning.tree),
             }
         }
@@ -349,12 +400,22 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                     let classes = problem.classes_from_table(levels);
                     let evaluation = problem.evaluate(levels, &classes);
                     check_frozen(f, &problem, &target, evaluation.suppressed_rows, enforce)?;
+                    if let (Some(fair), Some(w)) = (&problem.fairness, evaluation.worst_group)
+                        && enforce
+                        && w.ratio > fair.ratio * (1.0 + 1e-12)
+                    {
+                        return Err(unfair(w).into());
+                    }
                     (evaluation, (1, 1), Some(classes))
                 }
                 _ => {
                     let outcome = problem.search();
                     crate::interrupt::check()?;
                     let Some(best) = outcome.best else {
+                        // Within the suppression limit somewhere, but never fair enough.
+                        if let Some(w) = outcome.fairest.filter(|_| problem.fairness.is_some()) {
+                            return Err(unfair(w).into());
+                        }
                         let best_k = problem.best_reachable_k();
                         return Err(unreachable(&problem, &criteria, target, best_k).into());
                     };
@@ -373,7 +434,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                 }
             }
             let shifts = problem.shifts();
-            let class_of = problem
+            let class_of: Vec<Option<usize>> = problem
                 .combos
                 .iter()
                 .map(|(leaves, _)| {
@@ -381,6 +442,26 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                         key | u128::from(generalizations[c].lift(leaf, 0, best.levels[c])) << shifts[c]
                     });
                     index.get(&key).copied()
+                })
+                .collect();
+            let columns = generalizations.len().max(1) as f64;
+            let row_loss = problem
+                .combos
+                .iter()
+                .zip(&class_of)
+                .map(|((leaves, _), class)| match class {
+                    None => 1.0,
+                    Some(_) => {
+                        leaves
+                            .iter()
+                            .enumerate()
+                            .map(|(c, &leaf)| {
+                                let g = &generalizations[c];
+                                g.loss(best.levels[c], g.lift(leaf, 0, best.levels[c]))
+                            })
+                            .sum::<f64>()
+                            / columns
+                    }
                 })
                 .collect();
             Chosen {
@@ -397,6 +478,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                 nodes,
                 class_sizes: sizes,
                 class_of,
+                row_loss,
                 tree: None,
             }
         }
@@ -408,6 +490,13 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         .iter()
         .enumerate()
         .map(|(s, (name, _, _))| effect(&problem, table, s, name, &chosen.class_of, shown_from))
+        .collect();
+    let protected_groups = protected
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            protected_column(&problem, table, sensitive.len() + i, name, &chosen.class_of, &chosen.row_loss, criteria.k)
+        })
         .collect();
     let mut after = chosen.class_sizes.clone();
     if suppressed_rows_mode != SuppressedRows::Remove {
@@ -483,6 +572,8 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         search_seconds,
         risk_before,
         risk_after: Risk::of_sizes(after),
+        protected_groups,
+        fairness: job.privacy.fairness.as_ref().map(|f| f.1),
         frozen: frozen.as_ref().map(|f| FrozenFrom {
             path: f.path.display().to_string(),
             run_id: decisions_file.frozen_from.clone().unwrap_or_default(),
@@ -612,6 +703,7 @@ fn frozen_partitions(
         members[class].push(i);
     }
     let mut class_of = vec![None; problem.combos.len()];
+    let mut row_loss = vec![1.0; problem.combos.len()];
     let mut sizes = Vec::new();
     let mut kept_parts = Vec::new();
     let mut labels = PartitionLabels::default();
@@ -619,7 +711,9 @@ fn frozen_partitions(
     for part in members {
         let rows: u64 = part.iter().map(|&i| problem.combos[i].1.count).sum();
         if mondrian::allowed(problem, &part) {
+            let loss = mondrian::part_loss(problem, dimensions, &part);
             for &i in &part {
+                row_loss[i] = loss;
                 class_of[i] = Some(sizes.len());
                 labels.insert(Box::from(problem.combos[i].0), labels_of[i].clone());
             }
@@ -640,8 +734,96 @@ fn frozen_partitions(
         nodes: (1, 1),
         class_sizes: sizes,
         class_of,
+        row_loss,
         tree: Some(tree),
     })
+}
+
+/// A protected column's groups: value id → group (values held by fewer than `k` rows share
+/// the last group, "other"), and rows per group.
+struct Groups {
+    group_of: Vec<u32>,
+    rows: Vec<u64>,
+    /// The value id of each named group (the last group, when it holds small values, has none).
+    named: Vec<u32>,
+    /// How many values the "other" group holds.
+    other_values: u64,
+}
+
+fn groups_of(table: &FrequencyTable, slot: usize, k: u64) -> Groups {
+    let values = table.sensitive[slot].len();
+    let mut rows = vec![0u64; values];
+    for entry in table.combos.values() {
+        for &(id, n) in &entry.sensitive[slot] {
+            rows[id as usize] += n;
+        }
+    }
+    let named: Vec<u32> = (0..values as u32).filter(|&id| rows[id as usize] >= k.max(1)).collect();
+    let other = named.len() as u32;
+    let mut group_of = vec![other; values];
+    for (g, &id) in named.iter().enumerate() {
+        group_of[id as usize] = g as u32;
+    }
+    let mut group_rows = vec![0u64; named.len() + 1];
+    for (id, &n) in rows.iter().enumerate() {
+        group_rows[group_of[id] as usize] += n;
+    }
+    let other_values = (values - named.len()) as u64;
+    if other_values == 0 {
+        group_rows.pop();
+    }
+    Groups { group_of, rows: group_rows, named, other_values }
+}
+
+/// What de-identification did to each group of a protected column: rows, rows suppressed and
+/// their share, the mean loss of its rows; groups suppressed more than twice the overall share
+/// are flagged.
+fn protected_column(
+    problem: &Problem<'_>,
+    table: &FrequencyTable,
+    slot: usize,
+    name: &str,
+    class_of: &[Option<usize>],
+    row_loss: &[f64],
+    k: u64,
+) -> ProtectedColumn {
+    let groups = groups_of(table, slot, k);
+    let mut suppressed = vec![0u64; groups.rows.len()];
+    let mut loss = vec![0.0f64; groups.rows.len()];
+    for (((_, entry), class), &l) in problem.combos.iter().zip(class_of).zip(row_loss) {
+        for &(id, n) in &entry.sensitive[slot] {
+            let g = groups.group_of[id as usize] as usize;
+            if class.is_none() {
+                suppressed[g] += n;
+            }
+            loss[g] += l * n as f64;
+        }
+    }
+    let total: u64 = groups.rows.iter().sum();
+    let overall = suppressed.iter().sum::<u64>() as f64 / total.max(1) as f64;
+    let dictionary = &table.sensitive[slot];
+    let groups = groups
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(g, &rows)| {
+            let value = match groups.named.get(g) {
+                Some(&id) => dictionary.values()[id as usize].clone().unwrap_or_else(|| "(null)".into()),
+                None => format!("other ({} values of fewer than {} rows)", groups.other_values, k.max(1)),
+            };
+            let share = suppressed[g] as f64 / rows.max(1) as f64;
+            ProtectedGroup {
+                value,
+                rows,
+                suppressed: suppressed[g],
+                share,
+                ratio: if overall > 0.0 { share / overall } else { 0.0 },
+                mean_loss: loss[g] / rows.max(1) as f64,
+                flagged: overall > 0.0 && share > 2.0 * overall,
+            }
+        })
+        .collect();
+    ProtectedColumn { column: name.to_string(), overall_share: overall, groups }
 }
 
 /// What suppression took from sensitive column `s`, and the rows of kept classes in which it

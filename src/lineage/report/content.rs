@@ -206,6 +206,9 @@ fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
     for e in &p.sensitive_effects {
         sensitive_effect(e, p.k.unwrap_or(5), blocks);
     }
+    for column in &p.protected_groups {
+        protected_groups(column, p.fairness, blocks);
+    }
     let sizes = &p.risk_after.class_sizes;
     let max = sizes.iter().map(|b| b.rows).max().unwrap_or(0) as f64;
     blocks.push(Block::Chart(Chart {
@@ -244,6 +247,65 @@ fn k_anonymity(p: &PrivacySummary, blocks: &mut Vec<Block>) {
             format: ValueFormat::Percent,
         },
     }));
+}
+
+/// What de-identification did to each group of a protected column: a chart of suppression
+/// shares, a table with the loss, and every group suppressed more than twice the overall share
+/// flagged.
+fn protected_groups(p: &crate::record::ProtectedColumn, bound: Option<f64>, blocks: &mut Vec<Block>) {
+    let percent = |x: f64| format!("{:.1}%", 100.0 * x);
+    let flagged: Vec<&str> = p.groups.iter().filter(|g| g.flagged).map(|g| g.value.as_str()).collect();
+    let mut text = format!(
+        "Protected column `{}`: {} of all rows were suppressed. Suppression removes rare combinations, and rare combinations belong to minorities: ",
+        p.column,
+        percent(p.overall_share)
+    );
+    if flagged.is_empty() {
+        text.push_str("no group is suppressed more than twice the overall share.");
+    } else {
+        text.push_str(&format!("FLAGGED, suppressed more than twice the overall share: {}.", flagged.join(", ")));
+    }
+    if let Some(r) = bound {
+        text.push_str(&format!(
+            " The search was bound by `privacy.fairness`: no group of at least k rows above {r} times the base share."
+        ));
+    }
+    text.push_str(" These figures describe this dataset, not the population it was drawn from.");
+    blocks.push(Block::Paragraph(text));
+    let max = p.groups.iter().map(|g| g.share).fold(0.0, f64::max).max(p.overall_share).max(1e-9);
+    blocks.push(Block::Chart(Chart {
+        title: format!("Rows suppressed per group of {}", p.column),
+        caption: format!("Share of each group's rows suppressed; overall {}.", percent(p.overall_share)),
+        kind: ChartKind::Bars {
+            bars: p.groups.iter().map(|g| (g.value.clone(), g.share)).collect(),
+            max,
+            format: ValueFormat::Percent,
+        },
+    }));
+    blocks.push(Block::Table {
+        head: vec![
+            "group".into(),
+            "rows".into(),
+            "suppressed".into(),
+            "share".into(),
+            "× overall".into(),
+            "mean loss".into(),
+        ],
+        rows: p
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    format!("{}{}", g.value, if g.flagged { " (flagged)" } else { "" }),
+                    g.rows.to_string(),
+                    g.suppressed.to_string(),
+                    percent(g.share),
+                    format!("{:.2}", g.ratio),
+                    format!("{:.3}", g.mean_loss),
+                ]
+            })
+            .collect(),
+    });
 }
 
 /// What suppression took from a sensitive column, and attribute disclosure in the output.
