@@ -169,6 +169,22 @@ pub(crate) fn allowed(problem: &Problem<'_>, part: &[usize]) -> bool {
     if rows_of(problem, part) < problem.criteria.k {
         return false;
     }
+    // `privacy.fairness`: Mondrian suppresses nothing, and it does not leave a protected group
+    // (of at least k rows) with fewer than k rows in a class.
+    if let Some(fairness) = &problem.fairness {
+        for ((slot, group_of), totals) in fairness.columns.iter().zip(&fairness.group_rows) {
+            let mut counts = vec![0u64; totals.len()];
+            for &i in part {
+                for &(id, n) in problem.combos[i].1.sensitive.get(*slot).map_or(&[][..], Vec::as_slice) {
+                    counts[group_of[id as usize] as usize] += n;
+                }
+            }
+            let k = problem.criteria.k;
+            if counts.iter().zip(totals).any(|(&c, &t)| t >= k && c > 0 && c < k) {
+                return false;
+            }
+        }
+    }
     if problem.sensitive.is_empty() {
         return true;
     }

@@ -132,3 +132,37 @@ fn the_fairness_bound_holds_in_the_output_file() {
     assert!(message.contains("race: a group of") && message.contains("rows would be suppressed"), "{message}");
     assert!(!dir.path().join("strict.csv").exists());
 }
+
+/// Mondrian under `fairness` suppresses nothing and leaves no protected group of at least k
+/// rows with fewer than k rows in a class (counted from the input and the output file).
+#[test]
+fn mondrian_keeps_every_protected_group_at_k_rows_per_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = adult_job(dir.path(), "m", "  fairness: { protected: [race], max_suppression_ratio: 2 }\n");
+    let text = std::fs::read_to_string(dir.path().join(&job))
+        .unwrap()
+        .replace("k_anonymity: { k: 5, suppression_limit: 0.04 }", "k_anonymity: { k: 5, algorithm: mondrian }");
+    std::fs::write(dir.path().join(&job), text).unwrap();
+    let summary = run_json(dir.path(), &job);
+    assert_eq!(summary["privacy"]["suppressed_rows"], 0);
+    let mut input =
+        csv::ReaderBuilder::new().delimiter(b';').from_path(root().join("sample_data/adult/adult.csv")).unwrap();
+    let race = input.headers().unwrap().iter().position(|h| h == "race").unwrap();
+    let mut out = csv::Reader::from_path(dir.path().join("m.csv")).unwrap();
+    let header: Vec<String> = out.headers().unwrap().iter().map(str::to_string).collect();
+    let quasi: Vec<usize> = (0..header.len()).filter(|&i| header[i] != "salary-class").collect();
+    let mut per_class: HashMap<(Vec<String>, String), u64> = HashMap::new();
+    let mut totals: HashMap<String, u64> = HashMap::new();
+    for (a, b) in input.records().zip(out.records()) {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let key: Vec<String> = quasi.iter().map(|&i| b[i].to_string()).collect();
+        *per_class.entry((key, a[race].to_string())).or_default() += 1;
+        *totals.entry(a[race].to_string()).or_default() += 1;
+    }
+    for ((_, group), n) in &per_class {
+        if totals[group] >= 5 {
+            assert!(*n >= 5, "a class holds {n} rows of a protected group");
+        }
+    }
+    assert!(per_class.len() > 20, "Mondrian still partitions: {}", per_class.len());
+}
