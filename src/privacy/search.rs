@@ -707,7 +707,8 @@ impl<'a> Problem<'a> {
         // The most classes a node may keep for the layer above (see `MAX_SEARCH_MEMORY`): the
         // budget shared by the widest layer. Which nodes keep theirs changes speed, never results.
         let slots = self.sensitive.len() + self.fairness.as_ref().map_or(0, |f| f.columns.len());
-        let per_class = std::mem::size_of::<K>() as u64 + 8 + 64 * slots as u64;
+        // A histogram slot costs a Vec header and a small heap block: about 100-130 bytes.
+        let per_class = std::mem::size_of::<K>() as u64 + 8 + 128 * slots as u64;
         let widest = layers.iter().map(Vec::len).max().unwrap_or(1).max(1) as u64;
         let keep_limit = usize::try_from(self.memory_budget / per_class / widest).unwrap_or(usize::MAX).max(1);
         let mut best: Option<Evaluation> = None;
