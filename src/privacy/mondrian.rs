@@ -301,29 +301,46 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
         .collect()
 }
 
-/// The loss of each row of a partition (the `loss` metric restricted to it): per column, the
-/// width of its bounds over the column's range (numbers, dates) or its group's loss (the
+/// The loss of each row of each partition (the `loss` metric restricted to it): per column,
+/// the width of its bounds over the column's range (numbers, dates) or its group's loss (the
 /// others), averaged over the columns.
-pub fn part_loss(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) -> f64 {
+pub fn part_losses(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[Vec<usize>]) -> Vec<f64> {
     let columns = problem.columns.len().max(1) as f64;
-    let mut total = 0.0;
-    for (c, d) in dimensions.iter().enumerate() {
-        total += match d {
+    // Each numeric column's range, once.
+    let ranges: Vec<f64> = dimensions
+        .iter()
+        .map(|d| match d {
             Dimension::Numeric(values) => {
-                let Some((low, high)) = numeric_bounds(values, problem, c, part) else { continue };
                 let (a, b) = values
                     .iter()
                     .filter(|v| !v.is_nan())
                     .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
-                if b > a { (values[high as usize] - values[low as usize]) / (b - a) } else { 0.0 }
+                if b > a { b - a } else { 0.0 }
             }
-            Dimension::Categorical { .. } => {
-                let (level, group) = common_group(problem, c, part);
-                problem.columns[c].loss(level, group)
+            Dimension::Categorical { .. } => 0.0,
+        })
+        .collect();
+    parts
+        .iter()
+        .map(|part| {
+            let mut total = 0.0;
+            for (c, d) in dimensions.iter().enumerate() {
+                total += match d {
+                    Dimension::Numeric(values) => match numeric_bounds(values, problem, c, part) {
+                        Some((low, high)) if ranges[c] > 0.0 => {
+                            (values[high as usize] - values[low as usize]) / ranges[c]
+                        }
+                        _ => 0.0,
+                    },
+                    Dimension::Categorical { .. } => {
+                        let (level, group) = common_group(problem, c, part);
+                        problem.columns[c].loss(level, group)
+                    }
+                };
             }
-        };
-    }
-    total / columns
+            total / columns
+        })
+        .collect()
 }
 
 /// A Mondrian numeric label: the closed range `[low, high]` of the partition's values (also

@@ -355,7 +355,6 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             if let Some(q) = quasi.iter().find(|q| q.pinned.is_some()) {
                 return Err(AnonymityError::MondrianPinned { column: q.name.clone() }.into());
             }
-            // Mondrian suppresses nothing: every group's share is 0, the fairness rule holds.
             let Some(partitioning) = mondrian::partition(&problem, &dimensions) else {
                 // Mondrian suppresses nothing: the best it can do is the whole table as one class.
                 return Err(unreachable(&problem, &criteria, target, problem.rows).into());
@@ -365,11 +364,8 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             let mut sizes = Vec::new();
             let mut class_of = vec![None; problem.combos.len()];
             let mut row_loss = vec![0.0; problem.combos.len()];
-            for (p, labels) in partitioning.partitions.iter().zip(&partitioning.labels) {
-                let loss = mondrian::part_loss(&problem, &dimensions, p);
-                for &i in p {
-                    row_loss[i] = loss;
-                }
+            let losses = mondrian::part_losses(&problem, &dimensions, &partitioning.partitions);
+            for ((p, labels), loss) in partitioning.partitions.iter().zip(&partitioning.labels).zip(losses) {
                 let next = by_labels.len();
                 let class = *by_labels.entry(labels).or_insert(next);
                 if class == sizes.len() {
@@ -378,6 +374,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                 for &i in p {
                     sizes[class] += problem.combos[i].1.count;
                     class_of[i] = Some(class);
+                    row_loss[i] = loss;
                 }
             }
             Chosen {
@@ -711,9 +708,7 @@ fn frozen_partitions(
     for part in members {
         let rows: u64 = part.iter().map(|&i| problem.combos[i].1.count).sum();
         if mondrian::allowed(problem, &part) {
-            let loss = mondrian::part_loss(problem, dimensions, &part);
             for &i in &part {
-                row_loss[i] = loss;
                 class_of[i] = Some(sizes.len());
                 labels.insert(Box::from(problem.combos[i].0), labels_of[i].clone());
             }
@@ -721,6 +716,11 @@ fn frozen_partitions(
             kept_parts.push(part);
         } else {
             suppressed += rows;
+        }
+    }
+    for (part, loss) in kept_parts.iter().zip(mondrian::part_losses(problem, dimensions, &kept_parts)) {
+        for &i in part {
+            row_loss[i] = loss;
         }
     }
     let (metrics, column_losses) = mondrian::metrics(problem, dimensions, &kept_parts);
