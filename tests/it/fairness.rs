@@ -166,3 +166,46 @@ fn mondrian_keeps_every_protected_group_at_k_rows_per_class() {
     }
     assert!(per_class.len() > 20, "Mondrian still partitions: {}", per_class.len());
 }
+
+/// A value held by fewer than k rows is never named in the summary, the report or the lineage
+/// events, neither as a sensitive value nor as a protected group: it counts under "other".
+#[test]
+fn rare_values_are_never_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = adult_job(dir.path(), "rare", "");
+    let text = std::fs::read_to_string(dir.path().join(&job)).unwrap();
+    let start = text.find("  native-country:").unwrap();
+    let end = start + text[start..].find('\n').unwrap() + 1;
+    let text = format!(
+        "{}  native-country: {{ action: keep, sensitive: true, protected: true }}\n{}lineage: rare.lineage.jsonl\n",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(dir.path().join(&job), text).unwrap();
+    let run = anonymize(dir.path(), &["run", &job, "--json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut input =
+        csv::ReaderBuilder::new().delimiter(b';').from_path(root().join("sample_data/adult/adult.csv")).unwrap();
+    let at = input.headers().unwrap().iter().position(|h| h == "native-country").unwrap();
+    for record in input.records() {
+        *counts.entry(record.unwrap()[at].to_string()).or_default() += 1;
+    }
+    let rare: Vec<&String> = counts.iter().filter(|&(_, &n)| n < 5).map(|(v, _)| v).collect();
+    assert!(!rare.is_empty(), "Adult has countries of fewer than 5 rows");
+    let summary = super::stdout(&run);
+    let report = std::fs::read_to_string(dir.path().join("rare.report.html")).unwrap();
+    let lineage = std::fs::read_to_string(dir.path().join("rare.lineage.jsonl")).unwrap();
+    for value in rare {
+        for (what, text) in
+            [("summary", &summary), ("stderr", &stderr(&run)), ("report", &report), ("lineage", &lineage)]
+        {
+            assert!(!text.contains(value.as_str()), "{value} in the {what}");
+        }
+    }
+    let parsed: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    let groups = &parsed["privacy"]["protected_groups"][2]["groups"];
+    assert!(groups.as_array().unwrap().iter().any(|g| g["value"].as_str().unwrap().starts_with("other (")));
+    let named = groups.as_array().unwrap().iter().filter(|g| !g["value"].as_str().unwrap().starts_with("other ("));
+    assert!(named.clone().count() > 10 && named.into_iter().all(|g| g["rows"].as_u64().unwrap() >= 5));
+}
