@@ -9,17 +9,38 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin" sample --rows "$rows" --out "$work/input.parquet" --seed 7 2>/dev/null
 
+# `measured OUT CMD...`: runs CMD with its stdout to OUT and prints its wall time in seconds and
+# its peak resident memory in MB (the kernel's ru_maxrss for that process), or fails.
+measured() {
+  python3 - "$@" <<'PY'
+import os, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+start = time.monotonic()
+pid = os.fork()
+if pid == 0:
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.execvp(cmd[0], cmd)
+_, status, usage = os.wait4(pid, 0)
+if status != 0:
+    sys.exit(1)
+print(f"{time.monotonic() - start} {usage.ru_maxrss / 1024}")
+PY
+}
+
+# `best JOB [ARGS...]` prints the best wall time of `runs` runs of work/JOB.yaml; the largest
+# peak RSS of those runs (MB) goes to work/JOB.rss.
 best() {
-  local job=$1 best=
+  local job=$1 best= rss=0 t m
   shift
   for _ in $(seq "$runs"); do
-    local start end t
-    start=$(date +%s.%N)
-    "$bin" run "$work/$job.yaml" --quiet "$@" > "$work/$job.json" || { echo "the $job run failed" >&2; exit 1; }
-    end=$(date +%s.%N)
-    t=$(python3 -c "print($end - $start)")
+    read -r t m < <(measured "$work/$job.json" "$bin" run "$work/$job.yaml" --quiet "$@") \
+      || { echo "the $job run failed" >&2; exit 1; }
+    [ -n "${t:-}" ] || { echo "the $job run failed" >&2; exit 1; }
     best=$(python3 -c "print(min(float('${best:-inf}'), $t))")
+    rss=$(python3 -c "print(max($rss, $m))")
   done
+  echo "$rss" > "$work/$job.rss"
   echo "$best"
 }
 

@@ -113,8 +113,16 @@ pub struct PrivacySummary {
     pub metric: Metric,
     pub metrics: Metrics,
     pub lattice_nodes: usize,
-    /// Transformations whose classes were computed; the rest were pruned by the metric's bound.
+    /// Transformations whose classes were computed and checked.
     pub nodes_computed: usize,
+    /// Transformations never computed because monotonicity told whether they were acceptable
+    /// (those below one that suppresses too much, or that must suppress too much whatever their
+    /// classes); with no optimum among them, they needed no metric.
+    #[serde(default)]
+    pub nodes_tagged: usize,
+    /// Transformations never computed because a bound of the metric showed they could not win.
+    #[serde(default)]
+    pub nodes_pruned: usize,
     pub search_seconds: f64,
     pub risk_before: Risk,
     pub risk_after: Risk,

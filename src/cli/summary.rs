@@ -105,8 +105,13 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
         (Some(k), Algorithm::Optimal) => {
             let _ = writeln!(
                 s,
-                "  k-anonymity  k = {k} met (smallest class {}), optimal over {} transformations ({} computed, the rest pruned) in {:.2} s",
-                privacy.smallest_class, privacy.lattice_nodes, privacy.nodes_computed, privacy.search_seconds
+                "  k-anonymity  k = {k} met (smallest class {}), optimal over {} transformations ({} checked, {} tagged by monotonicity, {} pruned by bounds) in {:.2} s",
+                privacy.smallest_class,
+                privacy.lattice_nodes,
+                privacy.nodes_computed,
+                privacy.nodes_tagged,
+                privacy.nodes_pruned,
+                privacy.search_seconds
             );
         }
         (Some(k), Algorithm::Mondrian) => {

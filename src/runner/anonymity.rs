@@ -220,7 +220,8 @@ struct Chosen {
     classes: u64,
     metrics: Metrics,
     column_losses: Vec<f64>,
-    nodes: (usize, usize),
+    /// Transformations: in the lattice, checked, tagged by monotonicity, pruned by bounds.
+    nodes: [usize; 4],
     class_sizes: Vec<u64>,
     /// Per combination of `problem.combos`: its output class, `None` when suppressed.
     class_of: Vec<Option<usize>>,
@@ -303,6 +304,8 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         Some(levels) => levels.iter().map(|&l| Some(l)).collect(),
         None => quasi.iter().map(|q| q.pinned).collect(),
     };
+    // The search's time covers setting up the problem, the search and the chosen node's classes.
+    let started = Instant::now();
     let checked = if *diversity { sensitive_columns } else { Vec::new() };
     let mut problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), checked, metric)
         .map_err(AnonymityError::from)?;
@@ -327,7 +330,6 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         limit: job.privacy.fairness.as_ref().map_or(0.0, |f| f.1),
     };
     let risk_before = Risk::of_sizes(table.combos.values().map(|e| e.count));
-    let started = Instant::now();
 
     let columns: Vec<RecodedColumn> = quasi
         .iter()
@@ -384,7 +386,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                 classes: sizes.len() as u64,
                 metrics: partitioning.metrics,
                 column_losses: partitioning.column_losses.clone(),
-                nodes: (1, 1),
+                nodes: [1, 1, 0, 0],
                 class_sizes: sizes,
                 class_of,
                 row_loss,
@@ -403,7 +405,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                     {
                         return Err(unfair(w).into());
                     }
-                    (evaluation, (1, 1), Some(classes))
+                    (evaluation, [1, 1, 0, 0], Some(classes))
                 }
                 _ => {
                     let outcome = problem.search();
@@ -416,7 +418,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                         let best_k = problem.best_reachable_k();
                         return Err(unreachable(&problem, &criteria, target, best_k).into());
                     };
-                    (best, (outcome.nodes, outcome.computed), None)
+                    (best, [outcome.nodes, outcome.computed, outcome.tagged, outcome.pruned], None)
                 }
             };
             let classes = known.unwrap_or_else(|| problem.classes_from_table(&best.levels));
@@ -564,8 +566,10 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         sensitive: sensitive.iter().map(|s| s.0.clone()).collect(),
         metric,
         metrics: chosen.metrics,
-        lattice_nodes: chosen.nodes.0,
-        nodes_computed: chosen.nodes.1,
+        lattice_nodes: chosen.nodes[0],
+        nodes_computed: chosen.nodes[1],
+        nodes_tagged: chosen.nodes[2],
+        nodes_pruned: chosen.nodes[3],
         search_seconds,
         risk_before,
         risk_after: Risk::of_sizes(after),
@@ -731,7 +735,7 @@ fn frozen_partitions(
         classes: sizes.len() as u64,
         metrics,
         column_losses,
-        nodes: (1, 1),
+        nodes: [1, 1, 0, 0],
         class_sizes: sizes,
         class_of,
         row_loss,
