@@ -895,13 +895,14 @@ impl<'a> Problem<'a> {
         if from.keys.len() < 16_384 {
             // A table sized for the likely count stays in cache; if it fills past half, the
             // grouping starts again at the size of the bound.
-            let guess = (likely * 2).clamp(64, expected.max(64));
-            if guess < expected
-                && let Some(classes) = Self::group_in_one(from, guess, &lift)
-            {
-                return classes;
+            let mut room = (likely * 2).clamp(64, expected.max(64));
+            loop {
+                if let Some(classes) = Self::group_in_one(from, room, &lift) {
+                    return classes;
+                }
+                // Only the guess can be short: `expected` bounds the distinct keys.
+                room = if room < expected { expected } else { room * 2 };
             }
-            return Self::group_in_one(from, expected, &lift).expect("a table twice the bound never fills");
         }
         let parts = PARTS;
         let size = (expected * 2).next_power_of_two().max(16 * parts);
@@ -920,20 +921,7 @@ impl<'a> Problem<'a> {
                     if home >> (size.trailing_zeros() - part_bits) != part {
                         continue;
                     }
-                    let mut slot = home & mask;
-                    loop {
-                        let entry = &mut slots[slot];
-                        if entry.1 == 0 {
-                            *entry = (key, count);
-                            distinct += 1;
-                            break;
-                        }
-                        if entry.0 == key {
-                            entry.1 += count;
-                            break;
-                        }
-                        slot = (slot + 1) & mask;
-                    }
+                    distinct += usize::from(add_rows(slots, home & mask, mask, key, count));
                 }
                 distinct
             };
@@ -952,20 +940,8 @@ impl<'a> Problem<'a> {
             let mut distinct = 0;
             for (&key, &count) in from.keys.iter().zip(&from.counts) {
                 let key = lift(key);
-                let mut slot = (key.fold().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
-                loop {
-                    let entry = &mut table[slot];
-                    if entry.1 == 0 {
-                        *entry = (key, count);
-                        distinct += 1;
-                        break;
-                    }
-                    if entry.0 == key {
-                        entry.1 += count;
-                        break;
-                    }
-                    slot = (slot + 1) & mask;
-                }
+                let home = (key.fold().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+                distinct += usize::from(add_rows(table, home, mask, key, count));
                 if distinct > room {
                     table.fill((K::default(), 0));
                     return None;
@@ -1141,6 +1117,24 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
             search.mark_pruning(&layer);
             search.evict(height);
         }
+    }
+}
+
+/// Adds `count` rows of `key` to an open-addressing (key, rows) table (`mask`: its size − 1),
+/// probing linearly from `slot`; whether the key is new. Empty slots have 0 rows.
+#[inline]
+fn add_rows<K: ClassKey>(table: &mut [(K, u64)], mut slot: usize, mask: usize, key: K, count: u64) -> bool {
+    loop {
+        let entry = &mut table[slot];
+        if entry.1 == 0 {
+            *entry = (key, count);
+            return true;
+        }
+        if entry.0 == key {
+            entry.1 += count;
+            return false;
+        }
+        slot = (slot + 1) & mask;
     }
 }
 
@@ -1399,8 +1393,8 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
         self.bounds.insert(node, bound);
     }
 
-    /// Whether a bound shows that nothing at or above a node of height `height` beats the best
-    /// (a tie on the metric loses on the level sum to a best no higher than the node).
+    /// Whether a bound shows that a node with level sum `sum` (and, `strictly_above`, every node
+    /// above it) cannot beat the best: a tie on the metric loses on the level sum.
     fn beaten(&self, bound: &Score, sum: u64, strictly_above: bool) -> bool {
         let Some(best) = &self.best else { return false };
         let best_sum: u64 = best.levels.iter().map(|&l| u64::from(l)).sum();
