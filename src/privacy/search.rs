@@ -307,6 +307,8 @@ pub struct Outcome {
     /// With a fairness constraint: the lowest worst-group ratio of the nodes within the
     /// suppression limit, for the message when nothing is acceptable.
     pub fairest: Option<GroupRatio>,
+    /// The best node's classes (as [`Problem::classes_from_table`] gives them, in another order).
+    pub best_classes: Option<Classes>,
 }
 
 impl<'a> Problem<'a> {
@@ -756,6 +758,19 @@ impl<'a> Problem<'a> {
     fn search_keyed<K: ClassKey>(&self, reach: bool) -> Outcome {
         let search = self.traverse::<K>(reach);
         let nodes = search.lattice.len();
+        // The winner's classes, kept or rolled up from the bottom (cheaper than the table).
+        let best_classes = search.best.as_ref().filter(|_| !reach).map(|best| {
+            let node = search.lattice.node_of(&best.levels);
+            let classes = match search.cache.get(&node) {
+                Some(classes) => classes.clone(),
+                None => self.roll_up(&search.root, &search.lattice.min, &best.levels),
+            };
+            Classes {
+                keys: classes.keys.iter().map(|k| k.to_u128()).collect(),
+                counts: classes.counts,
+                histograms: classes.histograms,
+            }
+        });
         let checked = search.status.iter().filter(|&&s| s & CHECKED != 0).count();
         let pruned = search.status.iter().filter(|&&s| s & (CHECKED | PRUNED) == PRUNED).count();
         Outcome {
@@ -766,6 +781,7 @@ impl<'a> Problem<'a> {
             tagged: nodes - checked - pruned,
             best_reachable_k: if reach { search.best_k } else { None },
             fairest: search.fairest,
+            best_classes,
         }
     }
 
@@ -1208,6 +1224,11 @@ impl Lattice {
             Some(&offset) => u32::from(offset),
             None => (node / self.strides[c]) % (self.max[c] - self.min[c] + 1),
         }
+    }
+
+    /// The node of the given levels.
+    fn node_of(&self, levels: &[u32]) -> u32 {
+        levels.iter().enumerate().map(|(c, &l)| (l - self.min[c]) * self.strides[c]).sum()
     }
 
     fn levels(&self, node: u32) -> Vec<u32> {

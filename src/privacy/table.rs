@@ -6,6 +6,7 @@
 
 use super::FxBuildHasher;
 use arrow::array::{Array, StringArray};
+use rayon::slice::ParallelSliceMut;
 use std::collections::HashMap;
 
 /// Distinct values of one column, numbered in order of first appearance. Serialized as its
@@ -291,11 +292,11 @@ impl FrequencyTable {
             let pack = |key: &[u32]| key.iter().zip(&widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id));
             let mut packed: Vec<(u128, &[u32], &Entry)> =
                 self.combos.iter().map(|(k, e)| (pack(k), &k[..], e)).collect();
-            packed.sort_unstable_by_key(|p| p.0);
+            packed.par_sort_unstable_by_key(|p| p.0);
             return packed.into_iter().map(|(_, k, e)| (k, e)).collect();
         }
         let mut combos: Vec<(&[u32], &Entry)> = self.combos.iter().map(|(k, e)| (&k[..], e)).collect();
-        combos.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        combos.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
         combos
     }
 

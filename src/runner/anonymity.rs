@@ -19,6 +19,7 @@ use crate::text::to_text;
 use crate::transform::Kernel;
 use arrow::array::StringArray;
 use arrow::datatypes::DataType;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -418,7 +419,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                         let best_k = problem.best_reachable_k();
                         return Err(unreachable(&problem, &criteria, target, best_k).into());
                     };
-                    (best, [outcome.nodes, outcome.computed, outcome.tagged, outcome.pruned], None)
+                    (best, [outcome.nodes, outcome.computed, outcome.tagged, outcome.pruned], outcome.best_classes)
                 }
             };
             let classes = known.unwrap_or_else(|| problem.classes_from_table(&best.levels));
@@ -435,7 +436,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             let shifts = problem.shifts();
             let class_of: Vec<Option<usize>> = problem
                 .combos
-                .iter()
+                .par_iter()
                 .map(|(leaves, _)| {
                     let key = leaves.iter().enumerate().fold(0u128, |key, (c, &leaf)| {
                         key | u128::from(generalizations[c].lift(leaf, 0, best.levels[c])) << shifts[c]
@@ -446,7 +447,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
             let columns = generalizations.len().max(1) as f64;
             let row_loss = problem
                 .combos
-                .iter()
+                .par_iter()
                 .zip(&class_of)
                 .map(|((leaves, _), class)| match class {
                     None => 1.0,
