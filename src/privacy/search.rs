@@ -222,7 +222,10 @@ fn with_zeroed<K: Copy + Default, R>(
         table.resize(size, (K::default(), 0));
     }
     let result = f(&mut table[..size]);
-    *cell.borrow_mut() = table;
+    // Tables of up to 16 MB are kept for the next node; a larger one is given back.
+    if table.len() <= 1 << 20 {
+        *cell.borrow_mut() = table;
+    }
     result
 }
 
