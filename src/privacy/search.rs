@@ -903,7 +903,8 @@ impl<'a> Problem<'a> {
     /// rows are 0 (every class has a row). Large tables are cut into [`PARTS`] by the top bits
     /// of the slot, each filled by its own task from the keys that hash into it (probing wraps
     /// within the part); classes come out in slot order, so the result does not depend on the
-    /// number of threads. `most` bounds the distinct keys (it sizes the table).
+    /// number of threads. Smaller sources go through one table sized for the `likely` count
+    /// ([`Problem::group_in_one`]). `most` bounds the distinct keys.
     fn group_counts<K: ClassKey>(
         from: &Classes<K>,
         most: usize,
@@ -940,7 +941,7 @@ impl<'a> Problem<'a> {
                     if home >> (size.trailing_zeros() - part_bits) != part {
                         continue;
                     }
-                    distinct += usize::from(add_rows(slots, home & mask, mask, key, count));
+                    distinct += usize::from(add_rows(slots, home & mask, mask, key, count).is_some());
                 }
                 distinct
             };
@@ -950,23 +951,40 @@ impl<'a> Problem<'a> {
     }
 
     /// Groups in one table of twice `room` slots; `None` (the table left zeroed) when more than
-    /// `room` keys turn up.
+    /// `room` keys turn up. Classes come out in order of first appearance.
     fn group_in_one<K: ClassKey>(from: &Classes<K>, room: usize, lift: &impl Fn(K) -> K) -> Option<Classes<K>> {
         let size = (room * 2).next_power_of_two().max(16);
         let shift = 64 - size.trailing_zeros();
         let mask = size - 1;
         K::with_table(size, |table| {
-            let mut distinct = 0;
+            // The slots in use, in order of first use: the table is read and zeroed through
+            // them, not scanned whole.
+            let mut used: Vec<u32> = Vec::with_capacity(room.min(from.keys.len()) + 1);
             for (&key, &count) in from.keys.iter().zip(&from.counts) {
                 let key = lift(key);
                 let home = (key.fold().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
-                distinct += usize::from(add_rows(table, home, mask, key, count));
-                if distinct > room {
-                    table.fill((K::default(), 0));
-                    return None;
+                if let Some(slot) = add_rows(table, home, mask, key, count) {
+                    used.push(slot as u32);
+                    if used.len() > room {
+                        for &slot in &used {
+                            table[slot as usize] = (K::default(), 0);
+                        }
+                        return None;
+                    }
                 }
             }
-            Some(Self::drain(table, distinct))
+            let mut classes = Classes {
+                keys: Vec::with_capacity(used.len()),
+                counts: Vec::with_capacity(used.len()),
+                histograms: Vec::new(),
+            };
+            for slot in used {
+                let entry = &mut table[slot as usize];
+                classes.keys.push(entry.0);
+                classes.counts.push(entry.1);
+                *entry = (K::default(), 0);
+            }
+            Some(classes)
         })
     }
 
@@ -1140,18 +1158,18 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
 }
 
 /// Adds `count` rows of `key` to an open-addressing (key, rows) table (`mask`: its size − 1),
-/// probing linearly from `slot`; whether the key is new. Empty slots have 0 rows.
+/// probing linearly from `slot`; the slot taken when the key is new. Empty slots have 0 rows.
 #[inline]
-fn add_rows<K: ClassKey>(table: &mut [(K, u64)], mut slot: usize, mask: usize, key: K, count: u64) -> bool {
+fn add_rows<K: ClassKey>(table: &mut [(K, u64)], mut slot: usize, mask: usize, key: K, count: u64) -> Option<usize> {
     loop {
         let entry = &mut table[slot];
         if entry.1 == 0 {
             *entry = (key, count);
-            return true;
+            return Some(slot);
         }
         if entry.0 == key {
             entry.1 += count;
-            return false;
+            return None;
         }
         slot = (slot + 1) & mask;
     }
@@ -1295,7 +1313,8 @@ struct Traversal<'p, 'a, K> {
     bounds: HashMap<u32, Score>,
     /// Classes of checked nodes, kept while the nodes above may roll up from them.
     cache: HashMap<u32, Classes<K>>,
-    cached_by_height: Vec<Vec<u32>>,
+    /// Kept nodes by height, with their class counts (scanned for a source without lookups).
+    cached_by_height: Vec<Vec<(u32, usize)>>,
     cached_bytes: u64,
     /// The bottom node's classes, in contiguous arrays (the table's combinations are not):
     /// the source of last resort.
@@ -1333,18 +1352,18 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
         }
         // (classes, node, where): the kept node or anchor below with the fewest classes.
         let mut source: Option<(usize, u32, Option<usize>)> = None;
-        let mut consider = |below: u32, classes: &Classes<K>, anchor: Option<usize>| {
-            if self.lattice.dominates(node, below) && source.is_none_or(|s| (classes.keys.len(), below) < (s.0, s.1)) {
-                source = Some((classes.keys.len(), below, anchor));
+        let mut consider = |below: u32, classes: usize, anchor: Option<usize>| {
+            if source.is_none_or(|s| (classes, below) < (s.0, s.1)) && self.lattice.dominates(node, below) {
+                source = Some((classes, below, anchor));
             }
         };
         for h in (0..(height as usize).min(self.cached_by_height.len())).rev() {
-            for &below in &self.cached_by_height[h] {
-                consider(below, &self.cache[&below], None);
+            for &(below, classes) in &self.cached_by_height[h] {
+                consider(below, classes, None);
             }
         }
         for (i, anchor) in anchors.iter().enumerate() {
-            consider(anchor.0, &anchor.1, Some(i));
+            consider(anchor.0, anchor.1.keys.len(), Some(i));
         }
         let from_node = source.map_or(0, |s| s.1);
         if height - self.lattice.height_of(from_node) > NEAR as u32
@@ -1393,7 +1412,7 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
             if self.cached_by_height.len() <= height {
                 self.cached_by_height.resize(height + 1, Vec::new());
             }
-            self.cached_by_height[height].push(node);
+            self.cached_by_height[height].push((node, classes.keys.len()));
             self.cache.insert(node, classes);
         }
     }
@@ -1597,10 +1616,10 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
     fn evict(&mut self, height: u32) {
         for h in 0..(height as usize).min(self.cached_by_height.len()) {
             let mut kept = Vec::new();
-            for node in std::mem::take(&mut self.cached_by_height[h]) {
+            for (node, classes) in std::mem::take(&mut self.cached_by_height[h]) {
                 let needed = self.lattice.successors(node).any(|s| self.status[s as usize] & (CHECKED | PRUNED) == 0);
                 if needed {
-                    kept.push(node);
+                    kept.push((node, classes));
                 } else if let Some(classes) = self.cache.remove(&node) {
                     self.cached_bytes -= self.bytes(&classes);
                 }
