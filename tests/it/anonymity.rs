@@ -124,6 +124,10 @@ fn the_arx_reference_case_is_found_exactly_and_checks_out() {
     assert_eq!(privacy["classes"], 356);
     assert_eq!(privacy["metrics"]["discernibility"], 7_220_555.0);
     assert_eq!(privacy["lattice_nodes"], 12_960);
+    // How the search spent itself: checked, tagged by monotonicity, pruned by bounds.
+    let count = |key: &str| privacy[key].as_u64().unwrap_or_else(|| panic!("no {key}"));
+    assert_eq!(count("nodes_computed") + count("nodes_tagged") + count("nodes_pruned"), 12_960);
+    assert!(count("nodes_tagged") > 0 && count("nodes_computed") < 12_960 / 2, "{privacy}");
     let checked = check(&dir.path().join("adult_k5.csv"), &ADULT, 5, None, 1, None);
     assert_eq!(checked, Checked { classes: 356, suppressed: 105, smallest: 5 });
     assert_eq!(privacy["smallest_class"], 5);
