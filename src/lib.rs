@@ -44,3 +44,4 @@ pub mod runner;
 pub mod sample;
 pub mod text;
 pub mod transform;
+pub mod utility;

@@ -183,6 +183,22 @@ pub fn load_key(job: &Job) -> Result<Option<Key>, PlanError> {
 /// # Errors
 /// [`PlanError`] when a column's action cannot apply or its key or noise is unusable.
 pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8; 32]) -> Result<Plan, PlanError> {
+    compile_with(job, schema, key, noise_master, None)
+}
+
+/// As [`compile`], with `frozen` standing for the file `privacy.k_anonymity.decisions` names
+/// (decisions made in this process, checked against the job the same way).
+///
+/// # Errors
+/// As [`compile`].
+pub(crate) fn compile_with(
+    job: &Job,
+    schema: &Schema,
+    key: Option<&Key>,
+    noise_master: [u8; 32],
+    frozen: Option<DecisionsFile>,
+) -> Result<Plan, PlanError> {
+    let given = frozen;
     let mut steps = Vec::new();
     let mut fields = Vec::new();
     for (input_index, field) in schema.fields().iter().enumerate() {
@@ -263,7 +279,10 @@ pub fn compile(job: &Job, schema: &Schema, key: Option<&Key>, noise_master: [u8;
     }
     let frozen = match k_anonymity.and_then(|k| k.decisions.as_deref()) {
         Some(path) if quasi => {
-            let file = DecisionsFile::load(path)?;
+            let file = match given {
+                Some(file) => file,
+                None => DecisionsFile::load(path)?,
+            };
             issues.0.extend(frozen_issues(job, schema, &file));
             Some(Arc::new(file))
         }

@@ -51,6 +51,67 @@ pub struct RunSummary {
     pub released: Option<crate::privacy::exposure::ReleasedRisk>,
     /// Where the decisions file went (jobs with quasi-identifiers).
     pub decisions: Option<String>,
+    /// The utility evaluation (`utility:` in the job).
+    pub utility: Option<UtilitySummary>,
+}
+
+/// What the de-identified data keeps for machine learning: the same models trained on the
+/// anonymized and on the original train part, scored on the same held-out rows (see
+/// [`crate::runner::utility`]). Names, figures and the target's classes; never a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UtilitySummary {
+    pub target: String,
+    pub holdout: f64,
+    pub seed: u64,
+    /// Rows evaluated (with consent and a target value).
+    pub rows: u64,
+    /// When the input had more rows than `max_rows`: how many; the evaluation used a seeded
+    /// sample of `rows`.
+    pub sampled_from: Option<u64>,
+    /// Rows left out because their target is null.
+    pub unlabelled_rows: u64,
+    pub train_rows: u64,
+    pub test_rows: u64,
+    /// The target's classes, in the order of every per-class figure.
+    pub classes: Vec<String>,
+    /// The models' input columns (quasi-identifiers and kept columns but the target).
+    pub features: Vec<String>,
+    /// Test accuracy of always predicting the train part's most frequent class.
+    pub majority_baseline: f64,
+    /// The train part's anonymization: rows suppressed, levels per quasi-identifier.
+    pub train_suppressed_rows: u64,
+    /// The smallest class of the anonymized train part, counted from its output rows (the
+    /// quasi-identifiers' shown values; suppressed rows aside): at least k.
+    pub train_smallest_class: u64,
+    pub train_levels: Vec<(String, Option<u32>)>,
+    pub models: Vec<ModelUtility>,
+    /// Per feature: the total variation distance between its original train values and the
+    /// output's, on the original values (see [`crate::utility::total_variation`]).
+    pub distances: Vec<(String, f64)>,
+    /// Per protected column and group: the test rows and each model's accuracy on them.
+    pub groups: Vec<GroupUtility>,
+    pub seconds: f64,
+}
+
+/// One model family's scores, trained on the original and on the anonymized train part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelUtility {
+    pub family: crate::utility::Family,
+    pub original: crate::utility::Scores,
+    pub anonymized: crate::utility::Scores,
+    /// (original − anonymized accuracy) × 100.
+    pub accuracy_loss_points: f64,
+}
+
+/// A protected group's accuracy on the test rows, per model family (in the order of
+/// [`UtilitySummary::models`]) as (trained on original, trained on anonymized).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupUtility {
+    pub column: String,
+    /// The value, or "other" for the values held by fewer than k test rows.
+    pub group: String,
+    pub rows: u64,
+    pub accuracy: Vec<(f64, f64)>,
 }
 
 /// One input column in the summary.
@@ -138,6 +199,21 @@ pub struct PrivacySummary {
     /// `privacy.fairness.max_suppression_ratio`, when the search was bound by it.
     #[serde(default)]
     pub fairness: Option<f64>,
+}
+
+/// The warning for a quasi-identifier that is `*` in every row.
+pub fn starred_warning(column: &str) -> String {
+    format!(
+        "`{column}` is `*` in every output row: the chosen levels generalize it to the top, so it carries nothing; if it matters to the output's users, give it a `weight` above 1, pin a lower `level`, or choose another metric (see README.md, \"Choosing a metric\")"
+    )
+}
+
+impl PrivacySummary {
+    /// The quasi-identifiers that are `*` in every output row (generalized to the top, or every
+    /// row suppressed): they carry nothing, which the summary and the report warn about.
+    pub fn starred_columns(&self) -> Vec<&str> {
+        self.quasi_identifiers.iter().filter(|q| q.loss >= 1.0 - 1e-9).map(|q| q.name.as_str()).collect()
+    }
 }
 
 /// A protected column's groups (values held by fewer than k rows together as "other").

@@ -25,6 +25,8 @@ pub struct Generalize {
     pub level: Option<u32>,
     /// `format: bounds`: typed `<column>_low` and `<column>_high` instead of the text label.
     pub bounds: bool,
+    /// `weight`: the column's weight in the loss, precision and entropy metrics (default 1).
+    pub weight: f64,
 }
 
 /// `format:` of a generalized column.
@@ -61,6 +63,9 @@ pub(crate) struct GeneralizeOptions {
     /// `label` (default) or `bounds`.
     #[serde(default)]
     pub format: LabelFormat,
+    /// The column's weight in the loss, precision and entropy metrics (default 1): a weighted
+    /// mean, so a column of weight 2 counts as much as two columns of weight 1.
+    pub weight: Option<f64>,
 }
 
 /// `hierarchy: { type: interval }`.
@@ -129,7 +134,12 @@ fn parse(p: &mut Parser<'_>, _column: &str, mut value: serde_json::Value, path: 
         );
         return None;
     }
-    Some(Action::Generalize(Generalize { hierarchy, level: options.level, bounds }))
+    let weight = options.weight.unwrap_or(1.0);
+    if !(weight.is_finite() && weight > 0.0 && weight <= 1000.0) {
+        p.issue(&path.join("weight"), "a weight is a number above 0 and at most 1000");
+        return None;
+    }
+    Some(Action::Generalize(Generalize { hierarchy, level: options.level, bounds, weight }))
 }
 
 fn read_hierarchy(p: &mut Parser<'_>, mut value: serde_json::Value, path: &KeyPath) -> Option<Hierarchy> {

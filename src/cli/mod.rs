@@ -4,6 +4,7 @@
 mod apply;
 mod budget;
 mod decrypt;
+mod evaluate;
 mod init;
 mod keygen;
 mod progress;
@@ -34,6 +35,9 @@ pub enum Command {
     /// Recode other data (a test set, tomorrow's rows) with a run's decisions file: the same
     /// labels, no search; k measured on the recoded data.
     Apply(apply::ApplyArgs),
+    /// Measure what the job's output keeps for machine learning: models trained on its anonymized
+    /// rows against models trained on the original, on held-out rows. Writes nothing.
+    Evaluate(evaluate::EvaluateArgs),
     /// Check job files (every problem of every file) against their inputs' schemas; no rows are read.
     Validate(validate::ValidateArgs),
     /// Draft a commented job for a CSV or Parquet file: profile it, find identifiers and
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Apply(args) => apply::run(args),
+        Command::Evaluate(args) => evaluate::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Init(args) => init::run(args),
         Command::Keygen => keygen::run(),

@@ -55,6 +55,12 @@ impl RunObserver for Observer {
         }
     }
 
+    fn evaluation_started(&self) {
+        if self.draw {
+            eprintln!("evaluating utility: anonymizing a train part, training and scoring the models…");
+        }
+    }
+
     fn output_finished(&self) {
         if let Ok(mut slot) = self.bar.lock()
             && let Some(bar) = slot.take()

@@ -85,7 +85,7 @@ fn print(summary: &RunSummary, args: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run_failure(error: RunError) -> Failure {
+pub(super) fn run_failure(error: RunError) -> Failure {
     let hint = error.hint();
     Failure { exit_code: error.exit_code(), error: error.into(), hint }
 }

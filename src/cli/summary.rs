@@ -57,6 +57,9 @@ pub fn human(summary: &RunSummary) -> String {
     if let Some(r) = &summary.released {
         released_lines(r, &mut s);
     }
+    if let Some(u) = &summary.utility {
+        utility_lines(u, &mut s);
+    }
     if let Some(n) = summary.lattice_size {
         let _ = writeln!(s, "  k-anonymity  the search would consider {n} transformations");
     }
@@ -159,6 +162,16 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
         "  classes      {}; metric {:?}: discernibility {:.0}, aecs {:.2}, precision {:.4}, loss {:.4}, entropy {:.1}",
         privacy.classes, privacy.metric, m.discernibility, m.aecs, m.precision, m.loss, m.entropy
     );
+    if privacy.metric == anonymize::job::Metric::Classification {
+        let _ = writeln!(
+            s,
+            "               classification {:.4} (rows whose target is not their class's most frequent value, suppressed rows counting 1)",
+            m.classification
+        );
+    }
+    for column in privacy.starred_columns() {
+        let _ = writeln!(s, "  note         {}", anonymize::record::starred_warning(column));
+    }
     for e in &privacy.sensitive_effects {
         let values: Vec<String> = e
             .values
@@ -212,6 +225,67 @@ fn privacy_lines(privacy: &PrivacySummary, s: &mut String) {
         percent(b.rows_above_0_2),
         percent(a.rows_above_0_2)
     );
+}
+
+/// The utility evaluation: both model families, trained on original and anonymized rows.
+pub fn utility_lines(u: &anonymize::record::UtilitySummary, s: &mut String) {
+    use std::fmt::Write;
+    let percent = |x: f64| format!("{:.1}%", 100.0 * x);
+    let sampled = u.sampled_from.map_or(String::new(), |n| format!(", a seeded sample of {n}"));
+    let _ = writeln!(
+        s,
+        "  utility      predicting `{}` from {} columns: {} train rows ({} suppressed by the job's anonymization, smallest class {}), {} test rows{sampled}; majority class {}",
+        u.target,
+        u.features.len(),
+        u.train_rows,
+        u.train_suppressed_rows,
+        u.train_smallest_class,
+        u.test_rows,
+        percent(u.majority_baseline)
+    );
+    for m in &u.models {
+        let auc = |a: Option<f64>| a.map_or("n/a".to_string(), |a| format!("{a:.3}"));
+        let _ = writeln!(
+            s,
+            "               {:24} accuracy {} -> {} ({:+.1} points), AUC {} -> {} (original -> anonymized)",
+            m.family.label(),
+            percent(m.original.accuracy),
+            percent(m.anonymized.accuracy),
+            -m.accuracy_loss_points,
+            auc(m.original.auc),
+            auc(m.anonymized.auc)
+        );
+    }
+    let distances: Vec<String> = u.distances.iter().map(|(c, d)| format!("{c} {d:.2}")).collect();
+    let _ = writeln!(s, "               distribution distance (total variation): {}", distances.join(", "));
+    if let Some(m) = u.models.last() {
+        let recall: Vec<String> = u
+            .classes
+            .iter()
+            .zip(m.original.recall.iter().zip(&m.anonymized.recall))
+            .map(|(c, (o, a))| {
+                let f = |r: &Option<f64>| r.map_or("n/a".to_string(), percent);
+                format!("{c} {} -> {}", f(o), f(a))
+            })
+            .collect();
+        let _ = writeln!(s, "               recall per class ({}): {}", m.family.label(), recall.join("; "));
+    }
+    for g in &u.groups {
+        let accuracy: Vec<String> = g
+            .accuracy
+            .iter()
+            .zip(&u.models)
+            .map(|((o, a), m)| format!("{} {} -> {}", m.family.label(), percent(*o), percent(*a)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "               group {} = {} ({} rows): accuracy {}",
+            g.column,
+            g.group,
+            g.rows,
+            accuracy.join(", ")
+        );
+    }
 }
 
 /// What the output leaves: risk over its released attributes.

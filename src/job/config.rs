@@ -119,6 +119,10 @@ pub struct KAnonymityConfig {
     pub decisions: Option<String>,
     /// With `decisions`: what a value their hierarchies do not cover becomes.
     pub unknown_values: Option<UnknownValues>,
+    /// With `metric: classification`: the kept column the output will be used to predict.
+    pub target: Option<String>,
+    /// With `metric: classification`: its weight against `loss`, in [0, 1] (default 0.5).
+    pub classification_weight: Option<f64>,
 }
 
 /// What a value that frozen decisions do not cover becomes.
@@ -191,6 +195,20 @@ pub struct FairnessConfig {
     pub protected: Vec<String>,
     /// A group's suppression share may be at most this many times the base share.
     pub max_suppression_ratio: f64,
+}
+
+/// `utility:`: a train-on-anonymized against train-on-original evaluation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UtilityConfig {
+    /// The kept column the models predict.
+    pub target: String,
+    /// The share of rows held out for testing, in (0, 1) (default 0.3).
+    pub holdout: Option<f64>,
+    /// The split's seed (default 0; `--seed` does not change it).
+    pub seed: Option<u64>,
+    /// The most rows the evaluation reads (default 200,000), a seeded sample beyond.
+    pub max_rows: Option<u64>,
 }
 
 /// `output:`.

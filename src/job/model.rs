@@ -22,6 +22,12 @@ impl K {
         (value >= 2).then_some(Self(value))
     }
 
+    /// k = 1: every class stays. Only for recoding without suppression (the utility
+    /// evaluation's test rows); a job file cannot ask for it.
+    pub(crate) fn recode_only() -> Self {
+        Self(1)
+    }
+
     pub fn get(self) -> u64 {
         self.0
     }
@@ -62,6 +68,8 @@ pub struct Job {
     pub output: Output,
     pub lineage: Option<PathBuf>,
     pub report: Option<PathBuf>,
+    /// `utility:`, when set.
+    pub utility: Option<Utility>,
     /// The parsed document, to point later problems at their line and column.
     pub document: super::tree::Node,
 }
@@ -175,6 +183,19 @@ pub struct KAnonymity {
     /// Whether suppression beyond the limit fails the run (always, for a job file; `anonymize
     /// apply` without `--require-k` reports it instead).
     pub enforce_limit: bool,
+    /// `target` (with `metric: classification`): the column the output will be used to predict.
+    pub target: Option<String>,
+    /// `classification_weight`: the classification metric's weight against `loss`.
+    pub classification_weight: f64,
+}
+
+/// `utility:`: how the run measures what the anonymized data keeps for machine learning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utility {
+    pub target: String,
+    pub holdout: f64,
+    pub seed: u64,
+    pub max_rows: u64,
 }
 
 /// `privacy.l_diversity`.

@@ -24,6 +24,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "output",
     "lineage",
     "report",
+    "utility",
 ];
 
 /// Collects problems while walking the tree.
@@ -165,9 +166,19 @@ impl<'a> Parser<'a> {
         }
         let lineage = optional_text(self, "lineage").map(|p| self.resolve(&p));
         let report = optional_text(self, "report").map(|p| self.resolve(&p));
+        let utility = root.get("utility").and_then(|n| self.utility(n));
 
         if let (Some(columns), Some(privacy), Some(aggregates)) = (&columns, &privacy, &aggregates) {
             self.cross_checks(columns, privacy, aggregates, pseudonym_key.is_some(), root.get("secrets").is_some());
+            if let Some(utility) = &utility {
+                self.target_check(columns, &utility.target, &KeyPath::root("utility").join("target"));
+                if !columns.iter().any(|c| matches!(c.action, Action::Generalize(_))) {
+                    self.issue(
+                        &KeyPath::root("utility"),
+                        "`utility` compares models trained on generalized and original data, and no column is `generalize`",
+                    );
+                }
+            }
         }
         if let (Some(input), Some(output)) = (&input, &output)
             && same_file(&input.path, &output.path)
@@ -206,6 +217,7 @@ impl<'a> Parser<'a> {
             output: output?,
             lineage,
             report,
+            utility,
             document: root.clone(),
         })
         .filter(|_| version == Some(1))
@@ -530,6 +542,28 @@ impl<'a> Parser<'a> {
                     Some("remove `unknown_values`, or add `decisions: PATH`"),
                 );
             }
+            let classification_weight = c.classification_weight.unwrap_or(0.5);
+            if c.metric == crate::privacy::search::Metric::Classification && c.target.is_none() {
+                self.issue_with_hint(
+                    &p.join("metric"),
+                    "`metric: classification` needs `target`, the column the data will be used to predict",
+                    Some("add `target: COLUMN` (a kept column, not a quasi-identifier)"),
+                );
+            }
+            if c.metric != crate::privacy::search::Metric::Classification {
+                for (key, set) in [("target", c.target.is_some()), ("classification_weight", c.classification_weight.is_some())] {
+                    if set {
+                        self.issue_with_hint(
+                            &p.join(key),
+                            format!("`{key}` is read by `metric: classification` only"),
+                            Some("set `metric: classification`, or remove it"),
+                        );
+                    }
+                }
+            }
+            if !(classification_weight.is_finite() && (0.0..=1.0).contains(&classification_weight)) {
+                self.issue(&p.join("classification_weight"), "`classification_weight` is in [0, 1]");
+            }
             let built = Some(KAnonymity {
                 k: k?,
                 suppression_limit: c.suppression_limit,
@@ -539,6 +573,8 @@ impl<'a> Parser<'a> {
                 decisions: c.decisions.as_deref().map(|d| self.resolve(d)),
                 unknown_values: c.unknown_values.unwrap_or_default(),
                 enforce_limit: true,
+                target: c.target,
+                classification_weight,
             })
             .filter(|_| limit_ok);
             ok &= built.is_some();
@@ -748,6 +784,43 @@ impl<'a> Parser<'a> {
         Some(Output { path: resolved, format: format?, overwrite: c.overwrite, decisions })
     }
 
+    /// A target (of the classification metric or the utility report) is a kept column.
+    fn target_check(&mut self, columns: &[ColumnSpec], target: &str, path: &KeyPath) {
+        match columns.iter().find(|c| c.name == target).map(|c| &c.action) {
+            Some(Action::Keep { .. }) => {}
+            Some(other) => self.issue_with_hint(
+                path,
+                format!(
+                    "the target `{target}` is `{}`; a target is predicted from the other columns and kept as it is",
+                    other.name()
+                ),
+                Some("give the target column `action: keep`"),
+            ),
+            None => self.issue_with_hint(
+                path,
+                format!("`{target}` is not a column of the job"),
+                Some("list the target under `columns` with `action: keep`"),
+            ),
+        }
+    }
+
+    /// `utility:`.
+    fn utility(&mut self, node: &Node) -> Option<crate::job::model::Utility> {
+        let path = KeyPath::root("utility");
+        let config: crate::job::config::UtilityConfig = self.de(node, &path)?;
+        // Problems are recorded (the job is refused); the section is still returned so that
+        // its target is checked too.
+        let holdout = config.holdout.unwrap_or(0.3);
+        if !(holdout.is_finite() && holdout > 0.0 && holdout < 1.0) {
+            self.issue(&path.join("holdout"), "the holdout is the share of rows kept for testing, in (0, 1)");
+        }
+        let max_rows = config.max_rows.unwrap_or(200_000);
+        if max_rows < 100 {
+            self.issue(&path.join("max_rows"), "the evaluation needs at least 100 rows to train and test on");
+        }
+        Some(crate::job::model::Utility { target: config.target, holdout, seed: config.seed.unwrap_or(0), max_rows })
+    }
+
     /// Checks that need more than one section.
     fn cross_checks(
         &mut self,
@@ -806,6 +879,9 @@ impl<'a> Parser<'a> {
                     "`fairness` bounds what k-anonymity's suppression does to groups, and `k_anonymity` is not set",
                 );
             }
+        }
+        if let Some(target) = privacy.k_anonymity.as_ref().and_then(|k| k.target.as_ref()) {
+            self.target_check(columns, target, &KeyPath::root("privacy").join("k_anonymity").join("target"));
         }
         let quasi = columns.iter().any(|c| matches!(c.action, Action::Generalize(_)));
         if let Some(c) = columns.iter().find(|c| c.protected).filter(|_| !quasi) {

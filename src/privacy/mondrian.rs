@@ -219,38 +219,73 @@ fn split(
         .collect();
     order.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let total = rows_of(problem, &part);
+    // With a target (`metric: classification`): every dimension's cut is tried, and the one
+    // that leaves the target purest (entropy, weighted by rows) wins; ties keep the widest.
+    let mut best: Option<(f64, usize, Vec<usize>, Vec<usize>)> = None;
+    // With a target, cuts at the quartiles are tried too (the purest wins); without, the median.
+    let quantiles: &[(u64, u64)] =
+        if problem.target.is_some() { &[(1, 2), (1, 4), (3, 4), (1, 8), (7, 8)] } else { &[(1, 2)] };
     for (_, c) in order {
         part.sort_by(|&a, &b| rank(a, c).total_cmp(&rank(b, c)).then(a.cmp(&b)));
-        // The median value by rows; the split puts values ≤ it left (or < it when all are ≤).
-        let mut cumulative = 0;
-        let mut median = rank(part[0], c);
-        for &i in &part {
-            cumulative += problem.combos[i].1.count;
-            if cumulative * 2 >= total {
-                median = rank(i, c);
-                break;
-            }
-        }
-        for strict in [false, true] {
-            let cut = part.partition_point(|&i| if strict { rank(i, c) < median } else { rank(i, c) <= median });
-            if cut == 0 || cut == part.len() {
-                continue;
-            }
-            let (left, right) = part.split_at(cut);
-            if let Dimension::Categorical { listed: false } = dimensions[c] {
-                // Only between groups: the two sides' neighbours differ at level 1.
-                let g = &problem.columns[c];
-                let group = |i: usize| g.lift(problem.combos[i].0[c], 0, 1.min(g.max_level));
-                if group(left[left.len() - 1]) == group(right[0]) {
-                    continue;
+        'cuts: for &(num, den) in quantiles {
+            // The quantile value by rows; the split puts values ≤ it left (or < it when all are ≤).
+            let mut cumulative = 0;
+            let mut median = rank(part[0], c);
+            for &i in &part {
+                cumulative += problem.combos[i].1.count;
+                if cumulative * den >= total * num {
+                    median = rank(i, c);
+                    break;
                 }
             }
-            if allowed(problem, left) && allowed(problem, right) {
-                return Ok((c, left.to_vec(), right.to_vec()));
+            for strict in [false, true] {
+                let cut = part.partition_point(|&i| if strict { rank(i, c) < median } else { rank(i, c) <= median });
+                if cut == 0 || cut == part.len() {
+                    continue;
+                }
+                let (left, right) = part.split_at(cut);
+                if let Dimension::Categorical { listed: false } = dimensions[c] {
+                    // Only between groups: the two sides' neighbours differ at level 1.
+                    let g = &problem.columns[c];
+                    let group = |i: usize| g.lift(problem.combos[i].0[c], 0, 1.min(g.max_level));
+                    if group(left[left.len() - 1]) == group(right[0]) {
+                        continue;
+                    }
+                }
+                if allowed(problem, left) && allowed(problem, right) {
+                    let Some(target) = problem.target else {
+                        return Ok((c, left.to_vec(), right.to_vec()));
+                    };
+                    let impurity =
+                        target_entropy(problem, target.slot, left) + target_entropy(problem, target.slot, right);
+                    if best.as_ref().is_none_or(|b| impurity < b.0 - 1e-9) {
+                        best = Some((impurity, c, left.to_vec(), right.to_vec()));
+                    }
+                    continue 'cuts;
+                }
             }
         }
     }
-    Err(part)
+    match best {
+        Some((_, c, left, right)) => Ok((c, left, right)),
+        None => Err(part),
+    }
+}
+
+/// Rows × the entropy of the target over a partition's rows (bits).
+fn target_entropy(problem: &Problem<'_>, slot: usize, part: &[usize]) -> f64 {
+    let mut histogram: Histogram = Vec::new();
+    for &i in part {
+        for &(id, n) in problem.combos[i].1.sensitive.get(slot).map_or(&[][..], Vec::as_slice) {
+            crate::privacy::table::add_to_histogram(&mut histogram, id, n);
+        }
+    }
+    let total: u64 = histogram.iter().map(|&(_, n)| n).sum();
+    if total == 0 {
+        return 0.0;
+    }
+    let t = total as f64;
+    -histogram.iter().filter(|&&(_, n)| n > 0).map(|&(_, n)| n as f64 * (n as f64 / t).log2()).sum::<f64>()
 }
 
 /// The lowest level at which all of a partition's leaves share one group, and that group.
@@ -305,7 +340,7 @@ fn labels_of(problem: &Problem<'_>, dimensions: &[Dimension], part: &[usize]) ->
 /// the width of its bounds over the column's range (numbers, dates) or its group's loss (the
 /// others), averaged over the columns.
 pub fn part_losses(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[Vec<usize>]) -> Vec<f64> {
-    let columns = problem.columns.len().max(1) as f64;
+    let columns = problem.weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     // Each numeric column's range, once.
     let ranges: Vec<f64> = dimensions
         .iter()
@@ -325,18 +360,19 @@ pub fn part_losses(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[Vec
         .map(|part| {
             let mut total = 0.0;
             for (c, d) in dimensions.iter().enumerate() {
-                total += match d {
-                    Dimension::Numeric(values) => match numeric_bounds(values, problem, c, part) {
-                        Some((low, high)) if ranges[c] > 0.0 => {
-                            (values[high as usize] - values[low as usize]) / ranges[c]
+                total += problem.weights[c]
+                    * match d {
+                        Dimension::Numeric(values) => match numeric_bounds(values, problem, c, part) {
+                            Some((low, high)) if ranges[c] > 0.0 => {
+                                (values[high as usize] - values[low as usize]) / ranges[c]
+                            }
+                            _ => 0.0,
+                        },
+                        Dimension::Categorical { .. } => {
+                            let (level, group) = common_group(problem, c, part);
+                            problem.columns[c].loss(level, group)
                         }
-                        _ => 0.0,
-                    },
-                    Dimension::Categorical { .. } => {
-                        let (level, group) = common_group(problem, c, part);
-                        problem.columns[c].loss(level, group)
-                    }
-                };
+                    };
             }
             total / columns
         })
@@ -353,7 +389,7 @@ pub fn bounds_label(low: &str, high: &str) -> String {
 /// column's share of the loss.
 pub(crate) fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[Vec<usize>]) -> (Metrics, Vec<f64>) {
     let n = problem.rows as f64;
-    let columns = problem.columns.len() as f64;
+    let columns = problem.weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     let mut m = Metrics::default();
     let mut column_losses = vec![0.0; problem.columns.len()];
     if n == 0.0 {
@@ -411,15 +447,31 @@ pub(crate) fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[
                     g.loss(level, group)
                 }
             };
-            precision += size_f * share;
-            loss += size_f * loss_share;
+            let w = problem.weights[c];
+            precision += w * size_f * share;
+            loss += w * size_f * loss_share;
             column_losses[c] += size_f * loss_share / n;
             for &i in part {
                 let (leaves, entry) = &problem.combos[i];
                 let leaf_rows = marginals[c][leaves[c] as usize] as f64;
-                entropy += entry.count as f64 * ((group_rows as f64).log2() - leaf_rows.log2());
+                entropy += w * entry.count as f64 * ((group_rows as f64).log2() - leaf_rows.log2());
             }
         }
+    }
+    if let Some(target) = problem.target {
+        // Mondrian suppresses nothing: each part's minority of the target.
+        let mut penalized = 0u64;
+        for part in parts {
+            let mut histogram: Vec<(u32, u64)> = Vec::new();
+            for &i in part {
+                for &(id, rows) in problem.combos[i].1.sensitive.get(target.slot).map_or(&[][..], Vec::as_slice) {
+                    crate::privacy::table::add_to_histogram(&mut histogram, id, rows);
+                }
+            }
+            let size = rows_of(problem, part);
+            penalized += size - histogram.iter().map(|&(_, r)| r).max().unwrap_or(0).min(size);
+        }
+        m.classification = penalized as f64 / n;
     }
     m.aecs = n / parts.len().max(1) as f64;
     m.precision = precision / (n * columns);
@@ -449,5 +501,42 @@ mod tests {
         assert!(losses.iter().all(|&l| (0.0..=1.0).contains(&l)), "{losses:?}");
         let mean = losses.iter().sum::<f64>() / losses.len() as f64;
         assert!((mean - partitioning.metrics.loss).abs() < 1e-9, "{mean} vs {}", partitioning.metrics.loss);
+    }
+
+    /// With a target, Mondrian chooses its cuts for purity: every partition still holds k
+    /// rows, and fewer rows fall outside their partition's majority than in the plain
+    /// partitioning's (measured from the partitions, not from the metric).
+    #[test]
+    fn a_target_makes_purer_partitions_that_still_hold_k_rows() {
+        let (table, columns) = crate::privacy::search::tests::adult_with_target();
+        let criteria = Criteria { k: 5, suppression_limit: 0.0, l_diversity: None, t_closeness: None };
+        let dimensions = vec![Dimension::Categorical { listed: true }; 8];
+        let minority = |problem: &Problem<'_>, parts: &[Vec<usize>]| -> u64 {
+            parts
+                .iter()
+                .map(|part| {
+                    let mut counts = std::collections::HashMap::new();
+                    for &i in part {
+                        for &(id, n) in &problem.combos[i].1.sensitive[0] {
+                            *counts.entry(id).or_insert(0u64) += n;
+                        }
+                    }
+                    rows_of(problem, part) - counts.values().max().copied().unwrap_or(0)
+                })
+                .sum()
+        };
+        let mut problem =
+            Problem::new(&columns, vec![None; 8], &table, criteria, Vec::new(), Metric::Classification).unwrap();
+        let plain = partition(&problem, &dimensions).unwrap();
+        problem.target = Some(crate::privacy::search::Target { slot: 0, weight: 1.0 });
+        let aware = partition(&problem, &dimensions).unwrap();
+        for part in &aware.partitions {
+            assert!(rows_of(&problem, part) >= 5);
+        }
+        let covered: usize = aware.partitions.iter().map(Vec::len).sum();
+        assert_eq!(covered, problem.combos.len());
+        let (before, after) = (minority(&problem, &plain.partitions), minority(&problem, &aware.partitions));
+        assert!((after as f64) < 0.95 * before as f64, "{after} rows outside the majority, plain {before}");
+        assert!((aware.metrics.classification - after as f64 / table.rows as f64).abs() < 1e-12);
     }
 }

@@ -59,6 +59,20 @@ pub struct Metrics {
     pub precision: f64,
     pub loss: f64,
     pub entropy: f64,
+    /// `classification` (with a target): the share of rows whose target is not their class's
+    /// most frequent one, suppressed rows counting 1; 0 without a target.
+    #[serde(default)]
+    pub classification: f64,
+}
+
+/// `k_anonymity.target` with `metric: classification`: the target column's histograms in the
+/// table, and how the metric blends with `loss`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Target {
+    /// The target's slot in the table's per-combination histograms.
+    pub slot: usize,
+    /// `classification_weight`: the metric is `w × classification + (1 − w) × loss`.
+    pub weight: f64,
 }
 
 /// What a node's evaluation found.
@@ -137,6 +151,10 @@ pub struct Problem<'a> {
     pub metric: Metric,
     /// `privacy.fairness`, when set.
     pub fairness: Option<Fairness>,
+    /// The column the output will be used to predict (`metric: classification`).
+    pub target: Option<Target>,
+    /// Each column's `weight` in loss, precision and entropy (1 unless set).
+    pub weights: Vec<f64>,
     /// Rows per group, per column and level (input counts, for the entropy metric).
     group_rows: Vec<Vec<Vec<u64>>>,
     /// Σ over rows of a column's loss at each level, ignoring suppression (for bounds).
@@ -388,6 +406,8 @@ impl<'a> Problem<'a> {
             sensitive,
             metric,
             fairness: None,
+            target: None,
+            weights: vec![1.0; columns.len()],
             group_rows,
             small_rows,
             loss_rows,
@@ -501,7 +521,38 @@ impl<'a> Problem<'a> {
 
     /// Whether classes carry their per-value histograms (diversity or fairness needs them).
     fn keeps_histograms(&self) -> bool {
-        !self.sensitive.is_empty() || self.fairness.is_some()
+        !self.sensitive.is_empty() || self.fairness.is_some() || self.target.is_some()
+    }
+
+    /// The sum of the columns' weights (the denominator of the weighted means).
+    fn weight_sum(&self) -> f64 {
+        self.weights.iter().sum::<f64>().max(f64::MIN_POSITIVE)
+    }
+
+    /// Σ weight × level / top level over the columns: a kept row's precision, unnormalized.
+    fn weighted_levels(&self, levels: &[u32]) -> f64 {
+        levels
+            .iter()
+            .zip(self.columns)
+            .zip(&self.weights)
+            .map(|((&l, g), w)| w * f64::from(l) / f64::from(g.max_level.max(1)))
+            .sum()
+    }
+
+    /// The loss metric's bound from the levels alone: every row at its group's loss.
+    fn loss_bound(&self, levels: &[u32]) -> f64 {
+        let total: f64 = levels.iter().enumerate().map(|(c, &l)| self.weights[c] * self.loss_rows[c][l as usize]).sum();
+        total / (self.rows.max(1) as f64 * self.weight_sum())
+    }
+
+    /// Rows of class `i` whose target is not the class's most frequent one.
+    fn minority<K: ClassKey>(&self, classes: &Classes<K>, i: usize, slot: usize) -> u64 {
+        let top = classes
+            .histograms
+            .get(i)
+            .and_then(|h| h.get(slot))
+            .map_or(0, |h| h.iter().map(|&(_, n)| n).max().unwrap_or(0));
+        classes.counts[i] - top.min(classes.counts[i])
     }
 
     /// The protected group furthest from the fairness rule at this node (`None` without one).
@@ -579,7 +630,6 @@ impl<'a> Problem<'a> {
     /// level sum), so those nodes are never computed.
     fn lower_bound<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Score {
         let n = self.rows as f64;
-        let q = self.columns.len() as f64;
         match self.metric {
             // A class's rows end up, at this node or above, in a kept class at least as large
             // and of at least k rows, or suppressed at n each.
@@ -588,17 +638,16 @@ impl<'a> Problem<'a> {
                 Score::Exact(classes.counts.iter().map(|&c| u128::from(c) * u128::from(c).max(floor)).sum())
             }
             Metric::Aecs => Score::Real(n / (classes.keys.len() + 1) as f64),
-            Metric::Precision => Score::Real(
-                levels
-                    .iter()
-                    .zip(self.columns)
-                    .map(|(&l, g)| f64::from(l) / f64::from(g.max_level.max(1)))
-                    .sum::<f64>()
-                    / q,
-            ),
-            Metric::Loss => {
-                let total: f64 = levels.iter().enumerate().map(|(c, &l)| self.loss_rows[c][l as usize]).sum();
-                Score::Real(total / (n * q))
+            Metric::Precision => Score::Real(self.weighted_levels(levels) / self.weight_sum()),
+            Metric::Loss => Score::Real(self.loss_bound(levels)),
+            // Merging classes only adds to the rows outside each class's majority, and a
+            // suppressed class costs all its rows, at least its minority.
+            Metric::Classification => {
+                let Some(target) = self.target else { return Score::Real(self.loss_bound(levels)) };
+                let minority: u64 = (0..classes.counts.len()).map(|i| self.minority(classes, i, target.slot)).sum();
+                Score::Real(
+                    target.weight * minority as f64 / n.max(1.0) + (1.0 - target.weight) * self.loss_bound(levels),
+                )
             }
             Metric::Entropy => {
                 let x_log_x =
@@ -607,7 +656,10 @@ impl<'a> Problem<'a> {
                     levels
                         .iter()
                         .enumerate()
-                        .map(|(c, &l)| x_log_x(&self.group_rows[c][l as usize]) - x_log_x(&self.group_rows[c][0]))
+                        .map(|(c, &l)| {
+                            self.weights[c]
+                                * (x_log_x(&self.group_rows[c][l as usize]) - x_log_x(&self.group_rows[c][0]))
+                        })
                         .sum(),
                 )
             }
@@ -637,6 +689,10 @@ impl<'a> Problem<'a> {
             Metric::Aecs => m.aecs,
             Metric::Precision => m.precision,
             Metric::Entropy => m.entropy,
+            Metric::Classification => match self.target {
+                Some(t) => t.weight * m.classification + (1.0 - t.weight) * m.loss,
+                None => m.loss,
+            },
             Metric::Loss | Metric::Discernibility => m.loss,
         })
     }
@@ -656,9 +712,9 @@ impl<'a> Problem<'a> {
 
     /// Every metric of a node (or only `only`, the others left 0).
     pub fn metrics<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>, only: Option<Metric>) -> Metrics {
-        let wants = |m: Metric| only.is_none_or(|o| o == m);
+        let wants = |m: Metric| only.is_none_or(|o| o == m || (o == Metric::Classification && m == Metric::Loss));
         let n = self.rows as f64;
-        let columns = self.columns.len() as f64;
+        let columns = self.weight_sum();
         let (suppressed, kept) = self.suppression(classes, self.criteria.k);
         let mut metrics = Metrics::default();
         if n == 0.0 {
@@ -672,11 +728,7 @@ impl<'a> Problem<'a> {
         }
         let s = suppressed as f64;
         if wants(Metric::Precision) {
-            let per_row: f64 = levels
-                .iter()
-                .zip(self.columns)
-                .map(|(&l, g)| f64::from(l) / f64::from(g.max_level.max(1)))
-                .sum::<f64>();
+            let per_row = self.weighted_levels(levels);
             metrics.precision = ((n - s) * per_row + s * columns) / (n * columns);
         }
         if wants(Metric::Loss) || wants(Metric::Entropy) {
@@ -688,11 +740,12 @@ impl<'a> Problem<'a> {
                 let stays = count >= self.criteria.k && self.class_is_diverse(classes, i);
                 for (c, g) in self.columns.iter().enumerate() {
                     let id = self.id(key, c);
+                    let w = self.weights[c];
                     if stays {
-                        loss += count as f64 * g.loss(levels[c], id);
+                        loss += w * count as f64 * g.loss(levels[c], id);
                     } else {
                         let group = self.group_rows[c][levels[c] as usize][id as usize] as f64;
-                        entropy_adjust += count as f64 * (log_n - group.log2());
+                        entropy_adjust += w * count as f64 * (log_n - group.log2());
                     }
                 }
             }
@@ -701,15 +754,25 @@ impl<'a> Problem<'a> {
             for (c, _) in self.columns.iter().enumerate() {
                 let x_log_x =
                     |rows: &[u64]| rows.iter().filter(|&&r| r > 0).map(|&r| r as f64 * (r as f64).log2()).sum::<f64>();
-                entropy += x_log_x(&self.group_rows[c][levels[c] as usize]) - x_log_x(&self.group_rows[c][0]);
+                entropy += self.weights[c]
+                    * (x_log_x(&self.group_rows[c][levels[c] as usize]) - x_log_x(&self.group_rows[c][0]));
             }
             metrics.entropy = entropy;
+        }
+        if let Some(target) = self.target.filter(|_| wants(Metric::Classification)) {
+            let mut penalized = 0u64;
+            for (i, &count) in classes.counts.iter().enumerate() {
+                let stays = count >= self.criteria.k && self.class_is_diverse(classes, i);
+                penalized += if stays { self.minority(classes, i, target.slot) } else { count };
+            }
+            metrics.classification = penalized as f64 / n;
         }
         metrics
     }
 
     /// Each column's share of the loss metric at a node: 0 when its values are kept, 1 when all
-    /// are `*` (suppressed rows count 1). Their mean is [`Metrics::loss`].
+    /// are `*` (suppressed rows count 1). Their mean weighted by the columns' weights is
+    /// [`Metrics::loss`].
     pub fn column_losses<K: ClassKey>(&self, levels: &[u32], classes: &Classes<K>) -> Vec<f64> {
         let n = self.rows as f64;
         if n == 0.0 {
@@ -1022,12 +1085,15 @@ impl<'a> Problem<'a> {
                 Some(Score::Exact(u128::from(forced) * u128::from(n) + u128::from(n - forced) * floor))
             }
             Metric::Precision => {
-                let q = self.columns.len() as f64;
-                let per_row: f64 =
-                    levels.iter().zip(self.columns).map(|(&l, g)| f64::from(l) / f64::from(g.max_level.max(1))).sum();
+                let q = self.weight_sum();
+                let per_row = self.weighted_levels(levels);
                 let (n, s) = (n as f64, forced as f64);
                 Some(Score::Real(if n == 0.0 { 0.0 } else { ((n - s) * per_row + s * q) / (n * q) }))
             }
+            // The forced rows cost 1 each, the others at least nothing; loss at least its bound.
+            Metric::Classification => self.target.map(|t| {
+                Score::Real(t.weight * forced as f64 / (n.max(1) as f64) + (1.0 - t.weight) * self.loss_bound(levels))
+            }),
             Metric::Loss | Metric::Entropy | Metric::Aecs => self.level_bound(levels),
         }
     }
@@ -1039,7 +1105,7 @@ impl<'a> Problem<'a> {
             Metric::Precision | Metric::Loss | Metric::Entropy => {
                 Some(self.lower_bound::<u64>(levels, &Classes::default()))
             }
-            Metric::Discernibility | Metric::Aecs => None,
+            Metric::Discernibility | Metric::Aecs | Metric::Classification => None,
         }
     }
 }
@@ -1750,6 +1816,16 @@ pub(crate) mod tests {
 
     /// Adult's frequency table and ARX's hierarchies.
     pub(crate) fn adult() -> (FrequencyTable, Vec<Generalization>) {
+        adult_table(false)
+    }
+
+    /// Adult's eight features as quasi-identifiers, the salary class counted per combination
+    /// (histogram slot 0), as `metric: classification` with `target: salary-class` sees it.
+    pub(crate) fn adult_with_target() -> (FrequencyTable, Vec<Generalization>) {
+        adult_table(true)
+    }
+
+    fn adult_table(with_target: bool) -> (FrequencyTable, Vec<Generalization>) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/adult");
         let text = std::fs::read_to_string(dir.join("adult.csv")).unwrap();
         let mut lines = text.lines();
@@ -1760,9 +1836,11 @@ pub(crate) mod tests {
                 columns[c].push(field.to_string());
             }
         }
-        let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
-        let table = FrequencyTable::from_batch(&arrays, &[]);
-        let generalizations = ADULT
+        let mut arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
+        // The salary class as the target: counted per combination, not a quasi-identifier.
+        let target = if with_target { arrays.pop().into_iter().collect() } else { Vec::new() };
+        let table = FrequencyTable::from_batch(&arrays, &target);
+        let generalizations = ADULT[..arrays.len()]
             .iter()
             .enumerate()
             .map(|(c, name)| {
@@ -1775,6 +1853,29 @@ pub(crate) mod tests {
 
     fn criteria(k: u64, limit: f64) -> Criteria {
         Criteria { k, suppression_limit: limit, l_diversity: None, t_closeness: None }
+    }
+
+    /// A column's weight moves the optimum: weighting the column the search generalized most
+    /// makes it keep more of that column (loss and precision), and weights of 1 change nothing.
+    #[test]
+    fn weights_steer_the_search() {
+        let (table, columns) = adult();
+        for metric in [Metric::Loss, Metric::Precision] {
+            let mut problem =
+                Problem::new(&columns, vec![None; 9], &table, criteria(5, 0.04), Vec::new(), metric).unwrap();
+            let plain = problem.search().best.unwrap();
+            problem.weights = vec![1.0; 9];
+            assert_eq!(problem.search().best.unwrap().levels, plain.levels);
+            let (c, _) = plain
+                .levels
+                .iter()
+                .enumerate()
+                .map(|(c, &l)| (c, f64::from(l) / f64::from(columns[c].max_level)))
+                .fold((0, -1.0), |b, x| if x.1 > b.1 { x } else { b });
+            problem.weights[c] = 20.0;
+            let weighted = problem.search().best.unwrap();
+            assert!(weighted.levels[c] < plain.levels[c], "{metric:?}: {:?} -> {:?}", plain.levels, weighted.levels);
+        }
     }
 
     /// ARX's optimum for Adult, k = 5, 4% suppression, discernibility.
@@ -1927,10 +2028,18 @@ pub(crate) mod tests {
         }
         let hierarchies =
             [Some(Hierarchy::Map { values: map }), Some(Hierarchy::Interval { widths: vec![2.0, 4.0] }), None];
-        let metrics = [Metric::Discernibility, Metric::Aecs, Metric::Precision, Metric::Loss, Metric::Entropy];
+        let metrics = [
+            Metric::Discernibility,
+            Metric::Aecs,
+            Metric::Precision,
+            Metric::Loss,
+            Metric::Entropy,
+            Metric::Classification,
+        ];
         let mut cases = 0;
         let mut pruned_cases = 0;
         let mut binding_cases = 0;
+        let mut classification_cases = 0;
         for case in 0..150 {
             let rows = rng.random_range(10..90);
             let mut columns: Vec<Vec<String>> = vec![Vec::new(); 3];
@@ -1947,10 +2056,21 @@ pub(crate) mod tests {
             let with_protected = case % 3 == 1;
             let protected: Vec<String> =
                 (0..rows).map(|i| if i % 7 == 0 { "minority" } else { "majority" }.to_string()).collect();
+            // A target for the classification cases: mostly decided by the first column.
+            let with_target = case % 3 == 2;
+            let target: Vec<String> = columns[0]
+                .iter()
+                .map(|v| {
+                    let yes = (v.as_str() < "c") != (rng.random_range(0..5) == 0);
+                    if yes { "yes" } else { "no" }.to_string()
+                })
+                .collect();
             let sensitive_arrays = if with_sensitive {
                 vec![StringArray::from_iter_values(sensitive.iter())]
             } else if with_protected {
                 vec![StringArray::from_iter_values(protected.iter())]
+            } else if with_target {
+                vec![StringArray::from_iter_values(target.iter())]
             } else {
                 vec![]
             };
@@ -1993,7 +2113,12 @@ pub(crate) mod tests {
                 }
             }
             let ratio = [1.5, 3.0, 1e9][(case / 3) % 3];
+            // Attribute weights in some cases (they change loss, precision and entropy).
+            let weights = if case % 4 == 3 { vec![3.0, 0.5, 1.0] } else { vec![1.0; 3] };
             for metric in metrics {
+                if metric == Metric::Classification && !with_target {
+                    continue;
+                }
                 let mut problem = Problem::new(
                     &generalizations,
                     pinned.clone(),
@@ -2003,6 +2128,10 @@ pub(crate) mod tests {
                     metric,
                 )
                 .unwrap();
+                problem.weights.clone_from(&weights);
+                if with_target {
+                    problem.target = Some(Target { slot: 0, weight: [1.0, 0.5, 0.8][(case / 3) % 3] });
+                }
                 let unbound = problem.search();
                 if with_protected {
                     // Groups as the run makes them: values of at least k rows, the rest "other".
@@ -2060,6 +2189,7 @@ pub(crate) mod tests {
                     (None, None) => {}
                     (Some(found), Some(expected)) => {
                         assert!(close(found.score.value(), expected.score.value()), "case {case} {metric:?}");
+                        classification_cases += usize::from(metric == Metric::Classification);
                         let same = all.iter().find(|e| e.levels == found.levels).unwrap();
                         assert!(same.acceptable && close(same.score.value(), found.score.value()));
                         assert_eq!(same.suppressed_rows, found.suppressed_rows);
@@ -2081,6 +2211,7 @@ pub(crate) mod tests {
         assert!(cases > 500, "{cases} cases had an optimum");
         assert!(pruned_cases > 100, "the bounds pruned in only {pruned_cases} cases");
         assert!(binding_cases > 10, "the fairness bound changed the optimum in only {binding_cases} cases");
+        assert!(classification_cases > 30, "only {classification_cases} classification cases had an optimum");
     }
 }
 
@@ -2094,6 +2225,9 @@ pub enum Metric {
     Aecs,
     Precision,
     Entropy,
+    /// With `target`: rows whose target is not their class's most frequent value (suppressed
+    /// rows count 1), blended with `loss` by `classification_weight`.
+    Classification,
 }
 
 /// An l-diversity variant.

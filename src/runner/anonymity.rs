@@ -13,7 +13,7 @@ use crate::privacy::hierarchy::{Generalization, HierarchyError};
 use crate::privacy::mondrian::{self, Dimension};
 use crate::privacy::recode::{BoundsKind, PartitionLabels, RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
-use crate::privacy::search::{Criteria, Fairness, GroupRatio, Metrics, Problem, SearchError, Sensitive};
+use crate::privacy::search::{Criteria, Fairness, GroupRatio, Metrics, Problem, SearchError, Sensitive, Target};
 use crate::privacy::table::FrequencyTable;
 use crate::text::to_text;
 use crate::transform::Kernel;
@@ -69,6 +69,8 @@ struct QuasiIdentifier {
     pinned: Option<u32>,
     /// `format: bounds`, with the kind of the column's values.
     bounds: Option<BoundsKind>,
+    /// `weight` in loss, precision and entropy.
+    weight: f64,
 }
 
 /// Decisions reused from an earlier run (`privacy.k_anonymity.decisions`).
@@ -117,6 +119,9 @@ pub struct Setup {
     /// (name, input index) of each protected column: counted per combination after the
     /// sensitive columns, in the table's histograms.
     protected: Vec<(String, usize)>,
+    /// (name, input index) of `k_anonymity.target` (`metric: classification`), counted after
+    /// the protected columns.
+    target: Option<(String, usize)>,
 }
 
 impl Setup {
@@ -136,6 +141,7 @@ impl Setup {
                     input_type: s.input_type.to_string(),
                     hierarchy: g.hierarchy.clone(),
                     pinned: g.level,
+                    weight: g.weight,
                     bounds: g.bounds.then(|| match &s.input_type {
                         t if t.is_integer() => BoundsKind::Integer,
                         DataType::Date32 | DataType::Date64 => BoundsKind::Date,
@@ -172,7 +178,15 @@ impl Setup {
             .filter(|s| job.column(&s.name).is_some_and(|c| c.protected) || fairness_columns.contains(&s.name))
             .map(|s| (s.name.clone(), s.input_index))
             .collect();
-        Some(Self { quasi, sensitive, diversity, frozen, protected })
+        let target = job
+            .privacy
+            .k_anonymity
+            .as_ref()
+            .filter(|k| k.metric == Metric::Classification)
+            .and_then(|k| k.target.as_ref())
+            .and_then(|t| plan.steps.iter().find(|s| &s.name == t))
+            .map(|s| (s.name.clone(), s.input_index));
+        Some(Self { quasi, sensitive, diversity, frozen, protected, target })
     }
 
     /// The quasi-identifiers (name, input index), in recoding order.
@@ -182,7 +196,10 @@ impl Setup {
 
     /// An empty frequency table of these columns (its shape is what a census must have).
     pub fn empty_table(&self) -> FrequencyTable {
-        FrequencyTable::new(self.quasi.len(), self.sensitive.len() + self.protected.len())
+        FrequencyTable::new(
+            self.quasi.len(),
+            self.sensitive.len() + self.protected.len() + usize::from(self.target.is_some()),
+        )
     }
 
     /// The frequency table of one batch (already through the consent filter).
@@ -204,6 +221,7 @@ impl Setup {
             .iter()
             .map(|(n, i, _)| text(*i, n))
             .chain(self.protected.iter().map(|(n, i)| text(*i, n)))
+            .chain(self.target.iter().map(|(n, i)| text(*i, n)))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FrequencyTable::from_batch(&q, &s))
     }
@@ -239,7 +257,7 @@ struct Chosen {
 /// # Errors
 /// [`super::RunError`] for uncovered values or an unreachable target.
 pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decided, super::RunError> {
-    let Setup { quasi, sensitive, diversity, frozen, protected } = setup;
+    let Setup { quasi, sensitive, diversity, frozen, protected, target: target_column } = setup;
     let k_anonymity = job.privacy.k_anonymity.as_ref();
     if table.rows == 0 {
         return Err(AnonymityError::Empty.into());
@@ -310,6 +328,13 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
     let checked = if *diversity { sensitive_columns } else { Vec::new() };
     let mut problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), checked, metric)
         .map_err(AnonymityError::from)?;
+    problem.weights = quasi.iter().map(|q| q.weight).collect();
+    if target_column.is_some() {
+        problem.target = Some(Target {
+            slot: sensitive.len() + protected.len(),
+            weight: k_anonymity.map_or(1.0, |k| k.classification_weight),
+        });
+    }
     // `privacy.fairness`: its columns' groups, counted in the table after the sensitive ones.
     let mut fairness_names = Vec::new();
     if let Some((names, ratio)) = &job.privacy.fairness {
@@ -444,7 +469,8 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                     index.get(&key).copied()
                 })
                 .collect();
-            let columns = generalizations.len().max(1) as f64;
+            let weights = &problem.weights;
+            let columns = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
             let row_loss = problem
                 .combos
                 .par_iter()
@@ -457,7 +483,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                             .enumerate()
                             .map(|(c, &leaf)| {
                                 let g = &generalizations[c];
-                                g.loss(best.levels[c], g.lift(leaf, 0, best.levels[c]))
+                                weights[c] * g.loss(best.levels[c], g.lift(leaf, 0, best.levels[c]))
                             })
                             .sum::<f64>()
                             / columns

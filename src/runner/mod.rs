@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod privacy_budget;
 pub mod recorded;
 pub mod releases;
+pub mod utility;
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::dp::ledger::Reservation;
@@ -33,6 +34,9 @@ pub trait RunObserver: Send + Sync {
     fn rows_done(&self, _rows: u64) {}
     /// The output pass is over (successfully or not).
     fn output_finished(&self) {}
+    /// The utility evaluation begins (`utility:`): a read of the input, two small runs of the
+    /// job and four model fits.
+    fn evaluation_started(&self) {}
     /// Something the user should know that does not stop the run (never a value or a key).
     fn warning(&self, _message: &str) {}
     /// A lineage event (`START`, `COMPLETE`, `FAIL`) was recorded.
@@ -127,6 +131,15 @@ pub enum RunError {
         if drivers.is_empty() { String::new() } else { format!(" (driven by {})", drivers.join(", ")) }
     )]
     TooManyUniqueRows { share: f64, limit: f64, drivers: Vec<String> },
+    #[error(transparent)]
+    Utility(#[from] utility::UtilityProblem),
+    /// The utility evaluation could not anonymize or recode one of its parts.
+    #[error("the utility evaluation could not process its {part} part (the run wrote nothing)")]
+    Evaluation {
+        part: &'static str,
+        #[source]
+        source: Box<RunError>,
+    },
     #[error(
         "the outputs were complete but could not be made visible; nothing new is visible{}",
         if *spent { " (the privacy spending stays recorded as spent)" } else { "" }
@@ -143,6 +156,7 @@ impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
             RunError::Arrow(_) | RunError::Internal(_) | RunError::Plan(PlanError::Internal(_)) => 2,
+            RunError::Evaluation { source, .. } => source.exit_code(),
             _ => 1,
         }
     }
@@ -349,6 +363,7 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         lineage: None,
         released: None,
         decisions: None,
+        utility: None,
     };
     if options.dry_run {
         summary.lattice_size = anonymity::lattice_size(job, &plan)?;
@@ -471,6 +486,13 @@ fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> 
         });
     }
     summary.released = Some(released);
+    // The utility evaluation, before anything is staged: a failure leaves nothing behind.
+    if job.utility.is_some() {
+        if let Some(observer) = observer {
+            observer.evaluation_started();
+        }
+        summary.utility = Some(utility::evaluate(job, &source, options.seed, &pool)?);
+    }
     let (rows_written, output) = writer.stage()?;
     let mut staged = vec![output];
     staged.extend(releases::write(job, &releases, job.output.overwrite, &provenance)?);

@@ -18,6 +18,7 @@ mod roundtrip;
 mod runs;
 mod showcase;
 mod tokens;
+mod utility;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
