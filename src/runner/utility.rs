@@ -450,7 +450,16 @@ pub fn evaluate(
         unlabelled_rows: unlabelled,
         train_rows,
         test_rows,
-        classes,
+        // A class held by fewer than k rows is not named (its label could single someone out).
+        classes: classes
+            .iter()
+            .zip(&by_class)
+            .map(
+                |(label, rows)| {
+                    if (rows.len() as u64) < k { format!("(a class of fewer than {k} rows)") } else { label.clone() }
+                },
+            )
+            .collect(),
         features,
         majority_baseline: majority,
         train_suppressed_rows: privacy.map_or(0, |p| p.suppressed_rows),

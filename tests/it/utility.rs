@@ -165,3 +165,31 @@ fn the_report_warns_about_a_column_left_as_star() {
     assert!(report.contains("in every output row"), "no warning in the report");
     assert!(stderr(&output).contains("note         `gender` is `*`"), "{}", stderr(&output));
 }
+
+/// A target class held by fewer than k rows is not named in the figures (its label could
+/// single someone out); the other classes are.
+#[test]
+fn a_rare_target_class_is_not_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("region,label\n");
+    for i in 0..300 {
+        let label = if i < 3 {
+            "rare-secret"
+        } else if i % 2 == 0 {
+            "yes"
+        } else {
+            "no"
+        };
+        csv.push_str(&format!("r{},{label}\n", i % 3));
+    }
+    std::fs::write(dir.path().join("data.csv"), csv).unwrap();
+    let job = "version: 1\nname: rare\ninput: { path: data.csv }\ncolumns:\n  region: generalize\n  label: keep\nprivacy: { k_anonymity: { k: 5 } }\noutput: { path: out.csv }\nutility: { target: label }\n";
+    std::fs::write(dir.path().join("rare.yaml"), job).unwrap();
+    let output = anonymize(dir.path(), &["evaluate", "rare.yaml", "--json"]);
+    let u = json(&output);
+    assert_eq!(u["classes"], serde_json::json!(["no", "(a class of fewer than 5 rows)", "yes"]), "{u}");
+    assert!(!stdout(&output).contains("rare-secret") && !stderr(&output).contains("rare-secret"));
+    let output = anonymize(dir.path(), &["evaluate", "rare.yaml"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stdout(&output).contains("rare-secret") && !stderr(&output).contains("rare-secret"));
+}
