@@ -80,6 +80,8 @@ impl Dataset {
 /// Why a model could not be trained.
 #[derive(Debug, thiserror::Error)]
 pub enum UtilityError {
+    /// `reason` is the kind of smartcore's failure only: its message may quote numbers derived
+    /// from cells.
     #[error("the {model} could not be trained: {reason}")]
     Fit { model: &'static str, reason: String },
     #[error("the training rows hold a single class of the target; there is nothing to learn")]
@@ -274,7 +276,8 @@ fn linear_design(encodings: &[Encoding], data: &Dataset) -> DenseMatrix<f64> {
 }
 
 fn logistic(train: &Dataset, test: &Dataset, classes: usize) -> Result<Vec<Vec<f64>>, UtilityError> {
-    let fail = |e: smartcore::error::Failed| UtilityError::Fit { model: "logistic regression", reason: e.to_string() };
+    let fail =
+        |e: smartcore::error::Failed| UtilityError::Fit { model: "logistic regression", reason: e.error().to_string() };
     let encodings: Vec<Encoding> = train.features.iter().map(Encoding::fit).collect();
     let x = linear_design(&encodings, train);
     let y: Vec<u32> = train.target.clone();
@@ -388,11 +391,11 @@ fn boosted(
             .with_base_score(prior)
             .with_seed(seed);
         let model: XGRegressor<f64, f64, DenseMatrix<f64>, Vec<f64>> = XGRegressor::fit(&x, &y, parameters)
-            .map_err(|e| UtilityError::Fit { model: "gradient-boosted trees", reason: e.to_string() })?;
+            .map_err(|e| UtilityError::Fit { model: "gradient-boosted trees", reason: e.error().to_string() })?;
         let t = tree_design(&encodings, &rates, prior, test);
         let predicted = model
             .predict(&t)
-            .map_err(|e| UtilityError::Fit { model: "gradient-boosted trees", reason: e.to_string() })?;
+            .map_err(|e| UtilityError::Fit { model: "gradient-boosted trees", reason: e.error().to_string() })?;
         for (row, p) in scores.iter_mut().zip(predicted) {
             row[positive] = p.clamp(0.0, 1.0);
         }
