@@ -7,8 +7,11 @@
 #   - installs Debian's chromium for the privacy-report browser tests when it is missing and the
 #     machine lets it (root, or sudo without a password); otherwise those tests say they were
 #     skipped and why;
-# then runs `cargo test --locked` with the venv's python first on PATH. Extra arguments go to
-# `cargo test` (for example `scripts/test.sh hostile`).
+# then runs `cargo test --locked` with the venv's python first on PATH, and then the Python
+# package's tests: maturin, pyarrow, polars, pandas and pytest from PyPI into the same venv, the
+# package (python/) built in the dev profile and installed there, pytest over python/tests
+# against the command line `cargo test` built. Extra arguments go to `cargo test` (for example
+# `scripts/test.sh hostile`), and then the Python tests are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,4 +51,17 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
-exec cargo test --locked "$@"
+cargo test --locked "$@"
+[ "$#" -eq 0 ] || exit 0
+
+python_packages_ok() { "$venv/bin/python" -c 'import maturin, pyarrow, polars, pandas, pytest' 2>/dev/null; }
+if ! python_packages_ok; then
+  echo "test setup: installing maturin, pyarrow, polars, pandas and pytest into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pyarrow polars pandas pytest
+fi
+# The package as `pip install ./python` builds it, in the dev profile (shares cargo test's
+# dependencies; the README's install builds release).
+echo "test setup: building and installing the Python package (python/)" >&2
+MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  --no-build-isolation --force-reinstall --no-deps ./python
+ANONYMIZE_BIN="$(cd "$target" && pwd)/debug/anonymize" "$venv/bin/python" -m pytest -q python/tests

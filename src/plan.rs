@@ -57,6 +57,15 @@ pub fn bind(job: &Job) -> Result<Bound, PlanError> {
 /// As [`bind`].
 pub fn bind_with(job: &Job, batch_rows: usize) -> Result<Bound, PlanError> {
     let source = DataSource::open(&job.input, batch_rows.max(1)).map_err(PlanError::Input)?;
+    bind_source(job, source)
+}
+
+/// As [`bind_with`], for a source the caller opened (data in memory, in place of the job's
+/// `input`): the same checks against its schema.
+///
+/// # Errors
+/// As [`bind_with`], but for opening the input.
+pub fn bind_source(job: &Job, source: DataSource) -> Result<Bound, PlanError> {
     let mut list_schemas = Vec::new();
     if let Some(consent) = &job.consent {
         for exclusion in &consent.exclude {

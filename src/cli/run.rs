@@ -2,7 +2,6 @@
 //! events, checksums, report), with a progress bar and warnings on stderr.
 
 use super::Failure;
-use anonymize::lineage::Environment;
 use anonymize::lineage::report::Format;
 use anonymize::runner::recorded::{self, ReportTarget};
 use anonymize::runner::{self, RunError, RunOptions, RunSummary};
@@ -57,16 +56,11 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         run_id: Some(runner::run_id_for(args.seed, &job)),
         batch_rows: args.batch_rows.map(|n| n as usize),
     };
-    if args.dry_run {
-        let mut summary = runner::run(&job, &options).map_err(run_failure)?.summary;
-        summary.report = Some(report.path.display().to_string());
-        summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
-        return print(&summary, &args);
+    if !args.dry_run {
+        // SIGINT and SIGTERM stop the run at its next safe point, with cleanup and a FAIL event.
+        anonymize::interrupt::install().map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
     }
-    // SIGINT and SIGTERM stop the run at its next safe point, with cleanup and a FAIL event.
-    anonymize::interrupt::install().map_err(|e| Failure { error: e.into(), exit_code: 2, hint: None })?;
-    let environment = Environment::from_lookup(|name| std::env::var(name).ok());
-    let summary = recorded::run(&job, &options, &report, &environment).map_err(run_failure)?;
+    let summary = recorded::run_job(&job, &options, &report).map_err(run_failure)?;
     print(&summary, &args)
 }
 

@@ -136,6 +136,24 @@ fn normalize_schema(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// `batch` with each column cast to `schema`'s type (the normalized one) where it differs.
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(
+            |(c, f)| {
+                if c.data_type() == f.data_type() { Ok(c.clone()) } else { arrow::compute::cast(c, f.data_type()) }
+            },
+        )
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+/// How an in-memory input is named wherever a file's path would be shown.
+pub const IN_MEMORY: &str = "(in memory)";
+
 /// Where a batch's rows come from: the input file's place in name order and the index (0-based)
 /// in that file of the batch's first row. A row's identity, (file, index), does not depend on how
 /// the input is cut into batches, threads or partitions; per-row randomness is derived from it.
@@ -159,6 +177,8 @@ pub struct DataSource {
     schema: SchemaRef,
     csv: crate::job::CsvOptions,
     batch_size: usize,
+    /// Batches already in memory, in place of `files` (then one entry named [`IN_MEMORY`]).
+    memory: Option<Arc<[RecordBatch]>>,
 }
 
 impl DataSource {
@@ -195,7 +215,40 @@ impl DataSource {
             DataFormat::Csv => csv::infer_schema(first, csv)?,
             DataFormat::Parquet => normalize_schema(&parquet::read_schema(first)?),
         };
-        Ok(Self { files, schema, csv: csv.clone(), batch_size })
+        Ok(Self { files, schema, csv: csv.clone(), batch_size, memory: None })
+    }
+
+    /// Record batches already in memory (a notebook's table), read as one input file would be:
+    /// row identities are (file 0, row index), text of any encoding becomes `Utf8`, and batches
+    /// are cut to `batch_size` rows (no result depends on it).
+    ///
+    /// # Errors
+    /// A batch whose columns differ from `schema`, or a column that cannot be normalized.
+    pub fn in_memory(schema: &Schema, batches: &[RecordBatch], batch_size: usize) -> Result<Self, IoError> {
+        let normalized = normalize_schema(schema);
+        let batch_size = batch_size.max(1);
+        let mut pieces = Vec::new();
+        for batch in batches {
+            if batch.schema().fields().len() != schema.fields().len()
+                || batch.schema().fields().iter().zip(schema.fields()).any(|(a, b)| a.name() != b.name())
+            {
+                return Err(IoError::SchemaMismatch { path: PathBuf::from(IN_MEMORY) });
+            }
+            let batch = conform(batch, &normalized).map_err(|source| IoError::Arrow { source })?;
+            let mut offset = 0;
+            while offset < batch.num_rows() {
+                let length = batch_size.min(batch.num_rows() - offset);
+                pieces.push(batch.slice(offset, length));
+                offset += length;
+            }
+        }
+        Ok(Self {
+            files: vec![(PathBuf::from(IN_MEMORY), DataFormat::Parquet)],
+            schema: normalized,
+            csv: crate::job::CsvOptions::default(),
+            batch_size,
+            memory: Some(pieces.into()),
+        })
     }
 
     /// The schema every batch has.
@@ -210,11 +263,17 @@ impl DataSource {
 
     /// Rows in all files when the format records it (Parquet), for progress bars.
     pub fn known_rows(&self) -> Option<u64> {
+        if let Some(memory) = &self.memory {
+            return Some(memory.iter().map(|b| b.num_rows() as u64).sum());
+        }
         self.files.iter().map(|(p, f)| if *f == DataFormat::Parquet { parquet::row_count(p).ok() } else { None }).sum()
     }
 
     /// Bytes of all input files.
     pub fn bytes(&self) -> u64 {
+        if let Some(memory) = &self.memory {
+            return memory.iter().map(|b| b.get_array_memory_size() as u64).sum();
+        }
         self.files.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
     }
 
@@ -243,6 +302,9 @@ impl DataSource {
         path: &'s Path,
         format: DataFormat,
     ) -> Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send + 's> {
+        if let Some(memory) = &self.memory {
+            return Box::new(memory.iter().cloned().map(Ok));
+        }
         let opened: Result<Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send>, IoError> = match format {
             DataFormat::Csv => {
                 csv::CsvBatches::open(path, &self.csv, self.schema.clone(), self.batch_size).map(|b| Box::new(b) as _)

@@ -71,19 +71,6 @@ impl Iterator for ParquetBatches {
                 return Some(Err(IoError::Parquet { path: self.path.clone(), source: source.into() }));
             }
         };
-        let columns =
-            batch
-                .columns()
-                .iter()
-                .zip(self.schema.fields())
-                .map(|(c, f)| {
-                    if c.data_type() == f.data_type() { Ok(c.clone()) } else { arrow::compute::cast(c, f.data_type()) }
-                })
-                .collect::<Result<Vec<_>, _>>();
-        Some(
-            columns
-                .and_then(|c| RecordBatch::try_new(self.schema.clone(), c))
-                .map_err(|source| IoError::Arrow { source }),
-        )
+        Some(super::conform(&batch, &self.schema).map_err(|source| IoError::Arrow { source }))
     }
 }

@@ -104,3 +104,84 @@ mod tests {
         assert_eq!(Risk::of_sizes([]).prosecutor_highest, 0.0);
     }
 }
+
+/// The re-identification risk of a dataset over named quasi-identifiers, as `anonymize risk`
+/// reports it: for any driver (the command line, Python).
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub quasi_identifiers: Vec<String>,
+    #[serde(flatten)]
+    pub risk: Risk,
+    pub sensitive: Option<String>,
+    /// The fewest distinct sensitive values in any class.
+    pub l_distinct: Option<u64>,
+}
+
+/// Why a dataset's risk cannot be measured. Names columns, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum MeasureError {
+    #[error("column `{name}` is not in the data")]
+    NoColumn { name: String, hint: String },
+    #[error("column `{name}` has no text form")]
+    NoText { name: String },
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+}
+
+/// Measures `source`'s risk over `quasi_identifiers` (and the distinct l of `sensitive`).
+///
+/// # Errors
+/// [`MeasureError`]: an unknown column (with the closest name, or a note that the data's first
+/// line looks like values rather than a header), a column without text form, a read failure.
+pub fn measure(
+    source: &crate::io::DataSource,
+    quasi_identifiers: &[String],
+    sensitive: Option<&str>,
+) -> Result<Measured, MeasureError> {
+    use crate::privacy::table::FrequencyTable;
+    let schema = source.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    // A first line of values (a file without a header) would be echoed as "column names":
+    // then the names are described by position and shape only.
+    let data_like: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| crate::job::check::data_shape(n).map(|s| format!("field {} looks like {s}", i + 1)))
+        .collect();
+    let index = |name: &str| {
+        schema.index_of(name).map_err(|_| {
+            let hint = if data_like.is_empty() {
+                crate::job::issues::closest(name, names.iter().copied())
+                    .map_or_else(|| format!("columns: {}", names.join(", ")), |c| format!("did you mean `{c}`?"))
+            } else {
+                format!(
+                    "the data's first line looks like values, not column names ({}); `risk` needs a header line",
+                    data_like.join(", ")
+                )
+            };
+            MeasureError::NoColumn { name: name.to_string(), hint }
+        })
+    };
+    let quasi = quasi_identifiers.iter().map(|q| index(q)).collect::<Result<Vec<_>, _>>()?;
+    let sensitive_index = sensitive.map(index).transpose()?;
+    let mut table = FrequencyTable::new(quasi.len(), usize::from(sensitive_index.is_some()));
+    for batch in source.batches() {
+        let batch = batch?;
+        let text = |i: usize| {
+            crate::text::to_text(batch.column(i))
+                .ok_or_else(|| MeasureError::NoText { name: schema.field(i).name().clone() })
+        };
+        let q = quasi.iter().map(|&i| text(i)).collect::<Result<Vec<_>, _>>()?;
+        let s = sensitive_index.iter().map(|&i| text(i)).collect::<Result<Vec<_>, _>>()?;
+        table.merge(FrequencyTable::from_batch(&q, &s));
+    }
+    let risk = Risk::of_sizes(table.combos.values().map(|e| e.count));
+    let l_distinct =
+        sensitive_index.map(|_| table.combos.values().map(|e| e.sensitive[0].len() as u64).min().unwrap_or(0));
+    Ok(Measured {
+        quasi_identifiers: quasi_identifiers.to_vec(),
+        risk,
+        sensitive: sensitive.map(str::to_string),
+        l_distinct,
+    })
+}

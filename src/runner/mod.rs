@@ -5,6 +5,7 @@
 pub use crate::record::{ColumnSummary, FieldSummary, OutputSummary, RunSummary};
 
 pub mod anonymity;
+pub mod in_memory;
 pub mod pipeline;
 pub mod privacy_budget;
 pub mod recorded;
@@ -288,7 +289,21 @@ impl Prepared {
 /// # Errors
 /// [`RunError`]; see [`RunError::exit_code`].
 pub fn run(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> {
-    run_unchecked(job, options).map_err(|error| match error {
+    let bound = plan::bind_with(job, options.batch_rows.unwrap_or(crate::io::BATCH_SIZE));
+    run_bound(job, bound, options)
+}
+
+/// As [`run`], with `source` in place of the job's `input` (a driver's data in memory): the
+/// same checks, phases, budget and staged outputs.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_on(job: &Job, source: crate::io::DataSource, options: &RunOptions) -> Result<Prepared, RunError> {
+    run_bound(job, plan::bind_source(job, source), options)
+}
+
+fn run_bound(job: &Job, bound: Result<plan::Bound, PlanError>, options: &RunOptions) -> Result<Prepared, RunError> {
+    run_unchecked(job, bound, options).map_err(|error| match error {
         // A cell of a column the job does not name (`unlisted_columns: drop`): its name may be
         // data, so it is not shown.
         RunError::Io(IoError::Cell { path, line, column, problem }) if job.column(&column).is_none() => {
@@ -298,11 +313,11 @@ pub fn run(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> {
     })
 }
 
-fn run_unchecked(job: &Job, options: &RunOptions) -> Result<Prepared, RunError> {
+fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &RunOptions) -> Result<Prepared, RunError> {
     let started = Instant::now();
     // Seeded runs are reproducible byte for byte, their run id included.
     let run_id = options.run_id.clone().unwrap_or_else(|| run_id_for(options.seed, job));
-    let plan::Bound { source } = plan::bind_with(job, options.batch_rows.unwrap_or(crate::io::BATCH_SIZE))?;
+    let plan::Bound { source } = bound?;
     let key = plan::load_key(job)?;
     let noise_master = privacy_budget::noise_master(options.seed, &job.file_blake3)?;
     let plan = plan::compile(job, &source.schema(), key.as_ref(), noise_master)?;

@@ -75,6 +75,23 @@ pub fn run(
     outcome
 }
 
+/// A job run as `anonymize run` runs it, for every driver: a dry run plans only (it writes and
+/// records nothing); otherwise [`run`], with the lineage environment (`OPENLINEAGE_*`) read from
+/// the process's variables.
+///
+/// # Errors
+/// [`RunError`]; see [`RunError::exit_code`].
+pub fn run_job(job: &Job, options: &RunOptions, report: &ReportTarget) -> Result<RunSummary, RunError> {
+    if options.dry_run {
+        let mut summary = super::run(job, options)?.summary;
+        summary.report = Some(report.path.display().to_string());
+        summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
+        return Ok(summary);
+    }
+    let environment = Environment::from_lookup(|name| std::env::var(name).ok());
+    run(job, options, report, &environment)
+}
+
 /// An error and its sources, joined by `: ` (as the command line prints them).
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
