@@ -49,6 +49,20 @@ pub fn install() -> std::io::Result<()> {
     Ok(())
 }
 
+/// Asks every run in this process to stop at its next safe point, as `signal` would: for hosts
+/// that receive signals themselves (Python handles SIGINT as `KeyboardInterrupt`).
+pub fn request(signal: i32) {
+    SIGNAL.store(signal, Ordering::SeqCst);
+    REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Forgets a [`request`], once the runs it stopped have ended, so that a host process can run
+/// again (the command line never does: it exits).
+pub fn clear() {
+    REQUESTED.store(false, Ordering::SeqCst);
+    SIGNAL.store(0, Ordering::SeqCst);
+}
+
 /// Whether a signal asked the run to stop.
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)

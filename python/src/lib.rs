@@ -29,6 +29,26 @@ fn user_error(error: &dyn std::error::Error) -> PyErr {
     failure(recorded::chain(error), None, 1)
 }
 
+/// Runs `work` on a thread of its own while this one, holding the GIL only in short turns,
+/// watches for Python's signals: on Ctrl-C (`KeyboardInterrupt`) the engine is asked to stop at
+/// its next safe point (temporary files removed, budget reservation released, FAIL recorded),
+/// and the exception is raised once it has.
+fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce() -> PyResult<T> + Send) -> PyResult<T> {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        while !worker.is_finished() {
+            py.detach(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+            if let Err(signal) = py.check_signals() {
+                anonymize::interrupt::request(2); // SIGINT, as a terminal's Ctrl-C
+                let _ = py.detach(|| worker.join());
+                anonymize::interrupt::clear();
+                return Err(signal);
+            }
+        }
+        py.detach(|| worker.join()).unwrap_or_else(|_| Err(failure("the engine panicked".into(), None, 2)))
+    })
+}
+
 fn options(seed: Option<u64>, threads: Option<usize>, dry_run: bool) -> PyResult<RunOptions> {
     if threads == Some(0) {
         return Err(failure("threads must be at least 1".into(), None, 1));
@@ -47,7 +67,7 @@ fn run(
     dry_run: bool,
 ) -> PyResult<String> {
     let options = options(seed, threads, dry_run)?;
-    py.detach(|| {
+    interruptible(py, || {
         let job = anonymize::job::load(&job_path).map_err(|e| user_error(&e))?;
         let report = ReportTarget::of(&job, None);
         let options = RunOptions { run_id: Some(anonymize::runner::run_id_for(seed, &job)), ..options };
@@ -106,7 +126,7 @@ impl Job {
         let options = options(seed, threads, false)?;
         let table = Table::from_pyarrow_bound(data)?;
         let (batches, schema) = table.into_inner();
-        let done = py.detach(|| {
+        let done = interruptible(py, || {
             let options = RunOptions { run_id: Some(anonymize::runner::run_id_for(seed, &self.job)), ..options };
             in_memory::transform(&self.job, &schema, &batches, &options).map_err(|e| run_error(&e))
         })?;

@@ -165,3 +165,48 @@ def test_budget_cannot_be_overspent_from_python(customers, tmp_path):
         job.transform(table)  # epsilon 1 more: refused before any row is read
     assert "budget" in spent.value.message, spent.value.message
     assert [e["state"] for e in ledger_entries(tmp_path)] == ["committed"]
+
+
+def test_ctrl_c_stops_a_run_and_leaves_nothing(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    done = run_cli("sample", "--rows", "1000000", "--out", "big.parquet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "big.yaml").write_text(
+        "version: 1\nname: big\ninput: { path: big.parquet }\nunlisted_columns: drop\ncolumns:\n"
+        "  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }\n"
+        "  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }\n"
+        "  gender: generalize\n  city: generalize\n"
+        "  income: { action: noise, epsilon: 1, bounds: [0, 200000] }\n"
+        "privacy:\n  k_anonymity: { k: 10, suppression_limit: 0.02 }\n"
+        "  budget: { ledger: big.budget.json, dataset: big, epsilon: 10 }\n"
+        "output: { path: big_out.parquet }\nlineage: big.lineage.jsonl\n"
+    )
+    script = (
+        "import anonymize\n"
+        "try:\n    anonymize.run('big.yaml')\n    print('finished')\n"
+        "except KeyboardInterrupt:\n    print('interrupted')\n"
+        "anonymize.run('big.yaml', dry_run=True)\nprint('usable again')\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lineage = tmp_path / "big.lineage.jsonl"
+    deadline = time.monotonic() + 60
+    while not (lineage.exists() and "START" in lineage.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # into the census pass
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=120)
+    assert out.split() == ["interrupted", "usable", "again"], (out, err)
+    # Nothing under the output's name, no temporary file, the reservation released, FAIL recorded.
+    # (The ledger's lock file and its folder of run locks stay, as after any run; the folder empty.)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    ledger = ["big.budget.json", "big.budget.json.lock", "big.budget.json.runs"]
+    assert left == [*ledger, "big.lineage.jsonl", "big.parquet", "big.yaml"], left
+    assert list((tmp_path / "big.budget.json.runs").iterdir()) == []
+    spending = json.loads((tmp_path / "big.budget.json").read_text())["datasets"]["big"]["spending"]
+    assert all(e["state"] != "committed" for e in spending), spending
+    events = [json.loads(line)["eventType"] for line in lineage.read_text().splitlines()]
+    assert events == ["START", "FAIL"], events
