@@ -31,13 +31,7 @@ pub fn transform(
     batches: &[RecordBatch],
     options: &RunOptions,
 ) -> Result<Transformed, RunError> {
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".anonymize-transform-");
-    // The output is de-identified, but only this user reads it while it is staged.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-    let folder =
-        builder.tempdir().map_err(|source| RunError::Io(IoError::Write { path: std::env::temp_dir(), source }))?;
+    let folder = private_folder()?;
     let target = folder.path().join("output.parquet");
     let mut job = job.clone();
     job.output.path = target.clone();
@@ -57,4 +51,28 @@ pub fn transform(
     summary.output.path = IN_MEMORY.to_string();
     summary.input_files = vec![IN_MEMORY.to_string()];
     Ok(Transformed { schema: written.schema(), batches, summary })
+}
+
+/// A new temporary folder only this user can read (the output is de-identified, but it is
+/// staged there), removed when dropped.
+fn private_folder() -> Result<tempfile::TempDir, RunError> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".anonymize-transform-");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+    builder.tempdir().map_err(|source| RunError::Io(IoError::Write { path: std::env::temp_dir(), source }))
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn the_staging_folder_is_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = super::private_folder().unwrap();
+        let path = folder.path().to_path_buf();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o700);
+        drop(folder);
+        assert!(!path.exists());
+    }
 }
