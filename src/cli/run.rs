@@ -55,6 +55,7 @@ pub fn run(args: RunArgs) -> Result<(), Failure> {
         ))),
         run_id: Some(runner::run_id_for(args.seed, &job)),
         batch_rows: args.batch_rows.map(|n| n as usize),
+        passes: None,
     };
     if !args.dry_run {
         // SIGINT and SIGTERM stop the run at its next safe point, with cleanup and a FAIL event.

@@ -63,6 +63,8 @@ pub enum IoError {
         #[source]
         source: std::io::Error,
     },
+    #[error("`{path}` changed since the run planned its work (its row groups or size differ)")]
+    Changed { path: PathBuf },
     #[error(transparent)]
     Interrupted(#[from] crate::interrupt::Interrupted),
     #[error("Arrow could not build a batch")]
@@ -168,6 +170,28 @@ pub struct RowOrigin {
 pub struct Rows<'a> {
     pub file: u32,
     pub rows: &'a [u64],
+}
+
+/// A unit of work for a cluster: some rows of one input file (a CSV file whole, a run of a Parquet
+/// file's row groups), read by any machine that sees the file under the same path. Units never
+/// change a result: a row's identity is (file, index in the file) however the input is cut.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Unit {
+    /// Its place in the run's list of units (part files are named by it).
+    pub id: u32,
+    /// The input file's place in name order.
+    pub file: u32,
+    pub path: PathBuf,
+    pub format: DataFormat,
+    /// Parquet: the row groups `start..end`; `None`: the whole file.
+    pub row_groups: Option<(usize, usize)>,
+    /// The index in its file of the unit's first row.
+    pub first_row: u64,
+    /// The unit's first row counted across files (0-based), when known (Parquet footers record
+    /// it; a CSV file's rows are known only once read): rows in messages are numbered from it.
+    pub first_global_row: Option<u64>,
+    /// Compressed bytes (Parquet) or the file's size (CSV).
+    pub bytes: u64,
 }
 
 /// One input: its files, their common schema, and how to read them.
@@ -277,6 +301,101 @@ impl DataSource {
         self.files.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
     }
 
+    /// The input cut into [`Unit`]s of at most `max_bytes` each where the format allows (Parquet
+    /// row groups are packed in order; a row group larger than `max_bytes` is a unit of its own;
+    /// a CSV file is one unit). Reads Parquet footers only.
+    ///
+    /// # Errors
+    /// An in-memory source (it has no files), or a footer that cannot be read.
+    pub fn units(&self, max_bytes: u64) -> Result<Vec<Unit>, IoError> {
+        if self.memory.is_some() {
+            return Err(IoError::NoFiles { path: PathBuf::from(IN_MEMORY) });
+        }
+        let max_bytes = max_bytes.max(1);
+        let mut units = Vec::new();
+        let mut global = Some(0u64);
+        for (file, (path, format)) in self.files.iter().enumerate() {
+            let file = u32::try_from(file).unwrap_or(u32::MAX);
+            let push = |units: &mut Vec<Unit>, row_groups, first_row, first_global_row, bytes| {
+                let id = u32::try_from(units.len()).unwrap_or(u32::MAX);
+                units.push(Unit {
+                    id,
+                    file,
+                    path: path.clone(),
+                    format: *format,
+                    row_groups,
+                    first_row,
+                    first_global_row,
+                    bytes,
+                });
+            };
+            match format {
+                DataFormat::Csv => {
+                    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                    push(&mut units, None, 0, global, bytes);
+                    // The rows of a CSV file are not known before it is read.
+                    global = None;
+                }
+                DataFormat::Parquet => {
+                    let groups = parquet::row_groups(path)?;
+                    let (mut start, mut rows, mut bytes, mut first_row) = (0usize, 0u64, 0u64, 0u64);
+                    for (index, (group_rows, group_bytes)) in groups.iter().enumerate() {
+                        if index > start && bytes + group_bytes > max_bytes {
+                            push(&mut units, Some((start, index)), first_row, global, bytes);
+                            first_row += rows;
+                            global = global.map(|g| g + rows);
+                            (start, rows, bytes) = (index, 0, 0);
+                        }
+                        rows += group_rows;
+                        bytes += group_bytes;
+                    }
+                    if groups.len() > start || groups.is_empty() {
+                        push(&mut units, Some((start, groups.len())), first_row, global, bytes);
+                        global = global.map(|g| g + rows);
+                    }
+                }
+            }
+        }
+        Ok(units)
+    }
+
+    /// The batches of one [`Unit`] of this input (or of an input with the same schema and CSV
+    /// options), with their rows' origins.
+    pub fn unit_batches<'s>(
+        &'s self,
+        unit: &'s Unit,
+    ) -> Box<dyn Iterator<Item = Result<(RowOrigin, RecordBatch), IoError>> + Send + 's> {
+        let opened: Result<Box<dyn Iterator<Item = Result<RecordBatch, IoError>> + Send>, IoError> = match unit.format {
+            DataFormat::Csv => csv::CsvBatches::open(&unit.path, &self.csv, self.schema.clone(), self.batch_size)
+                .map(|b| Box::new(b) as _),
+            DataFormat::Parquet => parquet::ParquetBatches::open(
+                &unit.path,
+                self.schema.clone(),
+                self.batch_size,
+                unit.row_groups.map(|(start, end)| start..end),
+            )
+            .map(|b| Box::new(b) as _),
+        };
+        let batches = match opened {
+            Ok(batches) => batches,
+            Err(e) => return Box::new(std::iter::once(Err(e))),
+        };
+        let mut next_row = unit.first_row;
+        Box::new(batches.map(move |batch| {
+            batch.map(|batch| {
+                let origin = RowOrigin { file: unit.file, first_row: next_row };
+                next_row += batch.num_rows() as u64;
+                (origin, batch)
+            })
+        }))
+    }
+
+    /// A source that reads units of an input whose schema is known (an executor's, given the
+    /// coordinator's schema): no file is opened until a unit is read.
+    pub fn for_units(schema: SchemaRef, csv: crate::job::CsvOptions, batch_size: usize) -> Self {
+        Self { files: Vec::new(), schema, csv, batch_size: batch_size.max(1), memory: None }
+    }
+
     /// Every batch of every file, in order. Batches never span two files.
     pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, IoError>> + Send + '_ {
         self.batches_with_origin().map(|b| b.map(|(_, batch)| batch))
@@ -309,9 +428,8 @@ impl DataSource {
             DataFormat::Csv => {
                 csv::CsvBatches::open(path, &self.csv, self.schema.clone(), self.batch_size).map(|b| Box::new(b) as _)
             }
-            DataFormat::Parquet => {
-                parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size).map(|b| Box::new(b) as _)
-            }
+            DataFormat::Parquet => parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size, None)
+                .map(|b| Box::new(b) as _),
         };
         match opened {
             Ok(batches) => batches,

@@ -138,6 +138,7 @@ impl AtomicFile {
             temporary: std::mem::take(&mut self.temporary),
             overwrite: self.overwrite,
             file: Some(file),
+            folder: false,
         })
     }
 
@@ -169,7 +170,8 @@ fn nonce() -> u64 {
     u64::from_le_bytes(bytes)
 }
 
-/// A complete, synced file under its temporary name. Dropped unpublished, it is removed.
+/// A complete, synced file (or folder of part files, see [`PartsFolder`]) under its temporary
+/// name. Dropped unpublished, it is removed.
 #[derive(Debug)]
 pub struct Staged {
     target: PathBuf,
@@ -177,6 +179,7 @@ pub struct Staged {
     overwrite: bool,
     /// Kept open (and so locked) until published.
     file: Option<File>,
+    folder: bool,
 }
 
 impl Staged {
@@ -194,8 +197,167 @@ impl Staged {
 impl Drop for Staged {
     fn drop(&mut self) {
         if self.file.is_some() {
-            let _ = std::fs::remove_file(&self.temporary);
+            remove_any(&self.temporary);
         }
+    }
+}
+
+/// Removes a file, or a folder with everything in it (never following a link).
+fn remove_any(path: &Path) {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let _ = std::fs::remove_dir_all(path);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(path);
+        }
+        Err(_) => {}
+    }
+}
+
+/// The names a folder of part files holds: `part-*` data files, the `_SUCCESS` marker, and the
+/// hidden temporaries of its writers.
+fn is_part_name(name: &str) -> bool {
+    name.starts_with("part-") || name == SUCCESS || name.starts_with('.')
+}
+
+/// The empty file that marks a complete folder of part files (as Spark and Hadoop write it).
+pub const SUCCESS: &str = "_SUCCESS";
+
+/// Refuses a folder-of-parts target that exists unless `overwrite`, and even then anything but
+/// a regular file or a folder of part files (a folder with other content is never replaced).
+///
+/// # Errors
+/// [`IoError::Exists`] or [`IoError::NotReplaceable`].
+pub fn check_folder_target(target: &Path, overwrite: bool) -> Result<(), IoError> {
+    let refuse = |why: &str| IoError::NotReplaceable {
+        path: target.to_path_buf(),
+        source: std::io::Error::other(why.to_string()),
+    };
+    match std::fs::symlink_metadata(target) {
+        Err(_) => Ok(()),
+        Ok(_) if !overwrite => Err(IoError::Exists { path: target.to_path_buf() }),
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(m) if m.is_dir() => {
+            let entries = std::fs::read_dir(target)
+                .map_err(|source| IoError::NotReplaceable { path: target.to_path_buf(), source })?;
+            for entry in entries {
+                let entry = entry.map_err(|source| IoError::NotReplaceable { path: target.to_path_buf(), source })?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !entry.file_type().is_ok_and(|t| t.is_file()) || !is_part_name(&name) {
+                    return Err(refuse("it is a folder that holds more than part files"));
+                }
+            }
+            Ok(())
+        }
+        Ok(m) => Err(refuse(crate::files::kind_name(m.file_type()))),
+    }
+}
+
+/// A folder of part files being written (by this process or by a cluster's tasks) under a
+/// temporary name beside its target (`.NAME.anonymize-PID-N.tmp.d`). [`PartsFolder::stage`]
+/// hands it to [`publish`], which renames it into place with the run's other files; dropped, it
+/// is removed with its parts. A killed driver may leave one behind, never a partial folder under
+/// the target's name.
+#[derive(Debug)]
+pub struct PartsFolder {
+    target: PathBuf,
+    temporary: PathBuf,
+    overwrite: bool,
+    staged: bool,
+}
+
+impl PartsFolder {
+    /// Creates the temporary folder (readable as the umask allows: a cluster's tasks may run as
+    /// another user).
+    ///
+    /// # Errors
+    /// As [`check_folder_target`], or the folder cannot be created.
+    pub fn create(target: &Path, overwrite: bool) -> Result<Self, IoError> {
+        check_folder_target(target, overwrite)?;
+        let write_error = |source| IoError::Write { path: target.to_path_buf(), source };
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(write_error)?;
+        let temporary = loop {
+            let temporary =
+                parent.join(format!("{}{}-{:016x}.tmp.d", temporary_prefix(target), std::process::id(), nonce()));
+            match std::fs::create_dir(&temporary) {
+                Ok(()) => break temporary,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(write_error(e)),
+            }
+        };
+        Ok(Self { target: target.to_path_buf(), temporary, overwrite, staged: false })
+    }
+
+    /// Where the parts are written now.
+    pub fn path(&self) -> &Path {
+        &self.temporary
+    }
+
+    /// Marks the folder complete (`_SUCCESS`), syncs it and keeps it under its temporary name,
+    /// ready for [`publish`].
+    ///
+    /// # Errors
+    /// The marker or the sync failed.
+    pub fn stage(mut self) -> Result<Staged, IoError> {
+        let write_error = |source| IoError::Write { path: self.target.clone(), source };
+        File::create(self.temporary.join(SUCCESS)).and_then(|f| f.sync_all()).map_err(write_error)?;
+        let folder = File::open(&self.temporary).map_err(write_error)?;
+        folder.sync_all().map_err(write_error)?;
+        self.staged = true;
+        Ok(Staged {
+            target: std::mem::take(&mut self.target),
+            temporary: std::mem::take(&mut self.temporary),
+            overwrite: self.overwrite,
+            file: Some(folder),
+            folder: true,
+        })
+    }
+}
+
+impl Drop for PartsFolder {
+    fn drop(&mut self) {
+        if !self.staged {
+            remove_any(&self.temporary);
+        }
+    }
+}
+
+/// Moves a staged folder under its name (see [`publish_one`]).
+fn publish_folder(file: &Staged) -> Result<Option<PathBuf>, IoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let write_error = |source| IoError::Write { path: file.target.clone(), source };
+    check_folder_target(&file.target, file.overwrite)?;
+    let mode = default_folder_mode() | 0o700;
+    std::fs::set_permissions(&file.temporary, std::fs::Permissions::from_mode(mode)).map_err(write_error)?;
+    if std::fs::symlink_metadata(&file.target).is_ok() {
+        let backup = file.temporary.with_extension("old");
+        std::fs::rename(&file.target, &backup).map_err(write_error)?;
+        if let Err(e) = std::fs::rename(&file.temporary, &file.target) {
+            let _ = std::fs::rename(&backup, &file.target);
+            return Err(write_error(e));
+        }
+        return Ok(Some(backup));
+    }
+    // Refuses a target that appeared since the run started.
+    let from =
+        std::ffi::CString::new(file.temporary.as_os_str().as_encoded_bytes()).map_err(|e| write_error(e.into()))?;
+    let to = std::ffi::CString::new(file.target.as_os_str().as_encoded_bytes()).map_err(|e| write_error(e.into()))?;
+    // SAFETY: both are NUL-terminated paths that live across the call.
+    let done =
+        unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_NOREPLACE) };
+    if done == 0 {
+        return Ok(None);
+    }
+    let error = std::io::Error::last_os_error();
+    if error.kind() == std::io::ErrorKind::AlreadyExists {
+        Err(IoError::Exists { path: file.target.clone() })
+    } else {
+        Err(write_error(error))
     }
 }
 
@@ -212,7 +374,7 @@ impl Published {
     pub fn confirm(mut self) {
         for (_, backup) in self.done.drain(..) {
             if let Some(backup) = backup {
-                let _ = std::fs::remove_file(backup);
+                remove_any(&backup);
             }
         }
     }
@@ -227,7 +389,7 @@ impl Drop for Published {
     fn drop(&mut self) {
         for (_, backup) in self.done.drain(..) {
             if let Some(backup) = backup {
-                let _ = std::fs::remove_file(backup);
+                remove_any(&backup);
             }
         }
     }
@@ -237,11 +399,12 @@ fn undo(done: &mut Vec<(PathBuf, Option<PathBuf>)>) {
     for (target, backup) in done.drain(..).rev() {
         match backup {
             Some(backup) => {
+                if std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir()) {
+                    remove_any(&target);
+                }
                 let _ = std::fs::rename(&backup, &target);
             }
-            None => {
-                let _ = std::fs::remove_file(&target);
-            }
+            None => remove_any(&target),
         }
     }
 }
@@ -277,15 +440,22 @@ pub fn publish(mut staged: Vec<Staged>) -> Result<Published, IoError> {
     Ok(Published { done })
 }
 
-/// The permissions a file created now gets (0o666 less the process's umask, read from
-/// `/proc/self/status`; 0o644 where that cannot be read).
+/// The process's umask, read from `/proc/self/status`.
+fn umask() -> Option<u32> {
+    std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+    })
+}
+
+/// The permissions a file created now gets (0o666 less the process's umask; 0o644 where the
+/// umask cannot be read).
 fn default_mode() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("Umask:")).and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
-        })
-        .map_or(0o644, |umask| 0o666 & !umask)
+    umask().map_or(0o644, |umask| 0o666 & !umask)
+}
+
+/// The permissions a folder created now gets (0o777 less the umask; 0o755 without it).
+fn default_folder_mode() -> u32 {
+    umask().map_or(0o755, |umask| 0o777 & !umask)
 }
 
 /// Moves one staged file under its name; returns where the file it replaced is kept. The file
@@ -293,6 +463,9 @@ fn default_mode() -> u32 {
 /// mode a new file gets.
 fn publish_one(file: &Staged) -> Result<Option<PathBuf>, IoError> {
     use std::os::unix::fs::PermissionsExt;
+    if file.folder {
+        return publish_folder(file);
+    }
     let write_error = |source| IoError::Write { path: file.target.clone(), source };
     check_target(&file.target, file.overwrite)?;
     let mode = match std::fs::metadata(&file.target) {

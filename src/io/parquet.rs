@@ -29,6 +29,19 @@ pub fn row_count(path: &Path) -> Result<u64, IoError> {
     Ok(builder(path)?.metadata().file_metadata().num_rows().max(0) as u64)
 }
 
+/// Each row group's rows and compressed bytes, in file order.
+///
+/// # Errors
+/// The file cannot be opened or is not Parquet.
+pub fn row_groups(path: &Path) -> Result<Vec<(u64, u64)>, IoError> {
+    Ok(builder(path)?
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| (g.num_rows().max(0) as u64, g.compressed_size().max(0) as u64))
+        .collect())
+}
+
 /// Streams one Parquet file as batches of the normalized schema.
 pub struct ParquetBatches {
     path: PathBuf,
@@ -37,11 +50,17 @@ pub struct ParquetBatches {
 }
 
 impl ParquetBatches {
-    /// Opens `path`, checking that its columns match `schema`.
+    /// Opens `path`, checking that its columns match `schema`; with `row_groups`, only those
+    /// row groups (`start..end`) are read.
     ///
     /// # Errors
-    /// The file cannot be opened, or has other columns or types.
-    pub fn open(path: &Path, schema: SchemaRef, batch_size: usize) -> Result<Self, IoError> {
+    /// The file cannot be opened, or has other columns or types, or fewer row groups.
+    pub fn open(
+        path: &Path,
+        schema: SchemaRef,
+        batch_size: usize,
+        row_groups: Option<std::ops::Range<usize>>,
+    ) -> Result<Self, IoError> {
         let builder = builder(path)?;
         let own = super::normalize_schema(builder.schema());
         let same = own.fields().len() == schema.fields().len()
@@ -53,6 +72,15 @@ impl ParquetBatches {
         if !same {
             return Err(IoError::SchemaMismatch { path: path.to_path_buf() });
         }
+        let builder = match row_groups {
+            Some(range) => {
+                if range.end > builder.metadata().num_row_groups() {
+                    return Err(IoError::Changed { path: path.to_path_buf() });
+                }
+                builder.with_row_groups(range.collect())
+            }
+            None => builder,
+        };
         let reader = builder
             .with_batch_size(batch_size)
             .build()

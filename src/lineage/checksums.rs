@@ -72,20 +72,38 @@ pub fn file_blake3(path: &Path) -> Result<(u64, String), ChecksumError> {
 }
 
 /// Checksums of `files`: each with its role, the name it is recorded under and where its
-/// content is now (a staged file's temporary name, before it is published under that name).
+/// content is now (a staged file's temporary name, before it is published under that name). A
+/// folder (a cluster's output of part files) gives one checksum per file in it, in name order,
+/// hidden files left out.
 ///
 /// # Errors
 /// The first file that cannot be read.
 pub fn compute<'a>(
     files: impl IntoIterator<Item = (Role, &'a Path, &'a Path)>,
 ) -> Result<Vec<FileChecksum>, ChecksumError> {
-    files
-        .into_iter()
-        .map(|(role, name, content)| {
+    let mut sums = Vec::new();
+    for (role, name, content) in files {
+        if content.is_dir() {
+            let error = |source| ChecksumError { path: content.to_path_buf(), source };
+            let mut parts: Vec<String> = std::fs::read_dir(content)
+                .map_err(error)?
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            parts.sort();
+            for part in parts {
+                let (size, blake3) = file_blake3(&content.join(&part))?;
+                let path = super::absolute(&name.join(&part)).display().to_string();
+                sums.push(FileChecksum { role, path, size, blake3 });
+            }
+        } else {
             let (size, blake3) = file_blake3(content)?;
-            Ok(FileChecksum { role, path: super::absolute(name).display().to_string(), size, blake3 })
-        })
-        .collect()
+            sums.push(FileChecksum { role, path: super::absolute(name).display().to_string(), size, blake3 });
+        }
+    }
+    Ok(sums)
 }
 
 #[cfg(test)]

@@ -463,6 +463,19 @@ mod tests {
     use super::*;
     use arrow::array::StringArray;
 
+    /// An output that releases no column as a value still counts its rows, and its bytes read
+    /// back (a cluster's tasks send them).
+    #[test]
+    fn an_exposure_over_no_column_travels_as_bytes() {
+        let mut exposure = Exposure::empty(0);
+        for rows in [5, 0, 3] {
+            exposure.merge(Exposure::of_batch(&[], rows, Some(&[])).unwrap());
+        }
+        let back = Exposure::from_bytes(&exposure.to_bytes()).expect("reads back");
+        assert_eq!(back, exposure);
+        assert_eq!(back.total, 8);
+    }
+
     fn exposure(columns: &[&[&str]]) -> Exposure {
         let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from(c.to_vec())).collect();
         let refs: Vec<arrow::array::ArrayRef> =

@@ -5,6 +5,7 @@
 pub use crate::record::{ColumnSummary, FieldSummary, OutputSummary, RunSummary};
 
 pub mod anonymity;
+pub mod distributed;
 pub mod in_memory;
 pub mod pipeline;
 pub mod privacy_budget;
@@ -14,7 +15,7 @@ pub mod utility;
 
 use crate::consent::{ConsentFilter, Excluded};
 use crate::dp::ledger::Reservation;
-use crate::engine::{Applied, Census, Engine, RowIds};
+use crate::engine::{Applied, Census, Decisions, Engine, RowIds};
 use crate::io::IoError;
 use crate::io::output::{BatchWriter, Published, Staged, check_target};
 use crate::job::{Job, JobError};
@@ -60,6 +61,50 @@ pub struct RunOptions {
     /// Rows per record batch (`None`: [`crate::io::BATCH_SIZE`]). Memory tuning only: no output
     /// byte depends on it.
     pub batch_rows: Option<usize>,
+    /// Where the rows are read and written (`None`: by this process's threads, into one file).
+    /// A cluster's driver gives [`distributed::Distributed`]; everything else about the run
+    /// (checks, budget, decisions, releases, guardrail, records) stays here.
+    pub passes: Option<std::sync::Arc<dyn RowPasses>>,
+}
+
+/// What a run's output pass must put in every output file.
+#[derive(Debug, Clone)]
+pub struct OutputSpec {
+    /// Parquet footer key-value pairs (provenance and the privacy summary).
+    pub metadata: Vec<(String, String)>,
+    /// Columns of (nearly) unique tokens (no dictionary encoding).
+    pub unique_columns: Vec<String>,
+}
+
+/// What an output pass did: the output staged (not yet visible) and its figures.
+#[derive(Debug)]
+pub struct Output {
+    pub staged: Staged,
+    pub rows_read: u64,
+    pub excluded: Excluded,
+    pub rows_written: u64,
+    /// What the output releases, for the guardrail and the summary.
+    pub exposure: crate::privacy::exposure::Exposure,
+}
+
+/// The two passes over a run's rows, carried out elsewhere than in this process (a cluster's
+/// tasks). Both must check `unique: true` columns over all rows and return only once every row
+/// is done; a failure anywhere is an error, and an error leaves nothing staged.
+pub trait RowPasses: Send + Sync {
+    /// The census of every row, merged (called only when the engine needs one).
+    ///
+    /// # Errors
+    /// Any part's failure.
+    fn census(&self, engine: &Engine) -> Result<Census, RunError>;
+    /// Applies `decisions` to every row and stages the output under a temporary name.
+    ///
+    /// # Errors
+    /// Any part's failure, or a `unique: true` column that repeats across parts.
+    fn output(&self, job: &Job, engine: &Engine, decisions: &Decisions, spec: &OutputSpec) -> Result<Output, RunError>;
+    /// Whether the output is a folder of part files (checked and replaced as one).
+    fn writes_folder(&self) -> bool {
+        true
+    }
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -71,6 +116,7 @@ impl std::fmt::Debug for RunOptions {
             .field("observer", &self.observer.is_some())
             .field("run_id", &self.run_id)
             .field("batch_rows", &self.batch_rows)
+            .field("passes", &self.passes.is_some())
             .finish()
     }
 }
@@ -132,6 +178,9 @@ pub enum RunError {
         if drivers.is_empty() { String::new() } else { format!(" (driven by {})", drivers.join(", ")) }
     )]
     TooManyUniqueRows { share: f64, limit: f64, drivers: Vec<String> },
+    /// A failure reported by another machine of the run (a cluster's task), as it reported it.
+    #[error("{message}")]
+    Remote { message: String, hint: Option<String>, exit_code: u8 },
     #[error(transparent)]
     Utility(#[from] utility::UtilityProblem),
     /// The utility evaluation could not anonymize or recode one of its parts.
@@ -158,6 +207,7 @@ impl RunError {
         match self {
             RunError::Arrow(_) | RunError::Internal(_) | RunError::Plan(PlanError::Internal(_)) => 2,
             RunError::Evaluation { source, .. } => source.exit_code(),
+            RunError::Remote { exit_code, .. } => *exit_code,
             _ => 1,
         }
     }
@@ -169,6 +219,7 @@ impl RunError {
                 "the column's type was inferred from the first {} rows; declare it with `input.types.{column}` (string, int64, float64, bool, date, timestamp)",
                 crate::io::csv::INFERENCE_ROWS
             )),
+            RunError::Remote { hint, .. } => hint.clone(),
             RunError::Plan(PlanError::Key(_)) => {
                 Some("keys are 64 hex characters; make one with `anonymize keygen`".into())
             }
@@ -321,7 +372,12 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
     let key = plan::load_key(job)?;
     let noise_master = privacy_budget::noise_master(options.seed, &job.file_blake3)?;
     let plan = plan::compile(job, &source.schema(), key.as_ref(), noise_master)?;
-    check_target(&job.output.path, job.output.overwrite)?;
+    let passes = options.passes.as_deref();
+    if passes.is_some_and(RowPasses::writes_folder) {
+        crate::io::output::check_folder_target(&job.output.path, job.output.overwrite)?;
+    } else {
+        check_target(&job.output.path, job.output.overwrite)?;
+    }
     for aggregate in &job.aggregates {
         check_target(&aggregate.path, job.output.overwrite)?;
     }
@@ -408,8 +464,13 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
         if let Some(observer) = options.observer.as_deref() {
             observer.census_started();
         }
-        let mut merge = |part: Census| census.merge(part);
-        pipeline::ordered(&source, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
+        match passes {
+            Some(passes) => census = passes.census(&engine)?,
+            None => {
+                let mut merge = |part: Census| census.merge(part);
+                pipeline::ordered(&source, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
+            }
+        }
     }
     let decisions = pool.install(|| engine.decide(&mut census))?;
     crate::interrupt::check()?;
@@ -440,15 +501,84 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
         })
         .map(|s| s.name.clone())
         .collect();
+    let spec = OutputSpec { metadata, unique_columns };
+    let observer = options.observer.as_deref();
+    let output = match passes {
+        Some(passes) => {
+            if let Some(observer) = observer {
+                observer.output_started(source.known_rows());
+            }
+            let output = passes.output(job, &engine, &decisions, &spec);
+            if let Some(observer) = observer {
+                observer.output_finished();
+            }
+            output?
+        }
+        None => local_output(job, &engine, &decisions, &source, &pool, window, spec, observer)?,
+    };
+    // What the output leaves, measured on the written values; the guardrail stops the run
+    // before anything is staged (the writer's temporary file goes with it).
+    let released = engine.measure(&output.exposure);
+    if let Some(limit) = job.privacy.max_unique_rows
+        && released.risk.unique_rows > limit
+    {
+        return Err(RunError::TooManyUniqueRows {
+            share: released.risk.unique_rows,
+            limit,
+            drivers: released.drivers.clone(),
+        });
+    }
+    summary.released = Some(released);
+    // The utility evaluation, before anything is staged: a failure leaves nothing behind.
+    if job.utility.is_some() {
+        if let Some(observer) = observer {
+            observer.evaluation_started();
+        }
+        summary.utility = Some(utility::evaluate(job, &source, options.seed, &pool)?);
+    }
+    let mut staged = vec![output.staged];
+    staged.extend(releases::write(job, &releases, job.output.overwrite, &provenance)?);
+    let decisions_file = match (decisions.file.clone(), &job.output.decisions) {
+        (Some(mut file), Some(path)) => {
+            file.run_id = summary.run_id.clone();
+            let text = file.to_json().map_err(|e| RunError::Plan(e.into()))?;
+            summary.decisions = Some(path.display().to_string());
+            Some(crate::lineage::report::stage(path, &text, job.output.overwrite)?)
+        }
+        _ => None,
+    };
+    if let Some(dp) = summary.dp.as_mut() {
+        dp.releases = releases.iter().map(|r| r.summary.clone()).collect();
+    }
+    summary.rows_read = output.rows_read;
+    summary.rows_excluded = output.excluded;
+    summary.rows_written = output.rows_written;
+    summary.output.written = true;
+    summary.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(Prepared { summary, staged, decisions: decisions_file, reservation })
+}
+
+/// The output pass in this process: every batch applied in parallel, checked and written in
+/// input order into one file, staged.
+#[allow(clippy::too_many_arguments)]
+fn local_output(
+    job: &Job,
+    engine: &Engine,
+    decisions: &Decisions,
+    source: &crate::io::DataSource,
+    pool: &rayon::ThreadPool,
+    window: usize,
+    spec: OutputSpec,
+    observer: Option<&dyn RunObserver>,
+) -> Result<Output, RunError> {
     let mut writer = BatchWriter::create(
         &job.output.path,
         job.output.format,
         job.output.overwrite,
         engine.output_schema(),
-        metadata,
-        &unique_columns,
+        spec.metadata,
+        &spec.unique_columns,
     )?;
-    let observer = options.observer.as_deref();
     if let Some(observer) = observer {
         observer.output_started(source.known_rows());
     }
@@ -471,14 +601,14 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
         Ok(())
     };
     let streamed = pipeline::ordered(
-        &source,
-        &pool,
+        source,
+        pool,
         window,
         |piece| {
             let rows = piece.batch.num_rows();
             let ids =
                 if row_ids { piece.origin.rows(rows) } else { RowIds { file: piece.origin.file, rows: Vec::new() } };
-            let applied = engine.apply_numbered(&decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
+            let applied = engine.apply_numbered(decisions, &piece.batch, ids.as_rows(), Some(piece.first_row))?;
             exposure.add(engine.exposure_of(&applied, exposure.has_detail())?);
             Ok((rows as u64, applied))
         },
@@ -488,47 +618,14 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
         observer.output_finished();
     }
     streamed?;
-    // What the output leaves, measured on the written values; the guardrail stops the run
-    // before anything is staged (the writer's temporary file goes with it).
-    let released = engine.measure(&exposure.into_exposure());
-    if let Some(limit) = job.privacy.max_unique_rows
-        && released.risk.unique_rows > limit
-    {
-        return Err(RunError::TooManyUniqueRows {
-            share: released.risk.unique_rows,
-            limit,
-            drivers: released.drivers.clone(),
-        });
-    }
-    summary.released = Some(released);
-    // The utility evaluation, before anything is staged: a failure leaves nothing behind.
-    if job.utility.is_some() {
-        if let Some(observer) = observer {
-            observer.evaluation_started();
-        }
-        summary.utility = Some(utility::evaluate(job, &source, options.seed, &pool)?);
-    }
-    let (rows_written, output) = writer.stage()?;
-    let mut staged = vec![output];
-    staged.extend(releases::write(job, &releases, job.output.overwrite, &provenance)?);
-    let decisions_file = match (decisions.file.clone(), &job.output.decisions) {
-        (Some(mut file), Some(path)) => {
-            file.run_id = summary.run_id.clone();
-            let text = file.to_json().map_err(|e| RunError::Plan(e.into()))?;
-            summary.decisions = Some(path.display().to_string());
-            Some(crate::lineage::report::stage(path, &text, job.output.overwrite)?)
-        }
-        _ => None,
-    };
-    if let Some(dp) = summary.dp.as_mut() {
-        dp.releases = releases.iter().map(|r| r.summary.clone()).collect();
-    }
-    summary.rows_read = totals.rows_read;
-    summary.rows_excluded = totals.excluded;
-    summary.rows_written = rows_written;
-    summary.output.written = true;
-    summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    Ok(Prepared { summary, staged, decisions: decisions_file, reservation })
+    let (rows_written, staged) = writer.stage()?;
+    Ok(Output {
+        staged,
+        rows_read: totals.rows_read,
+        excluded: totals.excluded,
+        rows_written,
+        exposure: exposure.into_exposure(),
+    })
 }
 
 struct Totals {

@@ -5,6 +5,7 @@ mod bad_jobs;
 mod budget;
 mod cutting;
 mod decisions;
+mod distributed;
 mod fairness;
 mod fuzz;
 mod hostile;

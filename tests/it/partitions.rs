@@ -12,7 +12,7 @@ const PARTITIONS: usize = 7;
 
 /// The customer sample with every kind of work: consent, tokens, masks, k-anonymity with
 /// l-diversity, per-row noise and an aggregate release.
-fn customers_job(dir: &Path) -> String {
+pub(crate) fn customers_job(dir: &Path) -> String {
     std::fs::write(dir.join("key.hex"), "11".repeat(32)).unwrap();
     let input = root().join("sample_data/customers.csv");
     format!(
