@@ -8,9 +8,10 @@
 #     machine lets it (root, or sudo without a password); otherwise those tests say they were
 #     skipped and why;
 # then runs `cargo test --locked` with the venv's python first on PATH, and then the Python
-# package's tests: maturin, pyarrow, polars, pandas and pytest from PyPI into the same venv, the
+# package's tests: maturin, pyarrow, polars, pandas, pytest and pyspark from PyPI into the same
+# venv (and Debian's Java 17 for Spark when java is missing and the machine lets it), the
 # package (python/) built in the dev profile and installed there, pytest over python/tests
-# against the command line `cargo test` built. Extra arguments go to `cargo test` (for example
+# against the command line `cargo test` built (the Spark tests run Spark local[2]). Extra arguments go to `cargo test` (for example
 # `scripts/test.sh hostile`), and then the Python tests are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,10 +55,20 @@ fi
 cargo test --locked "$@"
 [ "$#" -eq 0 ] || exit 0
 
-python_packages_ok() { "$venv/bin/python" -c 'import maturin, pyarrow, polars, pandas, pytest' 2>/dev/null; }
+python_packages_ok() { "$venv/bin/python" -c 'import maturin, pyarrow, polars, pandas, pytest, pyspark' 2>/dev/null; }
 if ! python_packages_ok; then
-  echo "test setup: installing maturin, pyarrow, polars, pandas and pytest into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pyarrow polars pandas pytest
+  echo "test setup: installing maturin, pyarrow, polars, pandas, pytest and pyspark into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pyarrow polars pandas pytest "pyspark>=3.5,<5"
+fi
+if ! command -v java >/dev/null 2>&1; then
+  if [ "$as_root" != "none" ]; then
+    echo "test setup: installing Debian's Java 17 for the Spark tests" >&2
+    $as_root apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -q openjdk-17-jre-headless >/dev/null
+  else
+    export ANONYMIZE_SKIP_SPARK="java is not installed and this user cannot install it (not root, no sudo)"
+    echo "test setup: $ANONYMIZE_SKIP_SPARK; the Spark tests will say they were skipped" >&2
+  fi
 fi
 # The package as `pip install ./python` builds it, in the dev profile (shares cargo test's
 # dependencies; the README's install builds release).

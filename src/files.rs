@@ -128,6 +128,27 @@ fn lexical(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `path` is a folder that holds only what a cluster's run writes there: regular files
+/// named `part-*`, the `_SUCCESS` marker, and hidden temporaries. Such a folder is an output a
+/// distributed run may replace (with `overwrite`); any other folder never is.
+///
+/// # Errors
+/// The folder cannot be listed.
+pub fn is_parts_folder(path: &Path) -> io::Result<bool> {
+    if !std::fs::symlink_metadata(path)?.is_dir() {
+        return Ok(false);
+    }
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let named = name.starts_with("part-") || name == "_SUCCESS" || name.starts_with('.');
+        if !entry.file_type().is_ok_and(|t| t.is_file()) || !named {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,8 @@
 //! (never a cell value or a key). The runner fills it in; the summary on stderr, `--json`,
 //! the lineage events and the report all read it. It sits below both the runner and lineage.
 
+pub mod human;
+
 use crate::consent::Excluded;
 use crate::dp::mechanism::Calibrated;
 use crate::job::{Algorithm, DataFormat, Metric, SuppressedRows};

@@ -5,10 +5,17 @@
 //! `_native.Failure(message, hint, exit_code)`, with the same message, hint and exit code as the
 //! command line; like the command line's, they never carry a cell value or a key.
 
+use anonymize::engine::Decisions;
+use anonymize::io::Unit;
 use anonymize::io::{BATCH_SIZE, DataSource};
 use anonymize::job::{Job as JobSpec, Syntax};
+use anonymize::lineage::events::Parent;
+use anonymize::lineage::report::Format;
+use anonymize::runner::distributed::{
+    Cluster, Distributed, Executor, Shipment, Task, apply_reply, census_reply, failure_reply,
+};
 use anonymize::runner::recorded::{self, ReportTarget};
-use anonymize::runner::{RunError, RunOptions, in_memory};
+use anonymize::runner::{OutputSpec, RunError, RunOptions, in_memory};
 use arrow_pyarrow::{FromPyArrow, IntoPyArrow, Table};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -171,6 +178,176 @@ fn risk(
     })
 }
 
+/// A cluster whose tasks a Python callable runs (the Spark driver in `anonymize.spark`):
+/// `call(kind, shipment, units, decisions, folder, spec)` returns every task's reply.
+struct PyCluster {
+    call: Py<PyAny>,
+}
+
+impl Cluster for PyCluster {
+    fn run(&self, shipment: &[u8], units: &[Unit], task: &Task) -> Result<Vec<Vec<u8>>, RunError> {
+        let units: Vec<String> = units.iter().map(|u| serde_json::to_string(u).unwrap_or_default()).collect();
+        let (kind, decisions, folder, spec) = match task {
+            Task::Census => ("census", None, None, None),
+            Task::Apply { decisions, folder, spec } => (
+                "apply",
+                Some(decisions.clone()),
+                Some(folder.clone()),
+                Some(serde_json::to_string(spec).unwrap_or_default()),
+            ),
+        };
+        Python::attach(|py| {
+            let decisions = decisions.map(|d| pyo3::types::PyBytes::new(py, &d).unbind());
+            let shipment = pyo3::types::PyBytes::new(py, shipment);
+            self.call
+                .call1(py, (kind, shipment, units, decisions, folder, spec))
+                .and_then(|replies| replies.extract::<Vec<Vec<u8>>>(py))
+                .map_err(|error| {
+                    // The driver's own exception (a lost executor, a cancelled job): its type and
+                    // first line; the Spark log has the rest.
+                    let text = error.value(py).to_string();
+                    let first = text.lines().next().unwrap_or_default().chars().take(300).collect::<String>();
+                    RunError::Remote {
+                        message: format!("the cluster could not run the {kind} tasks: {first}"),
+                        hint: Some("see the Spark driver's log for the failed task".into()),
+                        exit_code: 2,
+                    }
+                })
+        })
+    }
+}
+
+/// Runs a job file with its rows read and written by a cluster's tasks (see
+/// `anonymize.spark`); returns the summary as JSON and in `anonymize run`'s words. `cluster`
+/// runs the tasks; `parent` is
+/// (namespace, job name, run id) of the run that contains this one, for lineage.
+#[pyfunction]
+#[pyo3(signature = (job_path, cluster, max_unit_bytes, seed=None, threads=None, dry_run=false, batch_rows=None, report_format=None, parent=None))]
+#[allow(clippy::too_many_arguments)]
+fn run_distributed(
+    py: Python<'_>,
+    job_path: PathBuf,
+    cluster: Py<PyAny>,
+    max_unit_bytes: u64,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    dry_run: bool,
+    batch_rows: Option<usize>,
+    report_format: Option<String>,
+    parent: Option<(String, String, String)>,
+) -> PyResult<(String, String)> {
+    let options = options(seed, threads, dry_run)?;
+    if batch_rows == Some(0) {
+        return Err(failure("batch_rows must be at least 1".into(), None, 1));
+    }
+    let format = match report_format.as_deref() {
+        None => None,
+        Some("html") => Some(Format::Html),
+        Some("markdown") => Some(Format::Markdown),
+        Some(text) => return Err(failure(format!("unknown report format `{text}` (html or markdown)"), None, 1)),
+    };
+    interruptible(py, || {
+        let job = anonymize::job::load(&job_path).map_err(|e| user_error(&e))?;
+        let report = ReportTarget::of(&job, format);
+        let batch = batch_rows.unwrap_or(BATCH_SIZE);
+        let source = anonymize::plan::bind_with(&job, batch).map_err(|e| run_error(&RunError::Plan(e)))?.source;
+        let passes = Distributed::new(
+            &job,
+            &source,
+            seed,
+            batch,
+            max_unit_bytes,
+            std::sync::Arc::new(PyCluster { call: cluster }),
+        )
+        .map_err(|e| run_error(&e))?;
+        let options = RunOptions {
+            run_id: Some(anonymize::runner::run_id_for(seed, &job)),
+            batch_rows,
+            passes: Some(std::sync::Arc::new(passes)),
+            ..options
+        };
+        let parent = parent.map(|(namespace, name, run_id)| Parent { namespace, name, run_id, root: None });
+        let summary = recorded::run_job_under(&job, &options, &report, parent).map_err(|e| run_error(&e))?;
+        let json = serde_json::to_string(&summary).map_err(|e| failure(e.to_string(), None, 2))?;
+        Ok((json, anonymize::record::human::human(&summary)))
+    })
+}
+
+/// The executors built in this process, by the BLAKE3 of their shipment, and decisions read,
+/// by the BLAKE3 of their bytes: a worker that runs many tasks of one run compiles the job,
+/// loads the key and reads the decisions once.
+type Cache<T> = std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<T>>>;
+static EXECUTORS: std::sync::OnceLock<Cache<Executor>> = std::sync::OnceLock::new();
+static DECISIONS: std::sync::OnceLock<Cache<Decisions>> = std::sync::OnceLock::new();
+
+fn cached<T>(
+    cache: &'static std::sync::OnceLock<Cache<T>>,
+    bytes: &[u8],
+    make: impl FnOnce() -> Result<T, RunError>,
+) -> Result<std::sync::Arc<T>, RunError> {
+    let key = *blake3::hash(bytes).as_bytes();
+    let cache = cache.get_or_init(Default::default);
+    if let Some(found) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(found);
+    }
+    let made = std::sync::Arc::new(make()?);
+    if let Ok(mut c) = cache.lock() {
+        // A worker serves one run at a time; older runs' entries go.
+        if c.len() >= 4 {
+            c.clear();
+        }
+        c.insert(key, made.clone());
+    }
+    Ok(made)
+}
+
+/// One task of a distributed run, on an executor: `kind` is `census` or `apply`; `units` are
+/// the units' JSON. Returns the reply bytes, which carry the engine's failure rather than
+/// raising it (so that the coordinator reports it as the command line would).
+#[pyfunction]
+#[pyo3(signature = (kind, shipment, units, decisions=None, folder=None, spec=None))]
+fn task(
+    py: Python<'_>,
+    kind: &str,
+    shipment: &[u8],
+    units: Vec<String>,
+    decisions: Option<&[u8]>,
+    folder: Option<PathBuf>,
+    spec: Option<String>,
+) -> PyResult<Vec<u8>> {
+    let kind = kind.to_string();
+    let shipment = shipment.to_vec();
+    let decisions = decisions.map(<[u8]>::to_vec);
+    py.detach(move || {
+        let units = units
+            .iter()
+            .map(|u| serde_json::from_str::<Unit>(u))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| RunError::Engine("a task got units it cannot read".into()));
+        let executor = units.and_then(|units| {
+            cached(&EXECUTORS, &shipment, || Executor::new(&Shipment::from_bytes(&shipment)?)).map(|e| (units, e))
+        });
+        let (units, executor) = match executor {
+            Ok(found) => found,
+            Err(error) => return Ok(failure_reply(&error)),
+        };
+        Ok(match (kind.as_str(), decisions, folder, spec) {
+            ("census", _, _, _) => census_reply(&units, executor.census(&units)),
+            ("apply", Some(decisions), Some(folder), Some(spec)) => {
+                let outcome = serde_json::from_str::<OutputSpec>(&spec)
+                    .map_err(|_| RunError::Engine("a task got an output spec it cannot read".into()))
+                    .and_then(|spec| {
+                        let decided =
+                            cached(&DECISIONS, &decisions, || executor.engine().decisions_from_bytes(&decisions))?;
+                        executor.apply(&decided, &units, &folder, &spec)
+                    });
+                apply_reply(outcome)
+            }
+            _ => failure_reply(&RunError::Engine(format!("unknown task `{kind}`"))),
+        })
+    })
+}
+
 /// The engine's version.
 #[pyfunction]
 fn version() -> &'static str {
@@ -183,6 +360,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run, m)?)?;
     m.add_function(wrap_pyfunction!(risk, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(run_distributed, m)?)?;
+    m.add_function(wrap_pyfunction!(task, m)?)?;
     m.add_class::<Job>()?;
     Ok(())
 }

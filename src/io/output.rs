@@ -215,12 +215,6 @@ fn remove_any(path: &Path) {
     }
 }
 
-/// The names a folder of part files holds: `part-*` data files, the `_SUCCESS` marker, and the
-/// hidden temporaries of its writers.
-fn is_part_name(name: &str) -> bool {
-    name.starts_with("part-") || name == SUCCESS || name.starts_with('.')
-}
-
 /// The empty file that marks a complete folder of part files (as Spark and Hadoop write it).
 pub const SUCCESS: &str = "_SUCCESS";
 
@@ -238,18 +232,11 @@ pub fn check_folder_target(target: &Path, overwrite: bool) -> Result<(), IoError
         Err(_) => Ok(()),
         Ok(_) if !overwrite => Err(IoError::Exists { path: target.to_path_buf() }),
         Ok(m) if m.is_file() => Ok(()),
-        Ok(m) if m.is_dir() => {
-            let entries = std::fs::read_dir(target)
-                .map_err(|source| IoError::NotReplaceable { path: target.to_path_buf(), source })?;
-            for entry in entries {
-                let entry = entry.map_err(|source| IoError::NotReplaceable { path: target.to_path_buf(), source })?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if !entry.file_type().is_ok_and(|t| t.is_file()) || !is_part_name(&name) {
-                    return Err(refuse("it is a folder that holds more than part files"));
-                }
-            }
-            Ok(())
-        }
+        Ok(m) if m.is_dir() => match crate::files::is_parts_folder(target) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(refuse("it is a folder that holds more than part files")),
+            Err(source) => Err(IoError::NotReplaceable { path: target.to_path_buf(), source }),
+        },
         Ok(m) => Err(refuse(crate::files::kind_name(m.file_type()))),
     }
 }
@@ -747,6 +734,35 @@ mod tests {
         assert_eq!(std::fs::read(&a).unwrap(), b"new a");
         assert_eq!(std::fs::read(&b).unwrap(), b"new b");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "the backup is gone once confirmed");
+    }
+
+    /// A folder of parts replaces an older one (or a file) only with `overwrite`, never a folder
+    /// with other content, and a rollback puts the older one back.
+    #[test]
+    fn folders_of_parts_are_published_whole_and_replace_only_folders_of_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.parquet");
+        let parts = |text: &[u8]| {
+            let folder = PartsFolder::create(&target, true).unwrap();
+            std::fs::write(folder.path().join("part-00000.parquet"), text).unwrap();
+            folder.stage().unwrap()
+        };
+        publish(vec![parts(b"first")]).unwrap().confirm();
+        assert_eq!(std::fs::read(target.join("part-00000.parquet")).unwrap(), b"first");
+        assert!(target.join(SUCCESS).is_file());
+        assert!(matches!(PartsFolder::create(&target, false), Err(IoError::Exists { .. })));
+        publish(vec![parts(b"second")]).unwrap().roll_back();
+        assert_eq!(std::fs::read(target.join("part-00000.parquet")).unwrap(), b"first");
+        publish(vec![parts(b"third")]).unwrap().confirm();
+        assert_eq!(std::fs::read(target.join("part-00000.parquet")).unwrap(), b"third");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary folder or backup is left");
+        // Dropped unpublished: nothing remains.
+        drop(parts(b"dropped"));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A folder that holds anything else is never replaced.
+        std::fs::write(target.join("notes.txt"), b"mine").unwrap();
+        assert!(matches!(PartsFolder::create(&target, true), Err(IoError::NotReplaceable { .. })));
+        assert!(target.join("notes.txt").is_file());
     }
 
     #[test]

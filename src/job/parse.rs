@@ -262,7 +262,12 @@ impl<'a> Parser<'a> {
         let input_real = input.map(|i| real_path(&i.path));
         let lists: Vec<PathBuf> = consent.iter().flat_map(|c| &c.exclude).map(|e| real_path(&e.path)).collect();
         for (i, (key, path)) in written.iter().enumerate() {
-            if let Err(e) = crate::files::check_replaceable(path) {
+            // The output may be a folder of part files a cluster's run wrote (it replaces it; the
+            // command line refuses it when it runs).
+            let parts_folder = output.is_some() && i == 0 && crate::files::is_parts_folder(path).unwrap_or(false);
+            if let Err(e) = crate::files::check_replaceable(path)
+                && !parts_folder
+            {
                 self.issue(key, format!("`{}` cannot be written: {e}; a run never replaces it", path.display()));
                 continue;
             }

@@ -68,7 +68,7 @@ pub struct RunOptions {
 }
 
 /// What a run's output pass must put in every output file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OutputSpec {
     /// Parquet footer key-value pairs (provenance and the privacy summary).
     pub metadata: Vec<(String, String)>,

@@ -82,13 +82,30 @@ pub fn run(
 /// # Errors
 /// [`RunError`]; see [`RunError::exit_code`].
 pub fn run_job(job: &Job, options: &RunOptions, report: &ReportTarget) -> Result<RunSummary, RunError> {
+    run_job_under(job, options, report, None)
+}
+
+/// As [`run_job`]; `parent` is the run the events name as their parent when the environment
+/// names none (a Spark driver gives its application).
+///
+/// # Errors
+/// As [`run_job`].
+pub fn run_job_under(
+    job: &Job,
+    options: &RunOptions,
+    report: &ReportTarget,
+    parent: Option<crate::lineage::events::Parent>,
+) -> Result<RunSummary, RunError> {
     if options.dry_run {
         let mut summary = super::run(job, options)?.summary;
         summary.report = Some(report.path.display().to_string());
         summary.lineage = job.lineage.as_ref().map(|p| p.display().to_string());
         return Ok(summary);
     }
-    let environment = Environment::from_lookup(|name| std::env::var(name).ok());
+    let mut environment = Environment::from_lookup(|name| std::env::var(name).ok());
+    if environment.parent.is_none() {
+        environment.parent = parent;
+    }
     run(job, options, report, &environment)
 }
 
