@@ -30,10 +30,12 @@ import json
 import os
 import re
 import sys
+import threading
 import uuid
 from typing import Any, Dict, List, Optional
 
-from . import AnonymizeError, _native, _raising
+# Absolute, so that spark-submit can run this file as a script.
+from anonymize import AnonymizeError, _native, _raising
 
 __all__ = ["run", "main"]
 
@@ -52,11 +54,12 @@ def _bytes(text: str) -> int:
 
 def _session(master: Optional[str], name: str):
     try:
+        import pandas  # noqa: F401  (mapInArrow needs it, though no row goes through pandas)
         from pyspark.sql import SparkSession
-    except ImportError:
+    except ImportError as missing:
         raise AnonymizeError(
-            "pyspark is not installed",
-            "pip install 'anonymize[spark]' (or pyspark>=3.5) in this environment and on the executors",
+            f"{missing.name or 'pyspark'} is not installed",
+            "pip install 'anonymize[spark]' (pyspark[sql] >= 3.5: pyspark, pandas, pyarrow) here and on the executors",
             1,
         ) from None
     builder = SparkSession.builder.appName(f"anonymize {name}")
@@ -113,15 +116,34 @@ class _Cluster:
                 )
                 yield pa.RecordBatch.from_arrays([pa.array([reply], pa.binary())], names=["reply"])
 
-        sc.setJobDescription(f"anonymize: {kind} of {len(units)} units")
+        group = f"anonymize-{uuid.uuid4()}"
+        done: Dict[str, Any] = {}
+
+        def collect():
+            # Job groups are per thread: set on the thread that starts the job.
+            sc.setJobGroup(group, f"anonymize: {kind} of {len(units)} units", interruptOnCancel=True)
+            try:
+                done["rows"] = frame.mapInArrow(work, "reply binary").collect()
+            except BaseException as error:  # handed to the caller below
+                done["error"] = error
+
+        worker = threading.Thread(target=collect, name="anonymize-spark-job", daemon=True)
+        worker.start()
         try:
-            rows = frame.mapInArrow(work, "reply binary").collect()
+            # Ctrl-C on the driver asks the engine to stop; the running Spark job is cancelled.
+            while worker.is_alive():
+                worker.join(0.2)
+                if _native.interrupted():
+                    sc.cancelJobGroup(group)
+                    worker.join()
+                    raise RuntimeError("interrupted; the Spark job was cancelled")
         finally:
-            sc.setJobDescription(None)
             shipped.unpersist()
             if decided is not None:
                 decided.unpersist()
-        return [bytes(row.reply) for row in rows]
+        if "error" in done:
+            raise done["error"]
+        return [bytes(row.reply) for row in done["rows"]]
 
 
 def run(

@@ -203,6 +203,9 @@ impl Cluster for PyCluster {
                 .call1(py, (kind, shipment, units, decisions, folder, spec))
                 .and_then(|replies| replies.extract::<Vec<Vec<u8>>>(py))
                 .map_err(|error| {
+                    if let Err(stopped) = anonymize::interrupt::check() {
+                        return RunError::Interrupted(stopped);
+                    }
                     // The driver's own exception (a lost executor, a cancelled job): its type and
                     // first line; the Spark log has the rest.
                     let text = error.value(py).to_string();
@@ -251,21 +254,10 @@ fn run_distributed(
         let report = ReportTarget::of(&job, format);
         let batch = batch_rows.unwrap_or(BATCH_SIZE);
         let source = anonymize::plan::bind_with(&job, batch).map_err(|e| run_error(&RunError::Plan(e)))?.source;
-        let passes = Distributed::new(
-            &job,
-            &source,
-            seed,
-            batch,
-            max_unit_bytes,
-            std::sync::Arc::new(PyCluster { call: cluster }),
-        )
-        .map_err(|e| run_error(&e))?;
-        let options = RunOptions {
-            run_id: Some(anonymize::runner::run_id_for(seed, &job)),
-            batch_rows,
-            passes: Some(std::sync::Arc::new(passes)),
-            ..options
-        };
+        let mut options = RunOptions { run_id: Some(anonymize::runner::run_id_for(seed, &job)), batch_rows, ..options };
+        let cluster = std::sync::Arc::new(PyCluster { call: cluster });
+        let passes = Distributed::new(&job, &source, &options, max_unit_bytes, cluster).map_err(|e| run_error(&e))?;
+        options.passes = Some(std::sync::Arc::new(passes));
         let parent = parent.map(|(namespace, name, run_id)| Parent { namespace, name, run_id, root: None });
         let summary = recorded::run_job_under(&job, &options, &report, parent).map_err(|e| run_error(&e))?;
         let json = serde_json::to_string(&summary).map_err(|e| failure(e.to_string(), None, 2))?;
@@ -348,6 +340,13 @@ fn task(
     })
 }
 
+/// Whether a stop was asked for (Ctrl-C during a call): a driver waiting on a cluster cancels
+/// its jobs when it is.
+#[pyfunction]
+fn interrupted() -> bool {
+    anonymize::interrupt::requested()
+}
+
 /// The engine's version.
 #[pyfunction]
 fn version() -> &'static str {
@@ -362,6 +361,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(run_distributed, m)?)?;
     m.add_function(wrap_pyfunction!(task, m)?)?;
+    m.add_function(wrap_pyfunction!(interrupted, m)?)?;
     m.add_class::<Job>()?;
     Ok(())
 }

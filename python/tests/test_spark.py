@@ -235,3 +235,41 @@ def test_the_command_is_anonymize_run_on_spark(tmp_path):
     assert bad.returncode == 1 and "missing.yaml" in bad.stderr
     usage = subprocess.run([sys.executable, "-m", "anonymize.spark", "run"], capture_output=True, text=True)
     assert usage.returncode == 1
+
+
+def test_ctrl_c_cancels_the_spark_job_and_leaves_nothing(tmp_path):
+    import signal
+    import time
+
+    done = run_cli("sample", "--rows", "1000000", "--out", "big.parquet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "big.yaml").write_text(
+        "version: 1\nname: big\ninput: { path: big.parquet }\nunlisted_columns: drop\ncolumns:\n"
+        "  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }\n"
+        "  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }\n"
+        "  gender: generalize\n  city: generalize\n"
+        "  income: { action: noise, epsilon: 1, bounds: [0, 200000] }\n"
+        "privacy:\n  k_anonymity: { k: 10, suppression_limit: 0.02 }\n"
+        "  budget: { ledger: big.budget.json, dataset: big, epsilon: 10 }\n"
+        "output: { path: big_out.parquet }\nlineage: big.lineage.jsonl\n"
+    )
+    script = (
+        "from anonymize import spark\n"
+        "try:\n    spark.run('big.yaml', master='local[2]')\n    print('finished')\n"
+        "except KeyboardInterrupt:\n    print('interrupted')\n"
+    )
+    env = {**os.environ, "PYSPARK_SUBMIT_ARGS": "--conf spark.ui.enabled=false pyspark-shell"}
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lineage = tmp_path / "big.lineage.jsonl"
+    deadline = time.monotonic() + 120
+    while not (lineage.exists() and "START" in lineage.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the census tasks are running
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=180)
+    assert out.split() == ["interrupted"], (out, err)
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("big_out", ".")))
+    assert left == [], left
+    spending = json.loads((tmp_path / "big.budget.json").read_text())["datasets"]["big"]["spending"]
+    assert all(e["state"] != "committed" for e in spending), spending
+    assert [e["eventType"] for e in events(lineage)] == ["START", "FAIL"]

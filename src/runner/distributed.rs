@@ -42,17 +42,26 @@ pub struct Shipment {
     schema: Vec<(String, String)>,
     seed: Option<u64>,
     batch_rows: usize,
+    /// The run's id: an executor serves one run (an unseeded run's engines draw their own noise
+    /// keys, which no other run may share).
+    run_id: String,
 }
 
 const SHIPMENT_FORMAT: &str = "anonymize.shipment.v1";
 
 impl Shipment {
-    /// The shipment of `job` (loaded from its file, which is read again and must not have
-    /// changed) over an input of `schema`.
+    /// The shipment of run `run_id` of `job` (loaded from its file, which is read again and must
+    /// not have changed) over an input of `schema`.
     ///
     /// # Errors
     /// The job file cannot be read again or changed, or a column type has no text form.
-    pub fn of(job: &Job, schema: &Schema, seed: Option<u64>, batch_rows: usize) -> Result<Self, RunError> {
+    pub fn of(
+        job: &Job,
+        schema: &Schema,
+        seed: Option<u64>,
+        batch_rows: usize,
+        run_id: &str,
+    ) -> Result<Self, RunError> {
         let bytes = crate::files::read_bounded(&job.file, 16 << 20)
             .map_err(|source| RunError::Job(crate::job::JobError::Read { path: job.file.clone(), source }))?;
         if blake3::hash(&bytes).to_hex().as_str() != job.file_blake3 {
@@ -87,6 +96,7 @@ impl Shipment {
             schema: fields,
             seed,
             batch_rows: batch_rows.max(1),
+            run_id: run_id.to_string(),
         })
     }
 
@@ -354,19 +364,22 @@ impl std::fmt::Debug for Distributed {
 }
 
 impl Distributed {
-    /// The passes of `job` over `source` cut into units of at most `max_unit_bytes`, on `cluster`.
+    /// The passes of run `options.run_id` of `job` (with `options.seed` and `options.batch_rows`)
+    /// over `source` cut into units of at most `max_unit_bytes`, on `cluster`.
     ///
     /// # Errors
-    /// As [`Shipment::of`] and [`DataSource::units`].
+    /// `options` has no run id; as [`Shipment::of`] and [`DataSource::units`].
     pub fn new(
         job: &Job,
         source: &DataSource,
-        seed: Option<u64>,
-        batch_rows: usize,
+        options: &super::RunOptions,
         max_unit_bytes: u64,
         cluster: Arc<dyn Cluster>,
     ) -> Result<Self, RunError> {
-        let shipment = Shipment::of(job, &source.schema(), seed, batch_rows)?.to_bytes();
+        let run_id =
+            options.run_id.as_deref().ok_or_else(|| RunError::Internal("a distributed run needs its run id".into()))?;
+        let batch_rows = options.batch_rows.unwrap_or(crate::io::BATCH_SIZE);
+        let shipment = Shipment::of(job, &source.schema(), options.seed, batch_rows, run_id)?.to_bytes();
         let mut units = source.units(max_unit_bytes)?;
         for unit in &mut units {
             unit.path = crate::lineage::absolute(&unit.path);

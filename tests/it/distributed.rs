@@ -76,14 +76,15 @@ fn distributed_run(dir: &Path, job_file: &str, seed: u64) -> Result<anonymize::r
     let job = anonymize::job::load(&dir.join(job_file)).unwrap();
     let source = anonymize::plan::bind(&job).unwrap().source;
     // 4 KiB units: several row groups each, every file cut into several units.
-    let passes = Distributed::new(&job, &source, Some(seed), 64, 4096, Arc::new(Reversed))?;
-    assert!(passes.units().len() > 6, "{} units", passes.units().len());
-    let options = RunOptions {
+    let mut options = RunOptions {
         seed: Some(seed),
         run_id: Some(anonymize::runner::run_id_for(Some(seed), &job)),
-        passes: Some(Arc::new(passes)),
+        batch_rows: Some(64),
         ..RunOptions::default()
     };
+    let passes = Distributed::new(&job, &source, &options, 4096, Arc::new(Reversed))?;
+    assert!(passes.units().len() > 6, "{} units", passes.units().len());
+    options.passes = Some(Arc::new(passes));
     run_job(&job, &options, &ReportTarget::of(&job, None))
 }
 
