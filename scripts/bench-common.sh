@@ -65,3 +65,20 @@ job() {
     [ -z "$extra" ] || printf '%s\n' "$extra"
   } > "$work/$name.yaml"
 }
+
+# `driver_jobs` writes the two jobs the driver benchmarks (bench-python.sh, bench-spark.sh) time:
+# work/rowlocal.yaml (two pseudonyms, a mask, two drops; key from ANONYMIZE_BENCH_KEY) and
+# work/kanon.yaml (four quasi-identifiers, k = 10, 2 %).
+driver_jobs() {
+  job rowlocal '  customer_id: { action: pseudonymize, domain: customer }
+  email: { action: pseudonymize, keep_domain: true }
+  phone: { action: mask, keep_last: 2 }
+  full_name: drop
+  birth_date: drop' 'secrets: { pseudonym_key: { env: ANONYMIZE_BENCH_KEY } }'
+  job kanon '  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }
+  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }
+  gender: generalize
+  city: generalize' 'privacy:
+  k_anonymity: { k: 10, suppression_limit: 0.02 }'
+}
+

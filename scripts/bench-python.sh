@@ -15,16 +15,7 @@ venv="${CARGO_TARGET_DIR:-target}/bench-python-venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyarrow
 echo "building the package in release (pip install ./python)" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
-job rowlocal '  customer_id: { action: pseudonymize, domain: customer }
-  email: { action: pseudonymize, keep_domain: true }
-  phone: { action: mask, keep_last: 2 }
-  full_name: drop
-  birth_date: drop' 'secrets: { pseudonym_key: { env: ANONYMIZE_BENCH_KEY } }'
-job kanon '  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }
-  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }
-  gender: generalize
-  city: generalize' 'privacy:
-  k_anonymity: { k: 10, suppression_limit: 0.02 }'
+driver_jobs
 rowlocal=$(best rowlocal --seed 1); kanon=$(best kanon --seed 1)
 "$venv/bin/python" - "$work" "$rows" "$runs" "$rowlocal" "$kanon" "$(nproc)" <<'PY'
 import sys, time

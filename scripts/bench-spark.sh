@@ -19,16 +19,7 @@ command -v java >/dev/null || { echo "Spark needs Java 17 (apt-get install openj
 echo "building the package in release (pip install ./python)" >&2
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
 job copy ''
-job rowlocal '  customer_id: { action: pseudonymize, domain: customer }
-  email: { action: pseudonymize, keep_domain: true }
-  phone: { action: mask, keep_last: 2 }
-  full_name: drop
-  birth_date: drop' 'secrets: { pseudonym_key: { env: ANONYMIZE_BENCH_KEY } }'
-job kanon '  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }
-  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }
-  gender: generalize
-  city: generalize' 'privacy:
-  k_anonymity: { k: 10, suppression_limit: 0.02 }'
+driver_jobs
 copy=$(best copy); rowlocal=$(best rowlocal --seed 1); kanon=$(best kanon --seed 1)
 for name in rowlocal kanon; do mv "$work/$name.parquet" "$work/$name.cli.parquet"; done
 PYSPARK_PYTHON="$venv/bin/python" "$venv/bin/python" - "$work" "$rows" "$runs" "$copy" "$rowlocal" "$kanon" "$(nproc)" <<'PY'

@@ -56,3 +56,23 @@ def customers(tmp_path: pathlib.Path):
     job = tmp_path / "customers.yaml"
     job.write_text(main_job_text(data, tmp_path))
     return table, data, job
+
+
+def big_job(work: pathlib.Path) -> pathlib.Path:
+    """A k-anonymous job with noise and a ledger over 1 million generated customers in `work`
+    (long enough to be interrupted); returns the job file."""
+    done = run_cli("sample", "--rows", "1000000", "--out", "big.parquet", cwd=work)
+    assert done.returncode == 0, done.stderr
+    job = work / "big.yaml"
+    job.write_text(
+        "version: 1\nname: big\ninput: { path: big.parquet }\nunlisted_columns: drop\ncolumns:\n"
+        "  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }\n"
+        "  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }\n"
+        "  gender: generalize\n  city: generalize\n"
+        "  income: { action: noise, epsilon: 1, bounds: [0, 200000] }\n"
+        "privacy:\n  k_anonymity: { k: 10, suppression_limit: 0.02 }\n"
+        "  budget: { ledger: big.budget.json, dataset: big, epsilon: 10 }\n"
+        "output: { path: big_out.parquet }\nlineage: big.lineage.jsonl\n"
+    )
+    return job
+

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import anonymize
-from conftest import ROOT, run_cli
+from conftest import ROOT, big_job, run_cli
 
 SEED = 11
 
@@ -175,18 +175,7 @@ def test_ctrl_c_stops_a_run_and_leaves_nothing(tmp_path):
     import sys
     import time
 
-    done = run_cli("sample", "--rows", "1000000", "--out", "big.parquet", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    (tmp_path / "big.yaml").write_text(
-        "version: 1\nname: big\ninput: { path: big.parquet }\nunlisted_columns: drop\ncolumns:\n"
-        "  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }\n"
-        "  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }\n"
-        "  gender: generalize\n  city: generalize\n"
-        "  income: { action: noise, epsilon: 1, bounds: [0, 200000] }\n"
-        "privacy:\n  k_anonymity: { k: 10, suppression_limit: 0.02 }\n"
-        "  budget: { ledger: big.budget.json, dataset: big, epsilon: 10 }\n"
-        "output: { path: big_out.parquet }\nlineage: big.lineage.jsonl\n"
-    )
+    big_job(tmp_path)
     script = (
         "import anonymize\n"
         "try:\n    anonymize.run('big.yaml')\n    print('finished')\n"

@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ROOT, customers_table, main_job_text, run_cli
+from conftest import ROOT, big_job, customers_table, main_job_text, run_cli
 
 pyspark = pytest.importorskip("pyspark", reason="scripts/test.sh installs pyspark into its venv")
 if os.environ.get("ANONYMIZE_SKIP_SPARK"):
@@ -241,18 +241,7 @@ def test_ctrl_c_cancels_the_spark_job_and_leaves_nothing(tmp_path):
     import signal
     import time
 
-    done = run_cli("sample", "--rows", "1000000", "--out", "big.parquet", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    (tmp_path / "big.yaml").write_text(
-        "version: 1\nname: big\ninput: { path: big.parquet }\nunlisted_columns: drop\ncolumns:\n"
-        "  birth_date: { action: generalize, hierarchy: { type: date, levels: [month, year, 5y, 10y] } }\n"
-        "  zip: { action: generalize, hierarchy: { type: prefix, keep: [4, 3, 2, 1] } }\n"
-        "  gender: generalize\n  city: generalize\n"
-        "  income: { action: noise, epsilon: 1, bounds: [0, 200000] }\n"
-        "privacy:\n  k_anonymity: { k: 10, suppression_limit: 0.02 }\n"
-        "  budget: { ledger: big.budget.json, dataset: big, epsilon: 10 }\n"
-        "output: { path: big_out.parquet }\nlineage: big.lineage.jsonl\n"
-    )
+    big_job(tmp_path)
     script = (
         "from anonymize import spark\n"
         "try:\n    spark.run('big.yaml', master='local[2]')\n    print('finished')\n"
