@@ -103,8 +103,13 @@ def test_spark_writes_the_command_lines_rows_releases_and_records(spark, tmp_pat
     assert len(parts) > 3, f"the input was not cut across tasks: {parts}"
     assert rows(out) == rows(tmp_path / "cli-customers_anon.parquet")
     # Pseudonyms, FF1, masks, shifts, generalized values, noise: every column took part.
-    first = pq.read_table(out).slice(0, 1).to_pylist()[0]
-    assert len(first["customer_id"]) == 32 and first["phone"].endswith(first["phone"][-2:])
+    written = pq.read_table(out)
+    first = written.slice(0, 1).to_pylist()[0]
+    assert len(first["customer_id"]) == 32 and "@" not in first["email"]
+    assert set(first["phone"][:-2]) == {"*"} and first["phone"][-2:] != "**", first["phone"]
+    assert written.schema.field("signup_date").type == pa.date32()
+    raw = customers_table()
+    assert written.column("card_number").to_pylist()[0] not in raw.column("card_number").to_pylist()
     assert (tmp_path / "customers_spend_by_segment.csv").read_bytes() == (
         tmp_path / "cli-customers_spend_by_segment.csv"
     ).read_bytes()

@@ -76,12 +76,12 @@ impl Shipment {
             _ => "yaml",
         };
         let mut fields = Vec::new();
-        for field in schema.fields() {
+        for (index, field) in schema.fields().iter().enumerate() {
             let text = field.data_type().to_string();
             if text.parse::<DataType>().ok().as_ref() != Some(field.data_type()) {
                 return Err(RunError::Engine(format!(
                     "column `{}` has type {text}, which cannot be sent to a cluster's tasks",
-                    field.name()
+                    super::shown_name(job, field.name(), index)
                 )));
             }
             fields.push((field.name().clone(), text));
@@ -122,10 +122,12 @@ impl Shipment {
         let fields = self
             .schema
             .iter()
-            .map(|(name, text)| {
-                text.parse::<DataType>()
-                    .map(|t| Field::new(name, t, true))
-                    .map_err(|_| RunError::Engine(format!("column `{name}` has a type this engine cannot read")))
+            .enumerate()
+            .map(|(index, (name, text))| {
+                // The column's place, not its name: a name the job does not list may be data.
+                text.parse::<DataType>().map(|t| Field::new(name, t, true)).map_err(|_| {
+                    RunError::Engine(format!("input column {} has a type this engine cannot read", index + 1))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Arc::new(Schema::new(fields)))
