@@ -82,3 +82,13 @@ driver_jobs() {
   k_anonymity: { k: 10, suppression_limit: 0.02 }'
 }
 
+# `package_venv [PACKAGES...]` makes target/bench-python-venv with pyarrow and PACKAGES, builds
+# this repository's Python package in release into it (pip install ./python) and sets `venv`.
+package_venv() {
+  venv="${CARGO_TARGET_DIR:-target}/bench-python-venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyarrow "$@"
+  echo "building the package in release (pip install ./python)" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+}
+

@@ -10,11 +10,7 @@ rows=${1:-1000000}
 runs=${2:-3}
 . "$(dirname "$0")/bench-common.sh"
 export ANONYMIZE_BENCH_KEY=$(printf '42%.0s' {1..32})
-venv="${CARGO_TARGET_DIR:-target}/bench-python-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyarrow
-echo "building the package in release (pip install ./python)" >&2
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+package_venv
 driver_jobs
 rowlocal=$(best rowlocal --seed 1); kanon=$(best kanon --seed 1)
 "$venv/bin/python" - "$work" "$rows" "$runs" "$rowlocal" "$kanon" "$(nproc)" <<'PY'

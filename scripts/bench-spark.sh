@@ -12,12 +12,8 @@ rows=${1:-10000000}
 runs=${2:-2}
 . "$(dirname "$0")/bench-common.sh"
 export ANONYMIZE_BENCH_KEY=$(printf '42%.0s' {1..32})
-venv="${CARGO_TARGET_DIR:-target}/bench-python-venv"
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check pyarrow "pyspark[sql]>=3.5,<5"
 command -v java >/dev/null || { echo "Spark needs Java 17 (apt-get install openjdk-17-jre-headless)" >&2; exit 1; }
-echo "building the package in release (pip install ./python)" >&2
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python
+package_venv "pyspark[sql]>=3.5,<5"
 job copy ''
 driver_jobs
 copy=$(best copy); rowlocal=$(best rowlocal --seed 1); kanon=$(best kanon --seed 1)

@@ -45,6 +45,14 @@ pub fn check_target(target: &Path, overwrite: bool) -> Result<(), IoError> {
     Ok(())
 }
 
+/// The folder `target` is in (`.` for a bare name).
+fn folder_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 fn temporary_prefix(target: &Path) -> String {
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     format!(".{name}.anonymize-")
@@ -55,10 +63,7 @@ fn temporary_prefix(target: &Path) -> String {
 /// run killed between publishing and confirming left more than ten minutes ago (a live run
 /// holds one for the seconds its COMPLETE event takes). Returns how many were removed.
 pub fn remove_stale_temporaries(target: &Path) -> usize {
-    let folder = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let folder = folder_of(target);
     let prefix = temporary_prefix(target);
     let Ok(entries) = std::fs::read_dir(&folder) else { return 0 };
     let mut removed = 0;
@@ -100,10 +105,7 @@ impl AtomicFile {
     pub fn create(target: &Path, overwrite: bool) -> Result<(Self, File), IoError> {
         check_target(target, overwrite)?;
         let write_error = |source| IoError::Write { path: target.to_path_buf(), source };
-        let folder = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let folder = folder_of(target);
         std::fs::create_dir_all(&folder).map_err(write_error)?;
         remove_stale_temporaries(target);
         let (temporary, file) = loop {
@@ -263,10 +265,7 @@ impl PartsFolder {
     pub fn create(target: &Path, overwrite: bool) -> Result<Self, IoError> {
         check_folder_target(target, overwrite)?;
         let write_error = |source| IoError::Write { path: target.to_path_buf(), source };
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let parent = folder_of(target);
         std::fs::create_dir_all(&parent).map_err(write_error)?;
         let temporary = loop {
             let temporary =

@@ -394,14 +394,15 @@ impl Distributed {
         &self.units
     }
 
-    /// Each reply's body, once per unit: a unit answered twice (a retried task) counts once, a
-    /// unit never answered is an error.
-    fn collect<'r>(
+    /// Each reply read by `read` (into the units it answers for and what it says), kept once per
+    /// unit: a unit answered twice (a retried task) counts once, a unit never answered is an
+    /// error.
+    fn collect<'r, T>(
         &self,
         replies: &'r [Vec<u8>],
         tag: u8,
-        units_of: impl Fn(&'r [u8]) -> Result<Vec<u32>, RunError>,
-    ) -> Result<Vec<&'r [u8]>, RunError> {
+        read: impl Fn(&'r [u8]) -> Result<(Vec<u32>, T), RunError>,
+    ) -> Result<Vec<T>, RunError> {
         let mut seen = vec![false; self.units.len()];
         let mut kept = Vec::new();
         for reply in replies {
@@ -412,7 +413,7 @@ impl Distributed {
             if kind != tag {
                 return Err(torn("unexpected"));
             }
-            let ids = units_of(body)?;
+            let (ids, said) = read(body)?;
             let slots: Vec<usize> = ids.iter().map(|&id| id as usize).collect();
             if slots.iter().any(|&s| s >= seen.len()) {
                 return Err(torn("unit"));
@@ -426,7 +427,7 @@ impl Distributed {
             for s in slots {
                 seen[s] = true;
             }
-            kept.push(body);
+            kept.push(said);
         }
         if let Some(missing) = seen.iter().position(|s| !s) {
             return Err(RunError::Engine(format!(
@@ -448,11 +449,11 @@ fn census_parts(body: &[u8]) -> Result<(Vec<u32>, &[u8]), RunError> {
 impl RowPasses for Distributed {
     fn census(&self, engine: &Engine) -> Result<Census, RunError> {
         let replies = self.cluster.run(&self.shipment, &self.units, &Task::Census)?;
-        let bodies = self.collect(&replies, b'C', |body| census_parts(body).map(|(ids, _)| ids))?;
+        let parts = self.collect(&replies, b'C', census_parts)?;
         let mut census = engine.empty_census();
-        for body in bodies {
+        for part in parts {
             crate::interrupt::check()?;
-            census.merge(Census::from_bytes(census_parts(body)?.1)?)?;
+            census.merge(Census::from_bytes(part)?)?;
         }
         Ok(census)
     }
@@ -465,14 +466,14 @@ impl RowPasses for Distributed {
             spec: spec.clone(),
         };
         let replies = self.cluster.run(&self.shipment, &self.units, &task)?;
-        let bodies = self.collect(&replies, b'A', |body| {
-            serde_json::from_slice::<TaskOutcome>(body).map(|o| o.units).map_err(|e| torn_at("apply", &e))
+        let outcomes = self.collect(&replies, b'A', |body| {
+            let outcome: TaskOutcome = serde_json::from_slice(body).map_err(|e| torn_at("apply", &e))?;
+            Ok((outcome.units.clone(), outcome))
         })?;
         let mut unique = engine.unique_check();
         let mut exposure = engine.empty_exposure();
         let (mut rows_read, mut rows_written, mut excluded) = (0, 0, Excluded::default());
-        for body in bodies {
-            let outcome: TaskOutcome = serde_json::from_slice(body).map_err(|e| torn_at("apply", &e))?;
+        for outcome in outcomes {
             unique.merge(outcome.unique)?;
             exposure.merge(outcome.exposure);
             rows_read += outcome.rows_read;
