@@ -145,6 +145,10 @@ pub struct Problem<'a> {
     pub pinned: Vec<Option<u32>>,
     /// The table's combinations (leaf ids and rows), in key order.
     pub combos: Vec<(&'a [u32], &'a Entry)>,
+    /// The same combinations as packed keys (every column at level 0) and rows, in contiguous
+    /// arrays: the source the search and its bounds read (the table's keys are boxed, one
+    /// allocation each).
+    leaves: Classes<u128>,
     pub rows: u64,
     pub criteria: Criteria,
     pub sensitive: Vec<Sensitive>,
@@ -219,6 +223,8 @@ pub trait ClassKey:
     fn with_field(self, shift: u32, mask: u128, id: u32) -> Self;
     fn fold(self) -> u64;
     fn to_u128(self) -> u128;
+    /// A key of fewer bits than `Self` holds, from its `u128` form.
+    fn from_u128(key: u128) -> Self;
     /// Runs `f` on this thread's zeroed (key, rows) table of `size` slots, which `f` must leave
     /// zeroed (reused from node to node: fresh tables cost page faults).
     fn with_table<R>(size: usize, f: impl FnOnce(&mut [(Self, u64)]) -> R) -> R;
@@ -263,6 +269,9 @@ impl ClassKey for u64 {
     fn to_u128(self) -> u128 {
         u128::from(self)
     }
+    fn from_u128(key: u128) -> Self {
+        key as u64
+    }
     fn with_table<R>(size: usize, f: impl FnOnce(&mut [(Self, u64)]) -> R) -> R {
         TABLE_64.with(|cell| with_zeroed(cell, size, f))
     }
@@ -283,6 +292,9 @@ impl ClassKey for u128 {
     }
     fn to_u128(self) -> u128 {
         self
+    }
+    fn from_u128(key: u128) -> Self {
+        key
     }
     fn with_table<R>(size: usize, f: impl FnOnce(&mut [(Self, u64)]) -> R) -> R {
         TABLE_128.with(|cell| with_zeroed(cell, size, f))
@@ -360,10 +372,24 @@ impl<'a> Problem<'a> {
         if bits > 128 {
             return Err(SearchError::TooWide { bits });
         }
+        let leaves = Classes {
+            keys: combos
+                .par_iter()
+                .map(|(ids, _)| ids.iter().zip(&shifts).fold(0u128, |key, (&id, &shift)| key | u128::from(id) << shift))
+                .collect(),
+            counts: combos.iter().map(|(_, e)| e.count).collect(),
+            histograms: Vec::new(),
+        };
+        let mut marginals: Vec<Vec<u64>> = columns.iter().map(|g| vec![0u64; g.groups(0)]).collect();
+        for (&key, &count) in leaves.keys.iter().zip(&leaves.counts) {
+            for (c, rows) in marginals.iter_mut().enumerate() {
+                rows[key.field(shifts[c], masks[c]) as usize] += count;
+            }
+        }
         let group_rows: Vec<Vec<Vec<u64>>> = columns
             .iter()
             .enumerate()
-            .zip(table.marginals())
+            .zip(marginals)
             .map(|((_, g), leaves)| {
                 (0..=g.max_level)
                     .map(|level| {
@@ -401,6 +427,7 @@ impl<'a> Problem<'a> {
             columns,
             pinned,
             combos,
+            leaves,
             rows: table.rows,
             criteria,
             sensitive,
@@ -461,6 +488,21 @@ impl<'a> Problem<'a> {
     /// The classes of a node straight from the table (the brute-force path and the bottom).
     pub fn classes_from_table(&self, levels: &[u32]) -> Classes {
         self.classes_from_table_as::<u128>(levels)
+    }
+
+    /// The bottom node's classes: the leaves' (lifted to the pinned levels), or from the table
+    /// when classes carry histograms.
+    fn root<K: ClassKey>(&self) -> Classes<K> {
+        let min: Vec<u32> = (0..self.columns.len()).map(|c| self.min_level(c)).collect();
+        if self.keeps_histograms() {
+            return self.classes_from_table_as(&min);
+        }
+        let leaves = Classes {
+            keys: self.leaves.keys.iter().map(|&k| K::from_u128(k)).collect(),
+            counts: self.leaves.counts.clone(),
+            histograms: Vec::new(),
+        };
+        if min.iter().all(|&l| l == 0) { leaves } else { self.roll_up(&leaves, &vec![0; min.len()], &min) }
     }
 
     fn classes_from_table_as<K: ClassKey>(&self, levels: &[u32]) -> Classes<K> {
@@ -880,10 +922,18 @@ impl<'a> Problem<'a> {
         // and fairness are checked node by node; so is every node when looking for the best
         // reachable k (the failure message's figure).
         let monotone = !reach && self.sensitive.is_empty() && self.fairness.is_none();
+        let mut levels = Vec::with_capacity(self.columns.len());
+        let forced = (0..nodes as u32)
+            .map(|node| {
+                lattice.levels_into(node, &mut levels);
+                self.forced_suppression(&levels)
+            })
+            .collect();
         let mut search = Traversal::<K> {
             problem: self,
             lattice,
             status: vec![0; nodes],
+            forced,
             bounds: HashMap::new(),
             cache: HashMap::new(),
             cached_by_height: Vec::new(),
@@ -894,7 +944,7 @@ impl<'a> Problem<'a> {
             best_k: None,
             reach,
         };
-        search.root = self.classes_from_table_as(&search.lattice.min);
+        search.root = self.root();
         if !reach && self.level_bound(&search.lattice.min).is_some() {
             search.in_bound_order(monotone);
         } else {
@@ -936,15 +986,17 @@ impl<'a> Problem<'a> {
                 .enumerate()
                 .try_fold(1usize, |product, (c, &l)| product.checked_mul(self.columns[c].groups(l).max(1)))
                 .unwrap_or(usize::MAX);
-            // The likely count: the source's, scaled by each changed column's shrinking.
-            let likely = lifts.iter().zip((0..to.len()).filter(|&c| from_levels[c] < to[c])).fold(
-                from.keys.len() as f64,
-                |n, (_, c)| {
-                    let g = &self.columns[c];
-                    n * g.groups(to[c]) as f64 / g.groups(from_levels[c]).max(1) as f64
-                },
-            );
-            return Self::group_counts(from, most, likely as usize, lift);
+            // One or two columns change between neighbours: their lifts are spelled out (a loop
+            // over the changed columns costs half as much again per class).
+            return match lifts.as_slice() {
+                [(s, m, ids)] => {
+                    Self::group_counts(from, most, |key: K| (key & keep) | ids[key.field(*s, *m) as usize])
+                }
+                [(s1, m1, ids1), (s2, m2, ids2)] => Self::group_counts(from, most, |key: K| {
+                    (key & keep) | ids1[key.field(*s1, *m1) as usize] | ids2[key.field(*s2, *m2) as usize]
+                }),
+                _ => Self::group_counts(from, most, lift),
+            };
         }
         let mut grouper = Grouper::with_capacity(from.keys.len());
         let mut classes = Classes {
@@ -966,26 +1018,12 @@ impl<'a> Problem<'a> {
     /// rows are 0 (every class has a row). Large tables are cut into [`PARTS`] by the top bits
     /// of the slot, each filled by its own task from the keys that hash into it (probing wraps
     /// within the part); classes come out in slot order, so the result does not depend on the
-    /// number of threads. Smaller sources go through one table sized for the `likely` count
-    /// ([`Problem::group_in_one`]). `most` bounds the distinct keys.
-    fn group_counts<K: ClassKey>(
-        from: &Classes<K>,
-        most: usize,
-        likely: usize,
-        lift: impl Fn(K) -> K + Sync,
-    ) -> Classes<K> {
+    /// number of threads. Smaller sources go through one table ([`Problem::group_in_one`]).
+    /// `most` bounds the distinct keys.
+    fn group_counts<K: ClassKey>(from: &Classes<K>, most: usize, lift: impl Fn(K) -> K + Sync) -> Classes<K> {
         let expected = from.keys.len().min(most.max(1));
-        if from.keys.len() < 16_384 {
-            // A table sized for the likely count stays in cache; if it fills past half, the
-            // grouping starts again at the size of the bound.
-            let mut room = (likely * 2).clamp(64, expected.max(64));
-            loop {
-                if let Some(classes) = Self::group_in_one(from, room, &lift) {
-                    return classes;
-                }
-                // Only the guess can be short: `expected` bounds the distinct keys.
-                room = if room < expected { expected } else { room * 2 };
-            }
+        if from.keys.len() < SMALL_SOURCE {
+            return Self::group_in_one(from, expected, &lift);
         }
         let parts = PARTS;
         let size = (expected * 2).next_power_of_two().max(16 * parts);
@@ -1013,10 +1051,11 @@ impl<'a> Problem<'a> {
         })
     }
 
-    /// Groups in one table of twice `room` slots; `None` (the table left zeroed) when more than
-    /// `room` keys turn up. Classes come out in order of first appearance.
-    fn group_in_one<K: ClassKey>(from: &Classes<K>, room: usize, lift: &impl Fn(K) -> K) -> Option<Classes<K>> {
-        let size = (room * 2).next_power_of_two().max(16);
+    /// Groups in one table for at most `room` distinct keys, at most two thirds full (a table
+    /// of twice the room costs more in cache misses than its shorter probes save).
+    /// Classes come out in order of first appearance.
+    fn group_in_one<K: ClassKey>(from: &Classes<K>, room: usize, lift: &impl Fn(K) -> K) -> Classes<K> {
+        let size = (room + room / 2).next_power_of_two().max(16);
         let shift = 64 - size.trailing_zeros();
         let mask = size - 1;
         K::with_table(size, |table| {
@@ -1028,12 +1067,6 @@ impl<'a> Problem<'a> {
                 let home = (key.fold().wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
                 if let Some(slot) = add_rows(table, home, mask, key, count) {
                     used.push(slot as u32);
-                    if used.len() > room {
-                        for &slot in &used {
-                            table[slot as usize] = (K::default(), 0);
-                        }
-                        return None;
-                    }
                 }
             }
             let mut classes = Classes {
@@ -1047,7 +1080,7 @@ impl<'a> Problem<'a> {
                 classes.counts.push(entry.1);
                 *entry = (K::default(), 0);
             }
-            Some(classes)
+            classes
         })
     }
 
@@ -1117,9 +1150,10 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
     /// runs of nodes to check are checked in parallel.
     fn in_bound_order(&mut self, monotone: bool) {
         let problem = self.problem;
+        let mut levels = Vec::with_capacity(problem.columns.len());
         let mut order: Vec<(Score, u64, u32)> = (0..self.lattice.len() as u32)
             .map(|node| {
-                let levels = self.lattice.levels(node);
+                self.lattice.levels_into(node, &mut levels);
                 let bound = problem.node_bound(&levels).unwrap_or(Score::Real(0.0));
                 (bound, levels.iter().map(|&l| u64::from(l)).sum(), node)
             })
@@ -1241,6 +1275,10 @@ fn add_rows<K: ClassKey>(table: &mut [(K, u64)], mut slot: usize, mask: usize, k
     }
 }
 
+/// Sources of fewer classes are grouped on one thread: up to here a table stays within a
+/// core's cache and splitting it costs more than it saves (measured on Adult).
+const SMALL_SOURCE: usize = 1 << 17;
+
 /// Node states in the traversal (bit flags).
 const ACCEPTABLE: u8 = 1;
 const UNACCEPTABLE: u8 = 2;
@@ -1279,16 +1317,23 @@ impl Lattice {
         // Levels kept per node when they fit 16 bits (any real hierarchy); else computed.
         let compact = (0..n).all(|c| max[c] - min[c] <= u32::from(u16::MAX));
         let mut offsets = Vec::with_capacity(if compact { size as usize * n } else { 0 });
+        // Node numbers count in mixed radix, last column fastest: an odometer over the levels.
+        let mut digits = vec![0u32; n];
+        let mut sum = 0u32;
         for node in 0..size {
-            let mut sum = 0;
-            for c in 0..n {
-                let offset = (node / strides[c]) % (max[c] - min[c] + 1);
-                sum += offset;
-                if compact {
-                    offsets.push(offset as u16);
-                }
+            if compact {
+                offsets.extend(digits.iter().map(|&d| d as u16));
             }
             layers[sum as usize].push(node);
+            for c in (0..n).rev() {
+                if digits[c] < max[c] - min[c] {
+                    digits[c] += 1;
+                    sum += 1;
+                    break;
+                }
+                sum -= digits[c];
+                digits[c] = 0;
+            }
         }
         Self { min, max, strides, layers, offsets, columns: n }
     }
@@ -1320,6 +1365,12 @@ impl Lattice {
 
     fn levels(&self, node: u32) -> Vec<u32> {
         (0..self.min.len()).map(|c| self.min[c] + self.offset(node, c)).collect()
+    }
+
+    /// [`Lattice::levels`] into a reused buffer.
+    fn levels_into(&self, node: u32, levels: &mut Vec<u32>) {
+        levels.clear();
+        levels.extend((0..self.min.len()).map(|c| self.min[c] + self.offset(node, c)));
     }
 
     fn height_of(&self, node: u32) -> u32 {
@@ -1375,6 +1426,8 @@ struct Traversal<'p, 'a, K> {
     problem: &'p Problem<'a>,
     lattice: Lattice,
     status: Vec<u8>,
+    /// Every node's forced suppression ([`Problem::forced_suppression`]).
+    forced: Vec<u64>,
     /// The lower bound of each checked node (for it and everything above it).
     bounds: HashMap<u32, Score>,
     /// Classes of checked nodes, kept while the nodes above may roll up from them.
@@ -1621,7 +1674,7 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
     /// Whether a node suppresses more than the limit whatever its classes (never while looking
     /// for the best reachable k, which needs every node).
     fn forced_out(&self, node: u32) -> bool {
-        !self.reach && self.problem.forced_suppression(&self.lattice.levels(node)) > self.problem.allowed_suppression()
+        !self.reach && self.forced[node as usize] > self.problem.allowed_suppression()
     }
 
     /// Whether a node of a layer needs no check: it suppresses too much whatever its classes,
