@@ -380,16 +380,10 @@ impl<'a> Problem<'a> {
             counts: combos.iter().map(|(_, e)| e.count).collect(),
             histograms: Vec::new(),
         };
-        let mut marginals: Vec<Vec<u64>> = columns.iter().map(|g| vec![0u64; g.groups(0)]).collect();
-        for (&key, &count) in leaves.keys.iter().zip(&leaves.counts) {
-            for (c, rows) in marginals.iter_mut().enumerate() {
-                rows[key.field(shifts[c], masks[c]) as usize] += count;
-            }
-        }
         let group_rows: Vec<Vec<Vec<u64>>> = columns
             .iter()
             .enumerate()
-            .zip(marginals)
+            .zip(table.marginals())
             .map(|((_, g), leaves)| {
                 (0..=g.max_level)
                     .map(|level| {
@@ -1364,7 +1358,9 @@ impl Lattice {
     }
 
     fn levels(&self, node: u32) -> Vec<u32> {
-        (0..self.min.len()).map(|c| self.min[c] + self.offset(node, c)).collect()
+        let mut levels = Vec::with_capacity(self.columns);
+        self.levels_into(node, &mut levels);
+        levels
     }
 
     /// [`Lattice::levels`] into a reused buffer.
