@@ -458,38 +458,39 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
                     sizes.push(classes.counts[i]);
                 }
             }
+            // Per column, every leaf's group at the chosen level (in place in a class key) and
+            // its weighted loss: each combination is then one lookup per column.
             let shifts = problem.shifts();
-            let class_of: Vec<Option<usize>> = problem
+            let weights = &problem.weights;
+            let columns = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+            let per_leaf: Vec<(Vec<u128>, Vec<f64>)> = generalizations
+                .iter()
+                .enumerate()
+                .map(|(c, g)| {
+                    (0..g.groups(0) as u32)
+                        .map(|leaf| {
+                            let group = g.lift(leaf, 0, best.levels[c]);
+                            (u128::from(group) << shifts[c], weights[c] * g.loss(best.levels[c], group))
+                        })
+                        .unzip()
+                })
+                .collect();
+            let (class_of, row_loss): (Vec<Option<usize>>, Vec<f64>) = problem
                 .combos
                 .par_iter()
                 .map(|(leaves, _)| {
-                    let key = leaves.iter().enumerate().fold(0u128, |key, (c, &leaf)| {
-                        key | u128::from(generalizations[c].lift(leaf, 0, best.levels[c])) << shifts[c]
-                    });
-                    index.get(&key).copied()
-                })
-                .collect();
-            let weights = &problem.weights;
-            let columns = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
-            let row_loss = problem
-                .combos
-                .par_iter()
-                .zip(&class_of)
-                .map(|((leaves, _), class)| match class {
-                    None => 1.0,
-                    Some(_) => {
-                        leaves
-                            .iter()
-                            .enumerate()
-                            .map(|(c, &leaf)| {
-                                let g = &generalizations[c];
-                                weights[c] * g.loss(best.levels[c], g.lift(leaf, 0, best.levels[c]))
-                            })
-                            .sum::<f64>()
-                            / columns
+                    let key =
+                        leaves.iter().zip(&per_leaf).fold(0u128, |key, (&leaf, (group, _))| key | group[leaf as usize]);
+                    match index.get(&key) {
+                        None => (None, 1.0),
+                        Some(&class) => {
+                            let loss =
+                                leaves.iter().zip(&per_leaf).map(|(&leaf, (_, loss))| loss[leaf as usize]).sum::<f64>();
+                            (Some(class), loss / columns)
+                        }
                     }
                 })
-                .collect();
+                .unzip();
             Chosen {
                 metrics: problem.metrics(&best.levels, &classes, None),
                 column_losses: problem.column_losses(&best.levels, &classes),
