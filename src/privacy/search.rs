@@ -1373,6 +1373,11 @@ impl Lattice {
         (0..self.min.len()).map(|c| self.offset(node, c)).sum()
     }
 
+    /// The sum of a node's levels (what breaks ties between nodes).
+    fn level_sum(&self, node: u32) -> u64 {
+        self.min.iter().map(|&l| u64::from(l)).sum::<u64>() + u64::from(self.height_of(node))
+    }
+
     /// The nodes one level up in one column.
     fn successors(&self, node: u32) -> impl Iterator<Item = u32> + '_ {
         (0..self.min.len())
@@ -1597,7 +1602,7 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
             if self.status[node as usize] & PRUNES_ABOVE != 0 {
                 continue;
             }
-            let sum = self.lattice.levels(node).iter().map(|&l| u64::from(l)).sum();
+            let sum = self.lattice.level_sum(node);
             if self.bounds.get(&node).is_some_and(|b| self.beaten(b, sum, true)) {
                 self.status[node as usize] |= PRUNES_ABOVE;
             }
@@ -1701,19 +1706,20 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
 
     /// Tags a node and everything above it acceptable, or everything below it unacceptable.
     fn tag(&mut self, node: u32, flag: u8) {
+        let (lattice, status) = (&self.lattice, &mut self.status);
         let mut stack = vec![node];
-        self.status[node as usize] |= flag;
+        status[node as usize] |= flag;
+        let mut spread = |m: u32, stack: &mut Vec<u32>| {
+            if status[m as usize] & flag == 0 {
+                status[m as usize] |= flag;
+                stack.push(m);
+            }
+        };
         while let Some(n) = stack.pop() {
-            let next: Vec<u32> = if flag == ACCEPTABLE {
-                self.lattice.successors(n).collect()
+            if flag == ACCEPTABLE {
+                lattice.successors(n).for_each(|m| spread(m, &mut stack));
             } else {
-                self.lattice.predecessors(n).collect()
-            };
-            for m in next {
-                if self.status[m as usize] & flag == 0 {
-                    self.status[m as usize] |= flag;
-                    stack.push(m);
-                }
+                lattice.predecessors(n).for_each(|m| spread(m, &mut stack));
             }
         }
     }
