@@ -87,6 +87,10 @@ impl PartialEq for Dictionary {
     }
 }
 
+/// A combination of quasi-identifier ids, one per column. Up to four are held inline, so a table
+/// of millions of combinations does not allocate (and free, and chase a pointer) per combination.
+pub type Key = smallvec::SmallVec<[u32; 4]>;
+
 /// A sparse histogram: (value id, rows), sorted by id.
 pub type Histogram = Vec<(u32, u64)>;
 
@@ -105,7 +109,7 @@ pub struct Entry {
 pub struct FrequencyTable {
     pub quasi: Vec<Dictionary>,
     pub sensitive: Vec<Dictionary>,
-    pub combos: HashMap<Box<[u32]>, Entry, FxBuildHasher>,
+    pub combos: HashMap<Key, Entry, FxBuildHasher>,
     pub rows: u64,
 }
 
@@ -142,7 +146,7 @@ impl TryFrom<TableForm> for FrequencyTable {
     type Error = String;
 
     fn try_from(form: TableForm) -> Result<Self, String> {
-        let mut combos: HashMap<Box<[u32]>, Entry, FxBuildHasher> = HashMap::default();
+        let mut combos: HashMap<Key, Entry, FxBuildHasher> = HashMap::default();
         let mut rows = 0u64;
         for (key, entry) in form.combos {
             let fits = key.len() == form.quasi.len()
@@ -155,7 +159,7 @@ impl TryFrom<TableForm> for FrequencyTable {
                 return Err("a combination does not fit the table's dictionaries".into());
             }
             rows = rows.checked_add(entry.count).ok_or("the row counts overflow")?;
-            if combos.insert(key.into_boxed_slice(), entry).is_some() {
+            if combos.insert(Key::from_vec(key), entry).is_some() {
                 return Err("a combination is listed twice".into());
             }
         }
@@ -202,7 +206,7 @@ impl FrequencyTable {
                 Some(entry) => entry,
                 None => table
                     .combos
-                    .entry(key.clone().into_boxed_slice())
+                    .entry(Key::from_slice(&key))
                     .or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive.len()] }),
             };
             entry.count += 1;
@@ -236,7 +240,7 @@ impl FrequencyTable {
                 Some(mine) => mine,
                 None => self
                     .combos
-                    .entry(key.clone().into_boxed_slice())
+                    .entry(Key::from_slice(&key))
                     .or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive.len()] }),
             };
             mine.count += entry.count;
@@ -267,7 +271,7 @@ impl FrequencyTable {
         }
         let (quasi, quasi_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.quasi.iter().map(sorted).unzip();
         let (sensitive, sensitive_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.sensitive.iter().map(sorted).unzip();
-        let mut combos: HashMap<Box<[u32]>, Entry, FxBuildHasher> = HashMap::default();
+        let mut combos: HashMap<Key, Entry, FxBuildHasher> = HashMap::default();
         combos.reserve(self.combos.len());
         for (mut key, mut entry) in self.combos {
             // The key's own allocation is reused.
