@@ -106,6 +106,9 @@ pub struct Census {
     table: Option<FrequencyTable>,
     /// One per aggregate release, in the job's order.
     releases: Vec<Partials>,
+    /// [`Engine::decide`] has taken the table (it sorts it in place of copying it).
+    #[serde(skip)]
+    decided: bool,
 }
 
 /// What a run decided from the census: the recoding of the quasi-identifiers and what it
@@ -200,6 +203,9 @@ impl Census {
     pub fn merge(&mut self, other: Census) -> Result<(), RunError> {
         if other.job_blake3 != self.job_blake3 || other.releases.len() != self.releases.len() {
             return Err(bytes_error("cannot merge censuses", "they are of different jobs"));
+        }
+        if self.decided || other.decided {
+            return Err(bytes_error("cannot merge censuses", "one was already decided (its table is used up)"));
         }
         self.rows_read += other.rows_read;
         self.excluded += other.excluded;
@@ -411,6 +417,7 @@ impl Engine {
             excluded: Excluded::default(),
             table: self.anonymity.as_ref().map(Setup::empty_table),
             releases: self.job.aggregates.iter().map(|_| Partials::default()).collect(),
+            decided: false,
         }
     }
 
@@ -436,15 +443,20 @@ impl Engine {
     }
 
     /// The decisions from the census of the whole input, on the current rayon pool (the search
-    /// is parallel). Puts the census's table in canonical order first (ids by value), so the
-    /// decisions do not depend on the order in which censuses were merged.
+    /// is parallel). Puts the census's table in canonical order first (ids by value, combinations
+    /// in key order), so the decisions do not depend on the order in which censuses were merged.
+    /// The table is sorted where it lies rather than copied, so it is used up: merge and
+    /// serialize a census before deciding; afterwards it serves [`Engine::release`] only.
     ///
     /// # Errors
     /// [`RunError`] when a value is not covered by its hierarchy, or the privacy target cannot
-    /// be met.
+    /// be met; [`RunError::Engine`] for a census already decided.
     pub fn decide(&self, census: &mut Census) -> Result<Decisions, RunError> {
         if census.job_blake3 != self.job.file_blake3 {
             return Err(bytes_error("cannot decide", "the census is of another job"));
+        }
+        if census.decided {
+            return Err(bytes_error("cannot decide", "the census was already decided (its table is used up)"));
         }
         // A census read from bytes has the shape its bytes say: check it against the job.
         let empty = self.empty_census();
@@ -454,9 +466,10 @@ impl Engine {
         }
         let (recoding, privacy, file) = match (&self.anonymity, census.table.take()) {
             (Some(setup), Some(table)) => {
+                census.decided = true;
+                let started = std::time::Instant::now();
                 let table = table.canonical();
-                let decided = anonymity::decide(&self.job, setup, &table);
-                census.table = Some(table);
+                let decided = anonymity::decide(&self.job, setup, &table, started);
                 let (recoding, privacy, file) = decided?;
                 (Some(recoding), Some(privacy), Some(file))
             }

@@ -329,7 +329,7 @@ fn count_runs(sorted: impl IntoIterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
 fn merge_detail(mine: Option<FrequencyTable>, theirs: Option<FrequencyTable>, limit: usize) -> Option<FrequencyTable> {
     let (mut mine, theirs) = (mine?, theirs?);
     mine.merge(theirs);
-    let entries = mine.combos.len().max(mine.quasi.iter().map(|d| d.len()).sum());
+    let entries = mine.len().max(mine.quasi.iter().map(|d| d.len()).sum());
     (entries <= limit).then_some(mine)
 }
 
@@ -369,14 +369,14 @@ fn unique_rows(table: &FrequencyTable, subset: &[usize]) -> u64 {
     let widths: Vec<u32> = subset.iter().map(|&c| u32::BITS - (table.quasi[c].len() as u32).leading_zeros()).collect();
     let mut counts: HashMap<u128, u64, FxBuildHasher> = HashMap::default();
     if widths.iter().sum::<u32>() <= 128 {
-        for (key, entry) in &table.combos {
+        for (key, entry) in table.entries() {
             let packed = subset.iter().zip(&widths).fold(0u128, |acc, (&c, &w)| (acc << w) | u128::from(key[c]));
             *counts.entry(packed).or_default() += entry.count;
         }
         return counts.values().filter(|&&n| n == 1).count() as u64;
     }
     let mut wide: HashMap<Vec<u32>, u64, FxBuildHasher> = HashMap::default();
-    for (key, entry) in &table.combos {
+    for (key, entry) in table.entries() {
         *wide.entry(subset.iter().map(|&c| key[c]).collect()).or_default() += entry.count;
     }
     wide.values().filter(|&&n| n == 1).count() as u64
@@ -392,7 +392,7 @@ fn drivers(table: &FrequencyTable, unique_all: u64) -> (Vec<usize>, u64, bool) {
     }
     let n = table.quasi.len();
     let target = (DRIVER_SHARE * unique_all as f64).ceil() as u64;
-    let combos = table.combos.len().max(1) as u64;
+    let combos = table.len().max(1) as u64;
     let mut work = 0u64;
     for size in 1..=n {
         let subsets = choose(n, size);

@@ -175,9 +175,9 @@ pub fn measure(
         let s = sensitive_index.iter().map(|&i| text(i)).collect::<Result<Vec<_>, _>>()?;
         table.merge(FrequencyTable::from_batch(&q, &s));
     }
-    let risk = Risk::of_sizes(table.combos.values().map(|e| e.count));
+    let risk = Risk::of_sizes(table.entries().map(|(_, e)| e.count));
     let l_distinct =
-        sensitive_index.map(|_| table.combos.values().map(|e| e.sensitive[0].len() as u64).min().unwrap_or(0));
+        sensitive_index.map(|_| table.entries().map(|(_, e)| e.sensitive[0].len() as u64).min().unwrap_or(0));
     Ok(Measured {
         quasi_identifiers: quasi_identifiers.to_vec(),
         risk,

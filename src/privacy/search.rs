@@ -28,7 +28,7 @@
 //! check the optimum against brute force and every tagged status against checking the node.
 
 use super::hierarchy::Generalization;
-use super::table::{Entry, FrequencyTable, Histogram, add_to_histogram};
+use super::table::{CanonicalTable, Entry, Histogram, add_to_histogram};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -352,14 +352,14 @@ impl<'a> Problem<'a> {
     pub fn new(
         columns: &'a [Generalization],
         pinned: Vec<Option<u32>>,
-        table: &'a FrequencyTable,
+        table: &'a CanonicalTable,
         criteria: Criteria,
         sensitive: Vec<Sensitive>,
         metric: Metric,
     ) -> Result<Self, SearchError> {
         // In key order: with a canonical table, every sum over combinations (a metric's last bit
         // included) is the same however the data was cut.
-        let combos: Vec<(&[u32], &Entry)> = table.sorted_combos();
+        let combos: Vec<(&[u32], &Entry)> = table.combos.iter().map(|(k, e)| (&k[..], e)).collect();
         let mut shifts = Vec::new();
         let mut masks = Vec::new();
         let mut bits = 0u32;
@@ -1853,7 +1853,7 @@ pub fn earth_movers_distance(histogram: &Histogram, total: u64, sensitive: &Sens
 pub(crate) mod tests {
     use super::*;
     use crate::job::Hierarchy;
-    use crate::privacy::table::FrequencyTable;
+    use crate::privacy::table::{CanonicalTable, FrequencyTable};
     use arrow::array::StringArray;
     use rand::{RngExt, SeedableRng};
 
@@ -1870,17 +1870,17 @@ pub(crate) mod tests {
     ];
 
     /// Adult's frequency table and ARX's hierarchies.
-    pub(crate) fn adult() -> (FrequencyTable, Vec<Generalization>) {
+    pub(crate) fn adult() -> (CanonicalTable, Vec<Generalization>) {
         adult_table(false)
     }
 
     /// Adult's eight features as quasi-identifiers, the salary class counted per combination
     /// (histogram slot 0), as `metric: classification` with `target: salary-class` sees it.
-    pub(crate) fn adult_with_target() -> (FrequencyTable, Vec<Generalization>) {
+    pub(crate) fn adult_with_target() -> (CanonicalTable, Vec<Generalization>) {
         adult_table(true)
     }
 
-    fn adult_table(with_target: bool) -> (FrequencyTable, Vec<Generalization>) {
+    fn adult_table(with_target: bool) -> (CanonicalTable, Vec<Generalization>) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/adult");
         let text = std::fs::read_to_string(dir.join("adult.csv")).unwrap();
         let mut lines = text.lines();
@@ -1894,7 +1894,7 @@ pub(crate) mod tests {
         let mut arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
         // The salary class as the target: counted per combination, not a quasi-identifier.
         let target = if with_target { arrays.pop().into_iter().collect() } else { Vec::new() };
-        let table = FrequencyTable::from_batch(&arrays, &target);
+        let table = FrequencyTable::from_batch(&arrays, &target).canonical();
         let generalizations = ADULT[..arrays.len()]
             .iter()
             .enumerate()
@@ -2046,7 +2046,7 @@ pub(crate) mod tests {
                 }
             }
             let arrays: Vec<StringArray> = columns.iter().map(|c| StringArray::from_iter_values(c.iter())).collect();
-            let table = FrequencyTable::from_batch(&arrays, &[]);
+            let table = FrequencyTable::from_batch(&arrays, &[]).canonical();
             let generalizations: Vec<Generalization> = (0..4)
                 .map(|c| {
                     Generalization::build("c", hierarchies[c].as_ref(), table.quasi[c].values(), &table.marginals()[c])
@@ -2129,7 +2129,7 @@ pub(crate) mod tests {
             } else {
                 vec![]
             };
-            let table = FrequencyTable::from_batch(&arrays, &sensitive_arrays);
+            let table = FrequencyTable::from_batch(&arrays, &sensitive_arrays).canonical();
             let generalizations: Vec<Generalization> = (0..3)
                 .map(|c| {
                     Generalization::build("c", hierarchies[c].as_ref(), table.quasi[c].values(), &table.marginals()[c])
@@ -2146,7 +2146,7 @@ pub(crate) mod tests {
             if with_sensitive {
                 let dictionary = &table.sensitive[0];
                 let mut overall = vec![0.0; dictionary.len()];
-                for entry in table.combos.values() {
+                for (_, entry) in &table.combos {
                     for &(id, n) in &entry.sensitive[0] {
                         overall[id as usize] += n as f64 / table.rows as f64;
                     }
@@ -2192,7 +2192,7 @@ pub(crate) mod tests {
                     // Groups as the run makes them: values of at least k rows, the rest "other".
                     let dictionary = &table.sensitive[0];
                     let mut rows = vec![0u64; dictionary.len()];
-                    for entry in table.combos.values() {
+                    for (_, entry) in &table.combos {
                         for &(id, n) in &entry.sensitive[0] {
                             rows[id as usize] += n;
                         }

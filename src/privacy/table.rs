@@ -6,6 +6,7 @@
 
 use super::FxBuildHasher;
 use arrow::array::{Array, StringArray};
+use rayon::iter::{IndexedParallelIterator, IntoParallelRefIterator, IntoParallelRefMutIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use std::collections::HashMap;
 
@@ -104,13 +105,43 @@ pub struct Entry {
 
 /// Rows per combination of quasi-identifier values. Serialized with its combinations in key
 /// order, so a canonical table always gives the same bytes; deserializing checks every id.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+///
+/// The combinations are spread over [`SHARDS`] hash maps by their key's hash, so that merging a
+/// part into a table of millions of combinations runs on every thread of the pool (each shard
+/// is merged on its own); which shard holds a combination changes nothing else.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(try_from = "TableForm")]
 pub struct FrequencyTable {
     pub quasi: Vec<Dictionary>,
     pub sensitive: Vec<Dictionary>,
-    pub combos: HashMap<Key, Entry, FxBuildHasher>,
+    shards: Vec<Combos>,
     pub rows: u64,
+}
+
+/// One shard of a table's combinations.
+type Combos = HashMap<Key, Entry, FxBuildHasher>;
+
+/// How many shards a [`FrequencyTable`] spreads its combinations over: enough for the pool's
+/// threads to share a merge evenly, few enough that a one-batch table stays small.
+const SHARDS: usize = 16;
+
+/// The shard of a combination: bits 40-43 of its key's hash, which a map uses neither to place
+/// an entry (the low bits) nor to tag it (the top seven), so each shard's map stays well spread.
+fn shard_of(key: &[u32]) -> usize {
+    use std::hash::BuildHasher;
+    (FxBuildHasher::default().hash_one(key) >> 40) as usize % SHARDS
+}
+
+/// The entry of `key` in `shard`, added (empty, with `sensitive` histograms) if new.
+fn entry_in<'a>(shard: &'a mut Combos, key: &[u32], sensitive: usize) -> &'a mut Entry {
+    // Keys are held inline: building one to look it up costs no allocation.
+    shard.entry(Key::from_slice(key)).or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive] })
+}
+
+impl Default for FrequencyTable {
+    fn default() -> Self {
+        Self::new(0, 0)
+    }
 }
 
 /// Adds `rows` rows of value `id` to a sorted histogram.
@@ -146,7 +177,7 @@ impl TryFrom<TableForm> for FrequencyTable {
     type Error = String;
 
     fn try_from(form: TableForm) -> Result<Self, String> {
-        let mut combos: HashMap<Key, Entry, FxBuildHasher> = HashMap::default();
+        let mut shards: Vec<Combos> = vec![HashMap::default(); SHARDS];
         let mut rows = 0u64;
         for (key, entry) in form.combos {
             let fits = key.len() == form.quasi.len()
@@ -159,16 +190,16 @@ impl TryFrom<TableForm> for FrequencyTable {
                 return Err("a combination does not fit the table's dictionaries".into());
             }
             rows = rows.checked_add(entry.count).ok_or("the row counts overflow")?;
-            if combos.insert(Key::from_vec(key), entry).is_some() {
+            if shards[shard_of(&key)].insert(Key::from_vec(key), entry).is_some() {
                 return Err("a combination is listed twice".into());
             }
         }
         // A table over no column (an output that releases no value as it is) counts rows only.
-        let counts_only = form.quasi.is_empty() && combos.is_empty();
+        let counts_only = form.quasi.is_empty() && shards.iter().all(HashMap::is_empty);
         if rows != form.rows && !counts_only {
             return Err("the combinations do not add up to the table's rows".into());
         }
-        Ok(Self { quasi: form.quasi, sensitive: form.sensitive, combos, rows: form.rows })
+        Ok(Self { quasi: form.quasi, sensitive: form.sensitive, shards, rows: form.rows })
     }
 }
 
@@ -178,9 +209,24 @@ impl FrequencyTable {
         Self {
             quasi: vec![Dictionary::default(); quasi],
             sensitive: vec![Dictionary::default(); sensitive],
-            combos: HashMap::default(),
+            shards: vec![HashMap::default(); SHARDS],
             rows: 0,
         }
+    }
+
+    /// How many distinct combinations the table holds.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(HashMap::len).sum()
+    }
+
+    /// Whether the table holds no combination.
+    pub fn is_empty(&self) -> bool {
+        self.shards.iter().all(HashMap::is_empty)
+    }
+
+    /// Every combination with its rows, in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&[u32], &Entry)> {
+        self.shards.iter().flatten().map(|(k, e)| (&k[..], e))
     }
 
     /// The table of one batch, from the canonical text of its quasi-identifier and sensitive
@@ -202,13 +248,7 @@ impl FrequencyTable {
                 let dictionary = &mut table.quasi[c];
                 key[c] = *caches[c].entry(v).or_insert_with(|| dictionary.intern(v));
             }
-            let entry = match table.combos.get_mut(&key[..]) {
-                Some(entry) => entry,
-                None => table
-                    .combos
-                    .entry(Key::from_slice(&key))
-                    .or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive.len()] }),
-            };
+            let entry = entry_in(&mut table.shards[shard_of(&key)], &key, sensitive.len());
             entry.count += 1;
             for (s, array) in sensitive.iter().enumerate() {
                 let v = value(array, row);
@@ -221,7 +261,9 @@ impl FrequencyTable {
         table
     }
 
-    /// Adds another table's rows (its ids are translated to this table's).
+    /// Adds another table's rows (its ids are translated to this table's). The translated
+    /// combinations are sorted into shards here, then the shards take them in parallel on the
+    /// current rayon pool.
     pub fn merge(&mut self, other: FrequencyTable) {
         let translate = |mine: &mut [Dictionary], theirs: &[Dictionary]| -> Vec<Vec<u32>> {
             mine.iter_mut()
@@ -231,33 +273,39 @@ impl FrequencyTable {
         };
         let quasi = translate(&mut self.quasi, &other.quasi);
         let sensitive = translate(&mut self.sensitive, &other.sensitive);
-        let mut key = vec![0u32; quasi.len()];
-        for (their_key, entry) in other.combos {
-            for (c, &id) in their_key.iter().enumerate() {
-                key[c] = quasi[c][id as usize];
+        let mut parts: Vec<Vec<(Key, Entry)>> = vec![Vec::new(); SHARDS];
+        for (mut key, mut entry) in other.shards.into_iter().flatten() {
+            for (c, id) in key.iter_mut().enumerate() {
+                *id = quasi[c][*id as usize];
             }
-            let mine = match self.combos.get_mut(&key[..]) {
-                Some(mine) => mine,
-                None => self
-                    .combos
-                    .entry(Key::from_slice(&key))
-                    .or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive.len()] }),
-            };
-            mine.count += entry.count;
-            for (s, histogram) in entry.sensitive.into_iter().enumerate() {
-                for (id, rows) in histogram {
-                    add_to_histogram(&mut mine.sensitive[s], sensitive[s][id as usize], rows);
+            for (s, histogram) in entry.sensitive.iter_mut().enumerate() {
+                for (id, _) in histogram.iter_mut() {
+                    *id = sensitive[s][*id as usize];
                 }
             }
+            parts[shard_of(&key)].push((key, entry));
         }
+        let slots = sensitive.len();
+        self.shards.par_iter_mut().zip(parts).for_each(|(shard, part)| {
+            for (key, entry) in part {
+                let mine = entry_in(shard, &key, slots);
+                mine.count += entry.count;
+                for (s, histogram) in entry.sensitive.into_iter().enumerate() {
+                    for (id, rows) in histogram {
+                        add_to_histogram(&mut mine.sensitive[s], id, rows);
+                    }
+                }
+            }
+        });
         self.rows += other.rows;
     }
 
-    /// The same table with every dictionary's ids in value order (null first, then by text),
-    /// so that ids, and everything computed in id order, do not depend on the order in which
-    /// rows or partial tables arrived.
+    /// The table with every dictionary's ids in value order (null first, then by text) and its
+    /// combinations in key order, so that ids, and everything computed in id or key order, do
+    /// not depend on the order in which rows or partial tables arrived. The combinations move
+    /// into a sorted list (no second hash table is built: the search only walks them).
     #[must_use]
-    pub fn canonical(self) -> Self {
+    pub fn canonical(self) -> CanonicalTable {
         fn sorted(dictionary: &Dictionary) -> (Dictionary, Vec<u32>) {
             let mut order: Vec<u32> = (0..dictionary.len() as u32).collect();
             order.sort_by(|&a, &b| dictionary.values[a as usize].cmp(&dictionary.values[b as usize]));
@@ -271,10 +319,8 @@ impl FrequencyTable {
         }
         let (quasi, quasi_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.quasi.iter().map(sorted).unzip();
         let (sensitive, sensitive_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.sensitive.iter().map(sorted).unzip();
-        let mut combos: HashMap<Key, Entry, FxBuildHasher> = HashMap::default();
-        combos.reserve(self.combos.len());
-        for (mut key, mut entry) in self.combos {
-            // The key's own allocation is reused.
+        let mut combos: Vec<(Key, Entry)> = self.shards.into_iter().flatten().collect();
+        combos.par_iter_mut().for_each(|(key, entry)| {
             for (c, id) in key.iter_mut().enumerate() {
                 *id = quasi_remap[c][*id as usize];
             }
@@ -284,37 +330,77 @@ impl FrequencyTable {
                 }
                 histogram.sort_unstable_by_key(|&(id, _)| id);
             }
-            combos.insert(key, entry);
-        }
-        Self { quasi, sensitive, combos, rows: self.rows }
+        });
+        let order = key_order(&combos, &quasi);
+        let combos = order.into_iter().map(|i| std::mem::take(&mut combos[i])).collect();
+        CanonicalTable { quasi, sensitive, combos, rows: self.rows }
     }
 
-    /// The combinations in key order (canonical once the table is [`FrequencyTable::canonical`]).
+    /// The combinations in key order.
     pub fn sorted_combos(&self) -> Vec<(&[u32], &Entry)> {
-        // Keys packed into one integer (first column highest) sort as the keys do, and integers
-        // sort several times faster than slices; tables too wide to pack sort by slice.
-        let widths: Vec<u32> = self.quasi.iter().map(|d| u32::BITS - (d.len() as u32).leading_zeros()).collect();
-        if widths.iter().sum::<u32>() <= 128 {
-            let pack = |key: &[u32]| key.iter().zip(&widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id));
-            let mut packed: Vec<(u128, &[u32], &Entry)> =
-                self.combos.iter().map(|(k, e)| (pack(k), &k[..], e)).collect();
-            packed.par_sort_unstable_by_key(|p| p.0);
-            return packed.into_iter().map(|(_, k, e)| (k, e)).collect();
-        }
-        let mut combos: Vec<(&[u32], &Entry)> = self.combos.iter().map(|(k, e)| (&k[..], e)).collect();
-        combos.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
-        combos
+        let combos: Vec<(&[u32], &Entry)> = self.entries().collect();
+        key_order(&combos, &self.quasi).into_iter().map(|i| combos[i]).collect()
     }
 
     /// Rows per value of every quasi-identifier (one pass over the combinations).
     pub fn marginals(&self) -> Vec<Vec<u64>> {
-        let mut counts: Vec<Vec<u64>> = self.quasi.iter().map(|d| vec![0u64; d.len()]).collect();
-        for (key, entry) in &self.combos {
-            for (c, &id) in key.iter().enumerate() {
-                counts[c][id as usize] += entry.count;
-            }
+        marginals(&self.quasi, self.entries())
+    }
+}
+
+/// A [`FrequencyTable`] in canonical form ([`FrequencyTable::canonical`]): ids in value order,
+/// combinations listed once each in key order. What the search and the decisions read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CanonicalTable {
+    pub quasi: Vec<Dictionary>,
+    pub sensitive: Vec<Dictionary>,
+    /// Every combination once, in key order.
+    pub combos: Vec<(Key, Entry)>,
+    pub rows: u64,
+}
+
+impl CanonicalTable {
+    /// Rows per value of every quasi-identifier (one pass over the combinations).
+    pub fn marginals(&self) -> Vec<Vec<u64>> {
+        marginals(&self.quasi, self.combos.iter().map(|(k, e)| (&k[..], e)))
+    }
+}
+
+fn marginals<'a>(quasi: &[Dictionary], combos: impl Iterator<Item = (&'a [u32], &'a Entry)>) -> Vec<Vec<u64>> {
+    let mut counts: Vec<Vec<u64>> = quasi.iter().map(|d| vec![0u64; d.len()]).collect();
+    for (key, entry) in combos {
+        for (c, &id) in key.iter().enumerate() {
+            counts[c][id as usize] += entry.count;
         }
-        counts
+    }
+    counts
+}
+
+/// The order that puts combinations (each key one id per dictionary) in key order, as indices
+/// into `combos`. Keys packed into one integer (first column highest) sort as the keys do, and
+/// integers sort several times faster than slices, so each key is packed once, into 64 bits
+/// when it fits; tables too wide to pack sort by slice. Keys are distinct, so the order is
+/// total and does not depend on the order of `combos`.
+fn key_order<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync>(
+    combos: &[(K, E)],
+    quasi: &[Dictionary],
+) -> Vec<usize> {
+    let widths: Vec<u32> = quasi.iter().map(|d| u32::BITS - (d.len() as u32).leading_zeros()).collect();
+    let bits: u32 = widths.iter().sum();
+    let pack = |key: &[u32]| key.iter().zip(&widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id));
+    if bits <= 64 {
+        let mut keyed: Vec<(u64, usize)> =
+            combos.par_iter().enumerate().map(|(i, (k, _))| (pack(k) as u64, i)).collect();
+        keyed.par_sort_unstable_by_key(|&(key, _)| key);
+        keyed.into_iter().map(|(_, i)| i).collect()
+    } else if bits <= 128 {
+        let mut keyed: Vec<(u128, usize)> = combos.par_iter().enumerate().map(|(i, (k, _))| (pack(k), i)).collect();
+        keyed.par_sort_unstable_by_key(|&(key, _)| key);
+        keyed.into_iter().map(|(_, i)| i).collect()
+    } else {
+        let mut order: Vec<usize> = (0..combos.len()).collect();
+        order.par_sort_unstable_by(|&a, &b| (*combos[a].0).cmp(&*combos[b].0));
+        order
     }
 }
 
@@ -333,13 +419,19 @@ mod tests {
     type Content = Vec<(Vec<Option<String>>, u64, Vec<(Option<String>, u64)>)>;
 
     fn content(t: &FrequencyTable) -> Content {
-        let mut out: Vec<_> = t
-            .combos
-            .iter()
+        content_of(&t.quasi, &t.sensitive, t.entries())
+    }
+
+    fn content_of<'a>(
+        quasi: &[Dictionary],
+        sensitive: &[Dictionary],
+        combos: impl Iterator<Item = (&'a [u32], &'a Entry)>,
+    ) -> Content {
+        let mut out: Vec<_> = combos
             .map(|(k, e)| {
-                let key = k.iter().enumerate().map(|(c, &id)| t.quasi[c].values()[id as usize].clone()).collect();
+                let key = k.iter().enumerate().map(|(c, &id)| quasi[c].values()[id as usize].clone()).collect();
                 let mut hist: Vec<_> =
-                    e.sensitive[0].iter().map(|&(id, n)| (t.sensitive[0].values()[id as usize].clone(), n)).collect();
+                    e.sensitive[0].iter().map(|&(id, n)| (sensitive[0].values()[id as usize].clone(), n)).collect();
                 hist.sort();
                 (key, e.count, hist)
             })
@@ -359,18 +451,20 @@ mod tests {
         let (forward, backward) = (forward.canonical(), backward.canonical());
         assert_eq!(forward.quasi[0].values(), backward.quasi[0].values());
         assert_eq!(forward.quasi[1].values(), &[None, Some("x".to_string()), Some("y".to_string())]);
-        let keys = |t: &FrequencyTable| -> Vec<(Vec<u32>, Entry)> {
-            t.sorted_combos().into_iter().map(|(k, e)| (k.to_vec(), e.clone())).collect()
-        };
-        assert_eq!(keys(&forward), keys(&backward));
-        assert_eq!(content(&forward), content(&table(&rows)));
+        assert_eq!(forward, backward);
+        assert!(forward.combos.windows(2).all(|w| w[0].0 < w[1].0), "not in key order");
+        let forward_content =
+            content_of(&forward.quasi, &forward.sensitive, forward.combos.iter().map(|(k, e)| (&k[..], e)));
+        assert_eq!(forward_content, content(&table(&rows)));
     }
 
-    /// Packed keys sort exactly as the keys do, and tables too wide to pack sort by slice.
+    /// Packed keys sort exactly as the keys do, in 64 or 128 bits, and tables too wide to pack
+    /// sort by slice.
     #[test]
     fn sorted_combos_are_in_key_order_packed_or_not() {
-        for (columns, values) in [(3usize, 300u32), (5, 70_000)] {
-            // 5 columns of 17-bit ids do not fit 128 bits; 3 columns of 9 bits do.
+        for (columns, values) in [(3usize, 300u32), (5, 70_000), (8, 70_000)] {
+            // Ids of 9 bits (3 columns: 27 bits, packed in 64) or 17 bits (5 columns: 85 bits,
+            // packed in 128; 8 columns: 136 bits, sorted by slice).
             let arrays: Vec<StringArray> = (0..columns)
                 .map(|c| {
                     StringArray::from(
@@ -388,9 +482,53 @@ mod tests {
                 }
             }
             let sorted: Vec<&[u32]> = table.sorted_combos().into_iter().map(|(k, _)| k).collect();
-            assert_eq!(sorted.len(), table.combos.len());
+            assert_eq!(sorted.len(), table.len());
             assert!(sorted.windows(2).all(|w| w[0] < w[1]), "{columns} columns: not in key order");
+            let canonical = table.clone().canonical();
+            assert_eq!(canonical.combos.len(), table.len());
+            assert!(
+                canonical.combos.windows(2).all(|w| w[0].0 < w[1].0),
+                "{columns} columns: canonical not in key order"
+            );
         }
+    }
+
+    /// Thousands of combinations (spread over every shard), with a sensitive column, cut at
+    /// random points and merged in two orders: the canonical tables are identical, and their
+    /// content is the whole table's.
+    #[test]
+    fn sharded_merges_in_any_order_give_the_whole_canonical_table() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let rows: Vec<(String, Option<String>, String)> = (0..6000)
+            .map(|_| {
+                let a = format!("a{}", rng.random_range(0..90));
+                let b = (rng.random_range(0..10) > 0).then(|| format!("b{}", rng.random_range(0..70)));
+                (a, b, format!("s{}", rng.random_range(0..5)))
+            })
+            .collect();
+        let refs: Vec<(&str, Option<&str>, &str)> =
+            rows.iter().map(|(a, b, s)| (&a[..], b.as_deref(), &s[..])).collect();
+        let mut cuts: Vec<usize> = (0..12).map(|_| rng.random_range(0..refs.len())).collect();
+        cuts.extend([0, refs.len()]);
+        cuts.sort_unstable();
+        let parts: Vec<FrequencyTable> = cuts.windows(2).map(|w| table(&refs[w[0]..w[1]])).collect();
+        let whole = table(&refs);
+        assert!(whole.shards.iter().all(|s| !s.is_empty()), "some shard holds nothing");
+        let merged = |order: &mut dyn Iterator<Item = &FrequencyTable>| {
+            let mut t = FrequencyTable::new(2, 1);
+            for part in order {
+                t.merge(part.clone());
+            }
+            t
+        };
+        let forward = merged(&mut parts.iter());
+        let backward = merged(&mut parts.iter().rev());
+        assert_eq!(forward.len(), whole.len());
+        assert_eq!(content(&forward), content(&whole));
+        let (forward, backward, whole) = (forward.canonical(), backward.canonical(), whole.canonical());
+        assert_eq!(forward, backward);
+        assert_eq!(forward, whole);
     }
 
     #[test]

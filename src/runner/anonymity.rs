@@ -14,7 +14,7 @@ use crate::privacy::mondrian::{self, Dimension};
 use crate::privacy::recode::{BoundsKind, PartitionLabels, RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
 use crate::privacy::search::{Criteria, Fairness, GroupRatio, Metrics, Problem, SearchError, Sensitive, Target};
-use crate::privacy::table::FrequencyTable;
+use crate::privacy::table::{CanonicalTable, FrequencyTable};
 use crate::text::to_text;
 use crate::transform::Kernel;
 use arrow::array::StringArray;
@@ -252,11 +252,12 @@ struct Chosen {
 /// From the frequency table of the whole input (canonical: see
 /// [`FrequencyTable::canonical`]) to the recoding and what it guarantees: hierarchies compiled
 /// over the values seen, then the optimal search or Mondrian (or an earlier run's frozen
-/// decisions, checked on this data), on the current rayon pool.
+/// decisions, checked on this data), on the current rayon pool. `started` is when the caller
+/// began putting the table in canonical order: the reported search time counts from there.
 ///
 /// # Errors
 /// [`super::RunError`] for uncovered values or an unreachable target.
-pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decided, super::RunError> {
+pub fn decide(job: &Job, setup: &Setup, table: &CanonicalTable, started: Instant) -> Result<Decided, super::RunError> {
     let Setup { quasi, sensitive, diversity, frozen, protected, target: target_column } = setup;
     let k_anonymity = job.privacy.k_anonymity.as_ref();
     if table.rows == 0 {
@@ -323,8 +324,9 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         Some(levels) => levels.iter().map(|&l| Some(l)).collect(),
         None => quasi.iter().map(|q| q.pinned).collect(),
     };
-    // The search's time covers setting up the problem, the search and the chosen node's classes.
-    let started = Instant::now();
+    // The search's time counts from the caller's `started`, before the census's table was put in
+    // key order: the sort, compiling the hierarchies over the values seen, setting up the
+    // problem, the search and the chosen node's classes.
     let checked = if *diversity { sensitive_columns } else { Vec::new() };
     let mut problem = Problem::new(&generalizations, pinned.clone(), table, criteria.clone(), checked, metric)
         .map_err(AnonymityError::from)?;
@@ -355,7 +357,7 @@ pub fn decide(job: &Job, setup: &Setup, table: &FrequencyTable) -> Result<Decide
         ratio: w.ratio,
         limit: job.privacy.fairness.as_ref().map_or(0.0, |f| f.1),
     };
-    let risk_before = Risk::of_sizes(table.combos.values().map(|e| e.count));
+    let risk_before = Risk::of_sizes(table.combos.iter().map(|(_, e)| e.count));
 
     let columns: Vec<RecodedColumn> = quasi
         .iter()
@@ -782,10 +784,10 @@ struct Groups {
     other_values: u64,
 }
 
-fn groups_of(table: &FrequencyTable, slot: usize, k: u64) -> Groups {
+fn groups_of(table: &CanonicalTable, slot: usize, k: u64) -> Groups {
     let values = table.sensitive[slot].len();
     let mut rows = vec![0u64; values];
-    for entry in table.combos.values() {
+    for (_, entry) in &table.combos {
         for &(id, n) in &entry.sensitive[slot] {
             rows[id as usize] += n;
         }
@@ -812,7 +814,7 @@ fn groups_of(table: &FrequencyTable, slot: usize, k: u64) -> Groups {
 /// are flagged.
 fn protected_column(
     problem: &Problem<'_>,
-    table: &FrequencyTable,
+    table: &CanonicalTable,
     slot: usize,
     name: &str,
     class_of: &[Option<usize>],
@@ -862,7 +864,7 @@ fn protected_column(
 /// takes a single value. Values held by fewer than `shown_from` rows are not named.
 fn effect(
     problem: &Problem<'_>,
-    table: &FrequencyTable,
+    table: &CanonicalTable,
     s: usize,
     name: &str,
     class_of: &[Option<usize>],
@@ -954,10 +956,10 @@ fn dimension(hierarchy: &HierarchySpec, values: &[Option<String>]) -> Dimension 
     }
 }
 
-fn sensitive_column(table: &FrequencyTable, s: usize, name: &str, ordered: bool) -> Sensitive {
+fn sensitive_column(table: &CanonicalTable, s: usize, name: &str, ordered: bool) -> Sensitive {
     let dictionary = &table.sensitive[s];
     let mut overall = vec![0.0; dictionary.len()];
-    for entry in table.combos.values() {
+    for (_, entry) in &table.combos {
         for &(id, n) in &entry.sensitive[s] {
             overall[id as usize] += n as f64;
         }

@@ -465,9 +465,10 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
             observer.census_started();
         }
         match passes {
-            Some(passes) => census = passes.census(&engine)?,
+            Some(passes) => census = pool.install(|| passes.census(&engine))?,
             None => {
-                let mut merge = |part: Census| census.merge(part);
+                // The merge runs on the pool too (a table's shards merge in parallel).
+                let mut merge = |part: Census| pool.install(|| census.merge(part));
                 pipeline::ordered(&source, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
             }
         }

@@ -160,9 +160,7 @@ fn anonymize(
     pool: &rayon::ThreadPool,
 ) -> Result<(Decisions, Vec<RecordBatch>), RunError> {
     let mut census = engine.empty_census();
-    for part in parts {
-        census.merge(engine.census_of(&part.batch)?)?;
-    }
+    pool.install(|| parts.iter().try_for_each(|part| census.merge(engine.census_of(&part.batch)?)))?;
     let decisions = pool.install(|| engine.decide(&mut census))?;
     let outputs = pool.install(|| {
         parts

@@ -265,6 +265,12 @@ fn tampered_or_foreign_decisions_are_refused() {
     }
     let bytes = engine.decide(&mut census).unwrap().to_bytes();
     assert!(engine.decisions_from_bytes(&bytes).is_ok());
+    // Deciding uses the census's table up: a second decide or a later merge is refused by name.
+    let error = engine.decide(&mut census).unwrap_err().to_string();
+    assert!(error.contains("already decided"), "{error}");
+    let part = engine.census_of(&source.batches().next().unwrap().unwrap()).unwrap();
+    let error = census.merge(part).unwrap_err().to_string();
+    assert!(error.contains("already decided"), "{error}");
     let original: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let tampered = |change: &dyn Fn(&mut serde_json::Value)| {
         let mut value = original.clone();
