@@ -4,9 +4,8 @@
 
 use super::FxBuildHasher;
 use super::hierarchy::{Generalization, SUPPRESSED};
-use super::table::Dictionary;
-use crate::text::to_text;
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, StringBuilder};
+use super::table::{Column, Dictionary};
+use arrow::array::{ArrayRef, BooleanArray, RecordBatch, StringArray, StringBuilder};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -168,19 +167,16 @@ impl Recoding {
     /// [`RecodeError`] when a value is unknown to the statistics pass.
     pub fn apply(&self, batch: &RecordBatch) -> Result<Recoded, RecodeError> {
         let rows = batch.num_rows();
-        let texts = self
+        // Each row's id in its column's dictionary (integers and dates by value: no per-row text).
+        let leaves = self
             .columns
             .iter()
-            .map(|c| to_text(batch.column(c.input_index)).ok_or_else(|| RecodeError::NoText { column: c.name.clone() }))
-            .collect::<Result<Vec<StringArray>, _>>()?;
-        let mut leaves = vec![vec![0u32; rows]; self.columns.len()];
-        for (c, (column, text)) in self.columns.iter().zip(&texts).enumerate() {
-            for (row, slot) in leaves[c].iter_mut().enumerate() {
-                let value = (!text.is_null(row)).then(|| text.value(row));
-                *slot =
-                    column.dictionary.get(value).ok_or_else(|| RecodeError::Changed { column: column.name.clone() })?;
-            }
-        }
+            .map(|c| {
+                let column = Column::of(batch.column(c.input_index))
+                    .ok_or_else(|| RecodeError::NoText { column: c.name.clone() })?;
+                column.ids_by(|v| c.dictionary.get(v)).ok_or_else(|| RecodeError::Changed { column: c.name.clone() })
+            })
+            .collect::<Result<Vec<Vec<u32>>, _>>()?;
         let mut builders: Vec<StringBuilder> =
             self.columns.iter().map(|_| StringBuilder::with_capacity(rows, rows * 8)).collect();
         let mut keep = Vec::with_capacity(rows);
@@ -368,6 +364,7 @@ mod tests {
     use super::*;
     use crate::job::Hierarchy;
     use crate::privacy::table::FrequencyTable;
+    use arrow::array::Array;
     use arrow::datatypes::{DataType, Field, Schema};
 
     /// A batch of ages and zips, its statistics, and a recoding at `levels` keeping `kept` keys.

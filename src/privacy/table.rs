@@ -5,7 +5,8 @@
 //! whole (counts add), so partial tables from a cluster can be searched the same way.
 
 use super::FxBuildHasher;
-use arrow::array::{Array, StringArray};
+use crate::text::{WholeText, to_text, whole_numbers};
+use arrow::array::{Array, ArrayRef, StringArray};
 use rayon::iter::{IndexedParallelIterator, IntoParallelRefIterator, IntoParallelRefMutIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use std::collections::HashMap;
@@ -85,6 +86,66 @@ impl TryFrom<Vec<Option<String>>> for Dictionary {
 impl PartialEq for Dictionary {
     fn eq(&self, other: &Self) -> bool {
         self.values == other.values
+    }
+}
+
+/// One column of a batch as a table reads it.
+pub enum Column {
+    /// Canonical text ([`crate::text::to_text`]), one per row.
+    Text(StringArray),
+    /// Integers or dates as whole numbers ([`crate::text::whole_numbers`]): counted by value,
+    /// so each distinct value's text is written once per batch, not once per row.
+    Whole(Vec<Option<i64>>, WholeText),
+}
+
+impl Column {
+    /// The column of `array`: whole numbers where it has them, else its canonical text; `None`
+    /// for types without a text form.
+    pub fn of(array: &ArrayRef) -> Option<Self> {
+        match whole_numbers(array) {
+            Some((values, write)) => Some(Self::Whole(values, write)),
+            None => to_text(array).map(Self::Text),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Text(array) => array.len(),
+            Self::Whole(values, _) => values.len(),
+        }
+    }
+
+    /// Every row's id, `id_of` giving the id of a value's text: called once per row of text,
+    /// once per distinct whole number (whose text is written only then). `None` as soon as
+    /// `id_of` has no id for a value.
+    pub fn ids_by(&self, mut id_of: impl FnMut(Option<&str>) -> Option<u32>) -> Option<Vec<u32>> {
+        match self {
+            Self::Text(array) => {
+                (0..array.len()).map(|row| id_of((!array.is_null(row)).then(|| array.value(row)))).collect()
+            }
+            Self::Whole(values, write) => {
+                let mut cache: HashMap<Option<i64>, u32, FxBuildHasher> = HashMap::default();
+                let mut text = String::new();
+                values
+                    .iter()
+                    .map(|&value| {
+                        if let Some(&id) = cache.get(&value) {
+                            return Some(id);
+                        }
+                        let id = match value {
+                            Some(v) => {
+                                text.clear();
+                                write(&mut text, v);
+                                id_of(Some(&text))?
+                            }
+                            None => id_of(None)?,
+                        };
+                        cache.insert(value, id);
+                        Some(id)
+                    })
+                    .collect()
+            }
+        }
     }
 }
 
@@ -232,29 +293,28 @@ impl FrequencyTable {
     /// The table of one batch, from the canonical text of its quasi-identifier and sensitive
     /// columns (all of one length).
     pub fn from_batch(quasi: &[StringArray], sensitive: &[StringArray]) -> Self {
+        let wrap = |arrays: &[StringArray]| -> Vec<Column> { arrays.iter().cloned().map(Column::Text).collect() };
+        Self::from_columns(&wrap(quasi), &wrap(sensitive))
+    }
+
+    /// The table of one batch of columns (all of one length).
+    pub fn from_columns(quasi: &[Column], sensitive: &[Column]) -> Self {
         let mut table = Self::new(quasi.len(), sensitive.len());
-        let rows = quasi.first().or(sensitive.first()).map_or(0, Array::len);
-        // Per-column caches keyed by the borrowed text, so a repeated value costs one lookup.
-        let mut caches: Vec<HashMap<Option<&str>, u32, FxBuildHasher>> = vec![HashMap::default(); quasi.len()];
-        let mut sensitive_caches: Vec<HashMap<Option<&str>, u32, FxBuildHasher>> =
-            vec![HashMap::default(); sensitive.len()];
+        let rows = quasi.first().or(sensitive.first()).map_or(0, Column::len);
+        // Column by column, every row's id in the column's dictionary.
+        // (Interning always gives an id, so no column stops short.)
+        let ids = |c: &Column, d: &mut Dictionary| c.ids_by(|v| Some(d.intern(v))).unwrap_or_default();
+        let quasi_ids: Vec<Vec<u32>> = quasi.iter().zip(&mut table.quasi).map(|(c, d)| ids(c, d)).collect();
+        let sensitive_ids: Vec<Vec<u32>> = sensitive.iter().zip(&mut table.sensitive).map(|(c, d)| ids(c, d)).collect();
         let mut key = vec![0u32; quasi.len()];
-        fn value(array: &StringArray, row: usize) -> Option<&str> {
-            (!array.is_null(row)).then(|| array.value(row))
-        }
         for row in 0..rows {
-            for (c, array) in quasi.iter().enumerate() {
-                let v = value(array, row);
-                let dictionary = &mut table.quasi[c];
-                key[c] = *caches[c].entry(v).or_insert_with(|| dictionary.intern(v));
+            for (slot, ids) in key.iter_mut().zip(&quasi_ids) {
+                *slot = ids[row];
             }
             let entry = entry_in(&mut table.shards[shard_of(&key)], &key, sensitive.len());
             entry.count += 1;
-            for (s, array) in sensitive.iter().enumerate() {
-                let v = value(array, row);
-                let dictionary = &mut table.sensitive[s];
-                let id = *sensitive_caches[s].entry(v).or_insert_with(|| dictionary.intern(v));
-                add_to_histogram(&mut entry.sensitive[s], id, 1);
+            for (histogram, ids) in entry.sensitive.iter_mut().zip(&sensitive_ids) {
+                add_to_histogram(histogram, ids[row], 1);
             }
         }
         table.rows = rows as u64;

@@ -14,10 +14,8 @@ use crate::privacy::mondrian::{self, Dimension};
 use crate::privacy::recode::{BoundsKind, PartitionLabels, RecodedColumn, Recoding, Scheme};
 use crate::privacy::risk::Risk;
 use crate::privacy::search::{Criteria, Fairness, GroupRatio, Metrics, Problem, SearchError, Sensitive, Target};
-use crate::privacy::table::{CanonicalTable, FrequencyTable};
-use crate::text::to_text;
+use crate::privacy::table::{CanonicalTable, Column, FrequencyTable};
 use crate::transform::Kernel;
-use arrow::array::StringArray;
 use arrow::datatypes::DataType;
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -207,23 +205,24 @@ impl Setup {
     /// # Errors
     /// A column without a text form.
     pub fn table_of(&self, batch: &arrow::array::RecordBatch) -> Result<FrequencyTable, super::RunError> {
-        let text = |index: usize, name: &str| -> Result<StringArray, super::RunError> {
-            to_text(batch.column(index)).ok_or_else(|| {
+        // Integer and date columns are counted by value: no per-row text.
+        let column = |index: usize, name: &str| -> Result<Column, super::RunError> {
+            Column::of(batch.column(index)).ok_or_else(|| {
                 super::RunError::Transform(crate::transform::TransformError::NoText {
                     column: name.to_string(),
                     action: "generalize",
                 })
             })
         };
-        let q = self.quasi.iter().map(|q| text(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
+        let q = self.quasi.iter().map(|q| column(q.input_index, &q.name)).collect::<Result<Vec<_>, _>>()?;
         let s = self
             .sensitive
             .iter()
-            .map(|(n, i, _)| text(*i, n))
-            .chain(self.protected.iter().map(|(n, i)| text(*i, n)))
-            .chain(self.target.iter().map(|(n, i)| text(*i, n)))
+            .map(|(n, i, _)| column(*i, n))
+            .chain(self.protected.iter().map(|(n, i)| column(*i, n)))
+            .chain(self.target.iter().map(|(n, i)| column(*i, n)))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(FrequencyTable::from_batch(&q, &s))
+        Ok(FrequencyTable::from_columns(&q, &s))
     }
 }
 
