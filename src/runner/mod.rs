@@ -594,7 +594,8 @@ fn local_output(
         totals.rows_read += rows_in;
         totals.excluded += applied.excluded;
         if applied.batch.num_rows() > 0 {
-            writer.write(&applied.batch)?;
+            // Parquet columns are encoded in parallel, on the run's pool.
+            pool.install(|| writer.write(&applied.batch))?;
         }
         if let Some(observer) = observer {
             observer.rows_done(rows_in);
