@@ -214,7 +214,8 @@ impl Census {
                 if mine.quasi.len() != theirs.quasi.len() || mine.sensitive.len() != theirs.sensitive.len() {
                     return Err(bytes_error("cannot merge censuses", "their tables have other columns"));
                 }
-                mine.merge(theirs);
+                // Drivers merge censuses holding no lock: the shards may merge in parallel.
+                mine.merge_in_parallel(theirs);
             }
             (None, None) => {}
             _ => return Err(bytes_error("cannot merge censuses", "only one has a frequency table")),

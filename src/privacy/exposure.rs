@@ -328,6 +328,7 @@ fn count_runs(sorted: impl IntoIterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
 /// `limit` entries (combinations or dictionary values).
 fn merge_detail(mine: Option<FrequencyTable>, theirs: Option<FrequencyTable>, limit: usize) -> Option<FrequencyTable> {
     let (mut mine, theirs) = (mine?, theirs?);
+    // On the calling thread: `SharedExposure::add` calls this holding its lock.
     mine.merge(theirs);
     let entries = mine.len().max(mine.quasi.iter().map(|d| d.len()).sum());
     (entries <= limit).then_some(mine)

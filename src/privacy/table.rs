@@ -321,10 +321,23 @@ impl FrequencyTable {
         table
     }
 
-    /// Adds another table's rows (its ids are translated to this table's). The translated
-    /// combinations are sorted into shards here, then the shards take them in parallel on the
-    /// current rayon pool.
+    /// Adds another table's rows (its ids are translated to this table's), on the calling
+    /// thread.
     pub fn merge(&mut self, other: FrequencyTable) {
+        self.absorb(other, false);
+    }
+
+    /// [`FrequencyTable::merge`], with every shard taking its combinations in parallel on the
+    /// current rayon pool: for a census of millions of combinations. Never call it while holding
+    /// a lock that a task of that pool may take: a thread waiting for the shards' tasks may run
+    /// such a task meanwhile, and it would wait on its own lock.
+    pub fn merge_in_parallel(&mut self, other: FrequencyTable) {
+        self.absorb(other, true);
+    }
+
+    /// Translates `other`'s ids and sorts its combinations into shards on the calling thread,
+    /// then adds each shard's (in parallel when `parallel`).
+    fn absorb(&mut self, other: FrequencyTable, parallel: bool) {
         let translate = |mine: &mut [Dictionary], theirs: &[Dictionary]| -> Vec<Vec<u32>> {
             mine.iter_mut()
                 .zip(theirs)
@@ -346,7 +359,7 @@ impl FrequencyTable {
             parts[shard_of(&key)].push((key, entry));
         }
         let slots = sensitive.len();
-        self.shards.par_iter_mut().zip(parts).for_each(|(shard, part)| {
+        let add = |(shard, part): (&mut Combos, Vec<(Key, Entry)>)| {
             for (key, entry) in part {
                 let mine = entry_in(shard, &key, slots);
                 mine.count += entry.count;
@@ -356,7 +369,12 @@ impl FrequencyTable {
                     }
                 }
             }
-        });
+        };
+        if parallel {
+            self.shards.par_iter_mut().zip(parts).for_each(add);
+        } else {
+            self.shards.iter_mut().zip(parts).for_each(add);
+        }
         self.rows += other.rows;
     }
 
@@ -584,6 +602,11 @@ mod tests {
         };
         let forward = merged(&mut parts.iter());
         let backward = merged(&mut parts.iter().rev());
+        let mut parallel = FrequencyTable::new(2, 1);
+        for part in &parts {
+            parallel.merge_in_parallel(part.clone());
+        }
+        assert_eq!(parallel, forward, "the parallel merge differs from the sequential one");
         assert_eq!(forward.len(), whole.len());
         assert_eq!(content(&forward), content(&whole));
         let (forward, backward, whole) = (forward.canonical(), backward.canonical(), whole.canonical());
