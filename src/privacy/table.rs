@@ -151,7 +151,10 @@ impl Column {
 
 /// A combination of quasi-identifier ids, one per column. Up to four are held inline, so a table
 /// of millions of combinations does not allocate (and free, and chase a pointer) per combination.
-pub type Key = smallvec::SmallVec<[u32; 4]>;
+pub type Key = smallvec::SmallVec<[u32; INLINE_IDS]>;
+
+/// How many ids a [`Key`] holds without allocating.
+const INLINE_IDS: usize = 4;
 
 /// A sparse histogram: (value id, rows), sorted by id.
 pub type Histogram = Vec<(u32, u64)>;
@@ -168,8 +171,9 @@ pub struct Entry {
 /// order, so a canonical table always gives the same bytes; deserializing checks every id.
 ///
 /// The combinations are spread over [`SHARDS`] hash maps by their key's hash, so that merging a
-/// part into a table of millions of combinations runs on every thread of the pool (each shard
-/// is merged on its own); which shard holds a combination changes nothing else.
+/// part into a table of millions of combinations can run on every thread of the pool
+/// ([`FrequencyTable::merge_in_parallel`]: each shard is merged on its own); which shard holds a
+/// combination changes nothing else.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(try_from = "TableForm")]
 pub struct FrequencyTable {
@@ -194,9 +198,8 @@ fn shard_of(key: &[u32]) -> usize {
 }
 
 /// The entry of `key` in `shard`, added (empty, with `sensitive` histograms) if new.
-fn entry_in<'a>(shard: &'a mut Combos, key: &[u32], sensitive: usize) -> &'a mut Entry {
-    // Keys are held inline: building one to look it up costs no allocation.
-    shard.entry(Key::from_slice(key)).or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive] })
+fn entry_of(shard: &mut Combos, key: Key, sensitive: usize) -> &mut Entry {
+    shard.entry(key).or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive] })
 }
 
 impl Default for FrequencyTable {
@@ -311,7 +314,14 @@ impl FrequencyTable {
             for (slot, ids) in key.iter_mut().zip(&quasi_ids) {
                 *slot = ids[row];
             }
-            let entry = entry_in(&mut table.shards[shard_of(&key)], &key, sensitive.len());
+            let shard = &mut table.shards[shard_of(&key)];
+            // A key of up to four ids costs nothing to build, so one probe finds or adds the
+            // entry; a wider one would be allocated for every row, so it is looked up by slice
+            // first and built only when new.
+            let entry = match (key.len() > INLINE_IDS).then(|| shard.get_mut(&key[..])).flatten() {
+                Some(entry) => entry,
+                None => entry_of(shard, Key::from_slice(&key), sensitive.len()),
+            };
             entry.count += 1;
             for (histogram, ids) in entry.sensitive.iter_mut().zip(&sensitive_ids) {
                 add_to_histogram(histogram, ids[row], 1);
@@ -361,7 +371,7 @@ impl FrequencyTable {
         let slots = sensitive.len();
         let add = |(shard, part): (&mut Combos, Vec<(Key, Entry)>)| {
             for (key, entry) in part {
-                let mine = entry_in(shard, &key, slots);
+                let mine = entry_of(shard, key, slots);
                 mine.count += entry.count;
                 for (s, histogram) in entry.sensitive.into_iter().enumerate() {
                     for (id, rows) in histogram {
@@ -466,15 +476,19 @@ fn key_order<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync>(
     let widths: Vec<u32> = quasi.iter().map(|d| u32::BITS - (d.len() as u32).leading_zeros()).collect();
     let bits: u32 = widths.iter().sum();
     let pack = |key: &[u32]| key.iter().zip(&widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id));
+    fn by_packed<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync, P: Ord + Send>(
+        combos: &[(K, E)],
+        pack: impl Fn(&[u32]) -> P + Sync,
+    ) -> Vec<usize> {
+        let mut keyed: Vec<(P, usize)> = combos.par_iter().enumerate().map(|(i, (k, _))| (pack(k), i)).collect();
+        keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed.into_iter().map(|(_, i)| i).collect()
+    }
     if bits <= 64 {
-        let mut keyed: Vec<(u64, usize)> =
-            combos.par_iter().enumerate().map(|(i, (k, _))| (pack(k) as u64, i)).collect();
-        keyed.par_sort_unstable_by_key(|&(key, _)| key);
-        keyed.into_iter().map(|(_, i)| i).collect()
+        // Narrower keys sort faster: 16 bytes an entry rather than 32.
+        by_packed(combos, |k| pack(k) as u64)
     } else if bits <= 128 {
-        let mut keyed: Vec<(u128, usize)> = combos.par_iter().enumerate().map(|(i, (k, _))| (pack(k), i)).collect();
-        keyed.par_sort_unstable_by_key(|&(key, _)| key);
-        keyed.into_iter().map(|(_, i)| i).collect()
+        by_packed(combos, pack)
     } else {
         let mut order: Vec<usize> = (0..combos.len()).collect();
         order.par_sort_unstable_by(|&a, &b| (*combos[a].0).cmp(&*combos[b].0));
@@ -612,6 +626,20 @@ mod tests {
         let (forward, backward, whole) = (forward.canonical(), backward.canonical(), whole.canonical());
         assert_eq!(forward, backward);
         assert_eq!(forward, whole);
+    }
+
+    /// Keys wider than the inline ones (looked up by slice before being built) count repeats
+    /// into one combination, in a batch and across a merge.
+    #[test]
+    fn wide_keys_count_repeated_combinations_once() {
+        let column = |values: &[&str]| StringArray::from(values.to_vec());
+        let wide = |values: &[&str]| -> Vec<StringArray> { (0..6).map(|_| column(values)).collect() };
+        let mut table = FrequencyTable::from_batch(&wide(&["a", "b", "a", "a"]), &[]);
+        assert_eq!((table.len(), table.rows), (2, 4));
+        table.merge(FrequencyTable::from_batch(&wide(&["b", "a"]), &[]));
+        let mut counts: Vec<(Vec<u32>, u64)> = table.entries().map(|(k, e)| (k.to_vec(), e.count)).collect();
+        counts.sort();
+        assert_eq!(counts, vec![(vec![0; 6], 4), (vec![1; 6], 2)]);
     }
 
     #[test]
