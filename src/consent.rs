@@ -88,6 +88,11 @@ impl ConsentFilter {
         &self.files
     }
 
+    /// The input columns the filter reads (the consent column, the lists' key columns).
+    pub fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        self.column.into_iter().chain(self.lists.iter().map(|(index, _)| *index))
+    }
+
     /// Whether the filter removes anything at all.
     pub fn is_active(&self) -> bool {
         self.column.is_some() || !self.lists.is_empty()

@@ -422,6 +422,18 @@ impl Engine {
         }
     }
 
+    /// The input columns [`Engine::census_of`] reads, in input order: a driver may give it
+    /// batches whose other columns are placeholders (all null, say) and decode only these.
+    pub fn census_columns(&self) -> Vec<usize> {
+        let index = |name: &str| self.plan.steps.iter().position(|s| s.name == name);
+        let releases = self.job.aggregates.iter().flat_map(release_columns).filter_map(index);
+        let mut columns: Vec<usize> =
+            self.consent.columns().chain(self.anonymity.iter().flat_map(|s| s.columns())).chain(releases).collect();
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
     /// The census of one batch of the input (any batch, any order).
     ///
     /// # Errors
@@ -705,6 +717,17 @@ impl Engine {
 }
 
 /// Feeds one (consent-filtered) batch to a release's accumulator.
+/// Every column [`observe_release`] reads for `spec`.
+fn release_columns(spec: &crate::job::Aggregate) -> impl Iterator<Item = &str> {
+    let measured = spec.measures.iter().filter_map(|m| match m {
+        Measure::Count => None,
+        Measure::Sum { column, .. } | Measure::Mean { column, .. } | Measure::Histogram { column, .. } => {
+            Some(column.as_str())
+        }
+    });
+    std::iter::once(spec.privacy_unit.as_str()).chain(spec.group_by.iter().map(String::as_str)).chain(measured)
+}
+
 fn observe_release(
     spec: &crate::job::Aggregate,
     kept: &RecordBatch,

@@ -153,6 +153,36 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, arrow
     RecordBatch::try_new(schema.clone(), columns)
 }
 
+/// [`conform`] for a batch of only the columns `read` marks: each read column is cast, the
+/// others are all-null placeholders of their type.
+fn conform_projected(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+    read: &[bool],
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut decoded = batch.columns().iter();
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(read)
+        .map(|(f, &read)| {
+            if !read {
+                return Ok(arrow::array::new_null_array(f.data_type(), batch.num_rows()));
+            }
+            match decoded.next() {
+                Some(c) if c.data_type() == f.data_type() => Ok(c.clone()),
+                Some(c) => arrow::compute::cast(c, f.data_type()),
+                None => Err(arrow::error::ArrowError::SchemaError("a projected column is missing".into())),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+    )
+}
+
 /// How an in-memory input is named wherever a file's path would be shown.
 pub const IN_MEMORY: &str = "(in memory)";
 
@@ -203,6 +233,8 @@ pub struct DataSource {
     batch_size: usize,
     /// Batches already in memory, in place of `files` (then one entry named [`IN_MEMORY`]).
     memory: Option<Arc<[RecordBatch]>>,
+    /// The columns decoded from Parquet files ([`DataSource::only_columns`]); `None`: all.
+    only: Option<Arc<[usize]>>,
 }
 
 impl DataSource {
@@ -239,7 +271,7 @@ impl DataSource {
             DataFormat::Csv => csv::infer_schema(first, csv)?,
             DataFormat::Parquet => normalize_schema(&parquet::read_schema(first)?),
         };
-        Ok(Self { files, schema, csv: csv.clone(), batch_size, memory: None })
+        Ok(Self { files, schema, csv: csv.clone(), batch_size, memory: None, only: None })
     }
 
     /// Record batches already in memory (a notebook's table), read as one input file would be:
@@ -272,6 +304,7 @@ impl DataSource {
             csv: crate::job::CsvOptions::default(),
             batch_size,
             memory: Some(pieces.into()),
+            only: None,
         })
     }
 
@@ -373,6 +406,7 @@ impl DataSource {
                 self.schema.clone(),
                 self.batch_size,
                 unit.row_groups.map(|(start, end)| start..end),
+                self.only.as_deref(),
             )
             .map(|b| Box::new(b) as _),
         };
@@ -393,7 +427,19 @@ impl DataSource {
     /// A source that reads units of an input whose schema is known (an executor's, given the
     /// coordinator's schema): no file is opened until a unit is read.
     pub fn for_units(schema: SchemaRef, csv: crate::job::CsvOptions, batch_size: usize) -> Self {
-        Self { files: Vec::new(), schema, csv, batch_size: batch_size.max(1), memory: None }
+        Self { files: Vec::new(), schema, csv, batch_size: batch_size.max(1), memory: None, only: None }
+    }
+
+    /// This source with only `columns` (indices into its schema, in any order) decoded from
+    /// Parquet files: their batches keep the whole schema, every other column all null, and
+    /// skip those columns' decompression and decoding. For a pass that reads only some columns
+    /// (the census). CSV files and batches in memory are read whole as before (a CSV line is
+    /// parsed whole either way). Out-of-range indices are ignored.
+    pub fn only_columns(&self, columns: &[usize]) -> Self {
+        let mut only: Vec<usize> = columns.iter().copied().filter(|&c| c < self.schema.fields().len()).collect();
+        only.sort_unstable();
+        only.dedup();
+        Self { only: Some(only.into()), ..self.clone() }
     }
 
     /// Every batch of every file, in order. Batches never span two files.
@@ -428,12 +474,69 @@ impl DataSource {
             DataFormat::Csv => {
                 csv::CsvBatches::open(path, &self.csv, self.schema.clone(), self.batch_size).map(|b| Box::new(b) as _)
             }
-            DataFormat::Parquet => parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size, None)
-                .map(|b| Box::new(b) as _),
+            DataFormat::Parquet => {
+                parquet::ParquetBatches::open(path, self.schema.clone(), self.batch_size, None, self.only.as_deref())
+                    .map(|b| Box::new(b) as _)
+            }
         };
         match opened {
             Ok(batches) => batches,
             Err(e) => Box::new(std::iter::once(Err(e))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+
+    /// A Parquet file of three columns in row groups of 7 rows.
+    fn three_columns(dir: &Path) -> PathBuf {
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter((0..40).map(|i| (i % 9 != 0).then_some(i))));
+        let names: ArrayRef = Arc::new(StringArray::from_iter_values((0..40).map(|i| format!("name {i}"))));
+        let zips: ArrayRef = Arc::new(StringArray::from_iter((0..40).map(|i| (i % 5 != 0).then(|| format!("0{i}")))));
+        let batch = RecordBatch::try_from_iter([("id", ids), ("name", names), ("zip", zips)]).unwrap();
+        let path = dir.join("in.parquet");
+        let properties =
+            ::parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(7)).build();
+        let mut writer = ::parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        path
+    }
+
+    #[test]
+    fn only_the_chosen_columns_are_read_and_the_others_are_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = three_columns(dir.path());
+        let source = DataSource::open_path(&path, None, &crate::job::CsvOptions::default(), 5).unwrap();
+        let whole: Vec<RecordBatch> = source.batches().map(Result::unwrap).collect();
+        // Given out of order, twice, and beyond the schema: columns 0 and 2 are read.
+        let projected = source.only_columns(&[2, 0, 2, 9]);
+        let some: Vec<RecordBatch> = projected.batches().map(Result::unwrap).collect();
+        assert_eq!(whole.len(), some.len());
+        for (w, s) in whole.iter().zip(&some) {
+            assert_eq!(s.schema(), source.schema(), "the whole schema is kept");
+            assert_eq!(s.num_rows(), w.num_rows());
+            assert_eq!(s.column(0), w.column(0));
+            assert_eq!(s.column(2), w.column(2));
+            assert_eq!(s.column(1).null_count(), s.num_rows(), "an unread column is all null");
+            assert_eq!(w.column(1).null_count(), 0);
+        }
+        // A cluster's unit (some row groups) reads the same way.
+        let units = source.units(1).unwrap();
+        let from_units: Vec<RecordBatch> =
+            units.iter().flat_map(|u| projected.unit_batches(u).map(|b| b.unwrap().1).collect::<Vec<_>>()).collect();
+        let rows = |b: &[RecordBatch]| arrow::compute::concat_batches(&source.schema(), b).unwrap();
+        assert_eq!(rows(&from_units), rows(&some));
+        // No column at all: rows are still counted.
+        let none: usize = source.only_columns(&[]).batches().map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(none, 40);
     }
 }

@@ -3,6 +3,7 @@
 use super::IoError;
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
+use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -47,11 +48,15 @@ pub struct ParquetBatches {
     path: PathBuf,
     reader: ParquetRecordBatchReader,
     schema: SchemaRef,
+    /// With a projection: whether each column of `schema` is read (the others are placeholders).
+    read: Option<Vec<bool>>,
 }
 
 impl ParquetBatches {
     /// Opens `path`, checking that its columns match `schema`; with `row_groups`, only those
-    /// row groups (`start..end`) are read.
+    /// row groups (`start..end`) are read. With `columns` (indices into `schema`), only those
+    /// columns are decoded: the batches keep `schema`, the others all null (see
+    /// [`super::DataSource::only_columns`]).
     ///
     /// # Errors
     /// The file cannot be opened, or has other columns or types, or fewer row groups.
@@ -60,6 +65,7 @@ impl ParquetBatches {
         schema: SchemaRef,
         batch_size: usize,
         row_groups: Option<std::ops::Range<usize>>,
+        columns: Option<&[usize]>,
     ) -> Result<Self, IoError> {
         let builder = builder(path)?;
         let own = super::normalize_schema(builder.schema());
@@ -81,11 +87,22 @@ impl ParquetBatches {
             }
             None => builder,
         };
+        let (builder, read) = match columns {
+            Some(columns) => {
+                let mut read = vec![false; schema.fields().len()];
+                for &c in columns {
+                    read[c] = true;
+                }
+                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+                (builder.with_projection(mask), Some(read))
+            }
+            None => (builder, None),
+        };
         let reader = builder
             .with_batch_size(batch_size)
             .build()
             .map_err(|source| IoError::Parquet { path: path.to_path_buf(), source })?;
-        Ok(Self { path: path.to_path_buf(), reader, schema })
+        Ok(Self { path: path.to_path_buf(), reader, schema, read })
     }
 }
 
@@ -99,6 +116,10 @@ impl Iterator for ParquetBatches {
                 return Some(Err(IoError::Parquet { path: self.path.clone(), source: source.into() }));
             }
         };
-        Some(super::conform(&batch, &self.schema).map_err(|source| IoError::Arrow { source }))
+        let batch = match &self.read {
+            None => super::conform(&batch, &self.schema),
+            Some(read) => super::conform_projected(&batch, &self.schema, read),
+        };
+        Some(batch.map_err(|source| IoError::Arrow { source }))
     }
 }

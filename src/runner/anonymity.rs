@@ -192,6 +192,15 @@ impl Setup {
         self.quasi.iter().map(|q| (q.name.as_str(), q.input_index)).collect()
     }
 
+    /// The input columns [`Setup::table_of`] reads: quasi-identifiers, then the sensitive,
+    /// protected and target columns.
+    pub fn columns(&self) -> impl Iterator<Item = usize> + '_ {
+        let quasi = self.quasi.iter().map(|q| q.input_index);
+        let sensitive = self.sensitive.iter().map(|(_, i, _)| *i);
+        let counted = self.protected.iter().chain(&self.target).map(|(_, i)| *i);
+        quasi.chain(sensitive).chain(counted)
+    }
+
     /// An empty frequency table of these columns (its shape is what a census must have).
     pub fn empty_table(&self) -> FrequencyTable {
         FrequencyTable::new(

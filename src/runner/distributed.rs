@@ -167,8 +167,10 @@ impl Executor {
     /// A unit cannot be read, or a value cannot be counted.
     pub fn census(&self, units: &[Unit]) -> Result<Census, RunError> {
         let mut census = self.engine.empty_census();
+        // Only the columns the census reads are decoded.
+        let read = self.source.only_columns(&self.engine.census_columns());
         for unit in units {
-            for item in self.source.unit_batches(unit) {
+            for item in read.unit_batches(unit) {
                 crate::interrupt::check()?;
                 let (_, batch) = item?;
                 census.merge(self.engine.census_of(&batch)?)?;

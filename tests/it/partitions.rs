@@ -329,3 +329,56 @@ fn unique_tokens_are_checked_across_partitions() {
     let error = merged.merge(anonymize::engine::UniqueCheck::from_bytes(&sent[0]).unwrap()).unwrap_err();
     assert!(error.to_string().contains("repeats a value in two parts"), "{error}");
 }
+
+/// The census reads only the columns `Engine::census_columns` names (the command line decodes
+/// only those): with every other column all null, a census is the same to the byte; and each
+/// named column does change it (so a column the census read but the list left out would show).
+/// The job uses every census input: consent column and opt-out list, quasi-identifiers, a
+/// sensitive and a protected column, and an aggregate's unit, group, sum and histogram.
+#[test]
+fn the_census_reads_only_the_columns_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("opt_out.csv"), "customer_id\n100002\n100007\n100011\n").unwrap();
+    let job_text = customers_job(dir.path())
+        .replace(
+            "consent: { column: consent_analytics }",
+            "consent:\n  column: consent_analytics\n  exclude:\n    - { path: opt_out.csv, key: customer_id }",
+        )
+        .replace("gender: { action: generalize }", "gender: { action: generalize, protected: true }");
+    assert!(job_text.contains("opt_out.csv") && job_text.contains("protected: true"));
+    let job_path = write_job(dir.path(), "job.yaml", &job_text);
+    let job = anonymize::job::load(&job_path).expect("job loads");
+    let source = anonymize::plan::bind(&job).expect("input binds").source;
+    let schema = source.schema();
+    let engine = Engine::new(&job, &schema, Some(5)).expect("engine");
+    let batches: Vec<RecordBatch> = source.batches().map(|b| b.expect("batch")).collect();
+    let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+
+    let named = engine.census_columns();
+    let names: Vec<&str> = named.iter().map(|&i| schema.field(i).name().as_str()).collect();
+    assert_eq!(
+        names,
+        ["customer_id", "birth_date", "zip", "gender", "city", "spend_90d", "segment", "consent_analytics"],
+        "in input order"
+    );
+    let only = |read: &[usize]| {
+        let columns = (0..all.num_columns())
+            .map(|i| {
+                if read.contains(&i) {
+                    all.column(i).clone()
+                } else {
+                    arrow::array::new_null_array(schema.field(i).data_type(), all.num_rows())
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema.clone(), columns).unwrap()
+    };
+    let whole = engine.census_of(&all).unwrap();
+    assert!(whole.excluded.by_list > 0 && whole.excluded.by_column > 0, "{:?}", whole.excluded);
+    assert!(engine.census_of(&only(&named)).unwrap().to_bytes() == whole.to_bytes(), "the other columns changed it");
+    for (i, name) in named.iter().zip(&names) {
+        let without: Vec<usize> = named.iter().copied().filter(|c| c != i).collect();
+        let census = engine.census_of(&only(&without)).unwrap();
+        assert!(census.to_bytes() != whole.to_bytes(), "`{name}` made no difference to the census");
+    }
+}
