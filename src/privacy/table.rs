@@ -432,8 +432,8 @@ impl FrequencyTable {
             })
             .collect();
         let order = key_order(&parts, &quasi);
-        let combos = if sensitive.is_empty() {
-            // Entries without histograms copy without allocating: gathered in parallel.
+        let combos = if sensitive.is_empty() && quasi.len() <= INLINE_IDS {
+            // Inline keys and no histograms copy without allocating: gathered in parallel.
             order.par_iter().map(|&(p, i)| parts[p][i].clone()).collect()
         } else {
             let mut parts = parts;
