@@ -716,7 +716,6 @@ impl Engine {
     }
 }
 
-/// Feeds one (consent-filtered) batch to a release's accumulator.
 /// Every column [`observe_release`] reads for `spec`.
 fn release_columns(spec: &crate::job::Aggregate) -> impl Iterator<Item = &str> {
     let measured = spec.measures.iter().filter_map(|m| match m {
@@ -728,6 +727,7 @@ fn release_columns(spec: &crate::job::Aggregate) -> impl Iterator<Item = &str> {
     std::iter::once(spec.privacy_unit.as_str()).chain(spec.group_by.iter().map(String::as_str)).chain(measured)
 }
 
+/// Feeds one (consent-filtered) batch to a release's accumulator.
 fn observe_release(
     spec: &crate::job::Aggregate,
     kept: &RecordBatch,

@@ -91,9 +91,12 @@ impl ParquetBatches {
             Some(columns) => {
                 let mut read = vec![false; schema.fields().len()];
                 for &c in columns {
-                    read[c] = true;
+                    if let Some(r) = read.get_mut(c) {
+                        *r = true;
+                    }
                 }
-                let mask = ProjectionMask::roots(builder.parquet_schema(), columns.iter().copied());
+                let indices = read.iter().enumerate().filter(|(_, r)| **r).map(|(c, _)| c);
+                let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
                 (builder.with_projection(mask), Some(read))
             }
             None => (builder, None),

@@ -609,7 +609,7 @@ mod tests {
                 canonical.combos.windows(2).all(|w| w[0].0 < w[1].0),
                 "{columns} columns: canonical not in key order"
             );
-            // Without sensitive columns the entries are copied in parallel: same content.
+            // Copied in parallel (3 columns: inline keys) or moved (5 and 8): the same content.
             let moved =
                 content_of(&canonical.quasi, &canonical.sensitive, canonical.combos.iter().map(|(k, e)| (&k[..], e)));
             assert_eq!(moved, content(&table), "{columns} columns: canonical content");
