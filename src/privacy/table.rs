@@ -167,7 +167,7 @@ pub type Histogram = Vec<(u32, u64)>;
 pub struct Entry {
     pub count: u64,
     /// One histogram per sensitive column.
-    pub sensitive: Vec<Histogram>,
+    pub sensitive: Box<[Histogram]>,
 }
 
 /// Rows per combination of quasi-identifier values. Serialized with its combinations in key
@@ -202,7 +202,7 @@ fn shard_of(key: &[u32]) -> usize {
 
 /// The entry of `key` in `shard`, added (empty, with `sensitive` histograms) if new.
 fn entry_of(shard: &mut Combos, key: Key, sensitive: usize) -> &mut Entry {
-    shard.entry(key).or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive] })
+    shard.entry(key).or_insert_with(|| Entry { count: 0, sensitive: vec![Vec::new(); sensitive].into_boxed_slice() })
 }
 
 impl Default for FrequencyTable {
