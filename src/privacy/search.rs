@@ -1051,6 +1051,7 @@ impl<'a> Problem<'a> {
         {
             return classes;
         }
+        // Unbounded, a grouping always completes.
         Self::group_lifted(from, &lifted, expected, false).unwrap_or_default()
     }
 
@@ -1302,9 +1303,6 @@ impl<K: ClassKey> Traversal<'_, '_, K> {
     }
 }
 
-/// Adds `count` rows of `key` to an open-addressing (key, rows) table (`mask`: its size − 1),
-/// probing linearly from `slot`; the slot taken when the key is new. Empty slots have 0 rows.
-#[inline]
 /// An estimate of how many distinct keys `keys` holds, for sizing a grouping table: HyperLogLog
 /// over 4,096 registers (about 1.6 % standard error), at least 10,240 (below that the raw
 /// estimate is biased, and such tables are small anyway). Registers merge by maximum and are
@@ -1345,6 +1343,9 @@ fn estimate_distinct<K: ClassKey>(keys: &[K]) -> usize {
     (alpha * m * m / sum).max(2.5 * m) as usize
 }
 
+/// Adds `count` rows of `key` to an open-addressing (key, rows) table (`mask`: its size − 1),
+/// probing linearly from `slot`; the slot taken when the key is new. Empty slots have 0 rows.
+#[inline]
 fn add_rows<K: ClassKey>(table: &mut [(K, u64)], mut slot: usize, mask: usize, key: K, count: u64) -> Option<usize> {
     loop {
         let entry = &mut table[slot];
