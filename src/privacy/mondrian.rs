@@ -42,7 +42,7 @@ impl Partitioning {
         let mut map = PartitionLabels::default();
         for (p, combos) in self.partitions.iter().enumerate() {
             for &i in combos {
-                map.insert(Box::from(problem.combos[i].0), self.labels[p].clone());
+                map.insert(Box::from(&problem.combos[i].0[..]), self.labels[p].clone());
             }
         }
         map
@@ -399,7 +399,7 @@ pub(crate) fn metrics(problem: &Problem<'_>, dimensions: &[Dimension], parts: &[
     let marginals: Vec<Vec<u64>> = (0..problem.columns.len())
         .map(|c| {
             let mut rows = vec![0u64; problem.columns[c].groups(0)];
-            for (leaves, entry) in &problem.combos {
+            for (leaves, entry) in problem.combos {
                 rows[leaves[c] as usize] += entry.count;
             }
             rows

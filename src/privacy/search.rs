@@ -28,7 +28,7 @@
 //! check the optimum against brute force and every tagged status against checking the node.
 
 use super::hierarchy::Generalization;
-use super::table::{CanonicalTable, Entry, Histogram, add_to_histogram};
+use super::table::{CanonicalTable, Entry, Histogram, Key, add_to_histogram};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -144,7 +144,7 @@ pub struct Problem<'a> {
     /// A pinned level per column (`level:` in the job), else `None`.
     pub pinned: Vec<Option<u32>>,
     /// The table's combinations (leaf ids and rows), in key order.
-    pub combos: Vec<(&'a [u32], &'a Entry)>,
+    pub combos: &'a [(Key, Entry)],
     /// The same combinations as packed keys (every column at level 0) and rows, in contiguous
     /// arrays: the source the search and its bounds read (the table's keys are boxed, one
     /// allocation each).
@@ -377,7 +377,7 @@ impl<'a> Problem<'a> {
     ) -> Result<Self, SearchError> {
         // In key order: with a canonical table, every sum over combinations (a metric's last bit
         // included) is the same however the data was cut.
-        let combos: Vec<(&[u32], &Entry)> = table.combos.iter().map(|(k, e)| (&k[..], e)).collect();
+        let combos = &table.combos[..];
         let mut shifts = Vec::new();
         let mut masks = Vec::new();
         let mut bits = 0u32;
@@ -520,7 +520,7 @@ impl<'a> Problem<'a> {
     fn classes_from_table_as<K: ClassKey>(&self, levels: &[u32]) -> Classes<K> {
         let mut grouper = Grouper::with_capacity(self.combos.len());
         let mut classes = Classes::default();
-        for (leaves, entry) in &self.combos {
+        for (leaves, entry) in self.combos {
             let mut key = K::default();
             for (c, &leaf) in leaves.iter().enumerate() {
                 key = key.with_field(self.shifts[c], self.masks[c], self.columns[c].lift(leaf, 0, levels[c]));

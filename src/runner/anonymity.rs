@@ -690,7 +690,7 @@ fn frozen_partitions(
     let star: Arc<str> = Arc::from(crate::privacy::hierarchy::SUPPRESSED);
     let mut uncovered = vec![0u64; columns.len()];
     let mut labels_of: Vec<Vec<Option<Arc<str>>>> = Vec::with_capacity(problem.combos.len());
-    for (leaves, entry) in &problem.combos {
+    for (leaves, entry) in problem.combos {
         let value = |c: usize| match &dimensions[c] {
             Dimension::Numeric(values) => values[leaves[c] as usize],
             Dimension::Categorical { .. } => f64::NAN,
@@ -752,7 +752,7 @@ fn frozen_partitions(
         if mondrian::allowed(problem, &part) {
             for &i in &part {
                 class_of[i] = Some(sizes.len());
-                labels.insert(Box::from(problem.combos[i].0), labels_of[i].clone());
+                labels.insert(Box::from(&problem.combos[i].0[..]), labels_of[i].clone());
             }
             sizes.push(rows);
             kept_parts.push(part);
