@@ -8,10 +8,11 @@ use super::FxBuildHasher;
 use crate::text::{WholeText, to_text, whole_numbers};
 use arrow::array::{Array, ArrayRef, StringArray};
 use rayon::iter::{
-    IndexedParallelIterator, IntoParallelIterator, IntoParallelRefIterator, IntoParallelRefMutIterator,
+    IndexedParallelIterator, IntoParallelIterator, IntoParallelRefIterator, IntoParallelRefMutIterator, ParallelExtend,
     ParallelIterator,
 };
 use rayon::slice::ParallelSliceMut;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// Distinct values of one column, numbered in order of first appearance. Serialized as its
@@ -173,18 +174,32 @@ pub struct Entry {
 /// Rows per combination of quasi-identifier values. Serialized with its combinations in key
 /// order, so a canonical table always gives the same bytes; deserializing checks every id.
 ///
-/// The combinations are spread over [`SHARDS`] hash maps by their key's hash, so that merging a
-/// part into a table of millions of combinations can run on every thread of the pool
-/// ([`FrequencyTable::merge_in_parallel`]: each shard is merged on its own); which shard holds a
+/// The combinations are spread over [`SHARDS`] hash maps by their key's hash, so that a table
+/// of millions of combinations can be drained on every thread of the pool; which shard holds a
 /// combination changes nothing else.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+///
+/// [`FrequencyTable::append`] (how a census gathers its batches) does not look combinations up
+/// at all: it lists them, and the list is sorted, and repeats added up, only when it is put in
+/// canonical form or serialized, or when it has grown past twice what its last sort kept
+/// ([`FrequencyTable::settle`] does it on demand).
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(try_from = "TableForm")]
 pub struct FrequencyTable {
     pub quasi: Vec<Dictionary>,
     pub sensitive: Vec<Dictionary>,
     shards: Vec<Combos>,
+    /// Combinations appended and not yet looked up: `sorted` in key order, each key once;
+    /// `listed` in arrival order, keys repeated. A key may be in `shards`, `sorted` and `listed`
+    /// at once: its rows are the sum.
+    sorted: Vec<(Key, Entry)>,
+    listed: Vec<(Key, Entry)>,
     pub rows: u64,
 }
+
+/// How many listed combinations [`FrequencyTable::append`] keeps unsorted at least (192 MB of
+/// entries): the list is sorted once it holds this many and twice the sorted ones, so that its
+/// memory follows the combinations, not the rows, and sorting costs at most twice the rows.
+const LISTED: usize = 1 << 22;
 
 /// One shard of a table's combinations.
 type Combos = HashMap<Key, Entry, FxBuildHasher>;
@@ -217,6 +232,67 @@ pub fn add_to_histogram(histogram: &mut Histogram, id: u32, rows: u64) {
         Ok(i) => histogram[i].1 += rows,
         Err(i) => histogram.insert(i, (id, rows)),
     }
+}
+
+/// Adds `entry`'s rows (and histograms) to `mine`.
+fn add_entry(mine: &mut Entry, entry: Entry) {
+    mine.count += entry.count;
+    for (s, histogram) in entry.sensitive.into_iter().enumerate() {
+        for (id, rows) in histogram {
+            add_to_histogram(&mut mine.sensitive[s], id, rows);
+        }
+    }
+}
+
+/// Rewrites a combination's ids through `quasi[column][id]` and `sensitive[column][id]`.
+fn translate_ids(key: &mut Key, entry: &mut Entry, quasi: &[Vec<u32>], sensitive: &[Vec<u32>]) {
+    for (c, id) in key.iter_mut().enumerate() {
+        *id = quasi[c][*id as usize];
+    }
+    for (s, histogram) in entry.sensitive.iter_mut().enumerate() {
+        for (id, _) in histogram.iter_mut() {
+            *id = sensitive[s][*id as usize];
+        }
+    }
+}
+
+/// The combinations of `parts` in key order, each key once with the rows of all its listings
+/// added up (histograms sorted by id). Keys that fit four ids and carry no histogram are copied
+/// in parallel; others are moved in order on the calling thread (a copy would allocate).
+fn sorted_distinct(parts: Vec<Vec<(Key, Entry)>>, quasi: &[Dictionary], slots: usize) -> Vec<(Key, Entry)> {
+    let (order, starts) = key_order(&parts, quasi, true);
+    let end = |s: usize| starts.get(s + 1).copied().unwrap_or(order.len());
+    if slots == 0 && quasi.len() <= INLINE_IDS {
+        return (0..starts.len())
+            .into_par_iter()
+            .map(|s| {
+                let (p, i) = unplace(order[starts[s]]);
+                let count = order[starts[s]..end(s)]
+                    .iter()
+                    .map(|&place| {
+                        let (p, i) = unplace(place);
+                        parts[p][i].1.count
+                    })
+                    .sum();
+                (parts[p][i].0.clone(), Entry { count, sensitive: Box::default() })
+            })
+            .collect();
+    }
+    let mut parts = parts;
+    let mut out = Vec::with_capacity(starts.len());
+    for s in 0..starts.len() {
+        let (p, i) = unplace(order[starts[s]]);
+        let mut combo = std::mem::take(&mut parts[p][i]);
+        for histogram in combo.1.sensitive.iter_mut() {
+            histogram.sort_unstable_by_key(|&(id, _)| id);
+        }
+        for &place in &order[starts[s] + 1..end(s)] {
+            let (p, i) = unplace(place);
+            add_entry(&mut combo.1, std::mem::take(&mut parts[p][i].1));
+        }
+        out.push(combo);
+    }
+    out
 }
 
 /// The serialized form of a [`FrequencyTable`].
@@ -266,7 +342,14 @@ impl TryFrom<TableForm> for FrequencyTable {
         if rows != form.rows && !counts_only {
             return Err("the combinations do not add up to the table's rows".into());
         }
-        Ok(Self { quasi: form.quasi, sensitive: form.sensitive, shards, rows: form.rows })
+        Ok(Self {
+            quasi: form.quasi,
+            sensitive: form.sensitive,
+            shards,
+            sorted: Vec::new(),
+            listed: Vec::new(),
+            rows: form.rows,
+        })
     }
 }
 
@@ -277,23 +360,39 @@ impl FrequencyTable {
             quasi: vec![Dictionary::default(); quasi],
             sensitive: vec![Dictionary::default(); sensitive],
             shards: vec![HashMap::default(); SHARDS],
+            sorted: Vec::new(),
+            listed: Vec::new(),
             rows: 0,
         }
     }
 
     /// How many distinct combinations the table holds.
+    ///
+    /// # Panics
+    /// Combinations appended and not settled ([`FrequencyTable::settle`]).
     pub fn len(&self) -> usize {
+        self.assert_settled();
         self.shards.iter().map(HashMap::len).sum()
     }
 
     /// Whether the table holds no combination.
     pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(HashMap::is_empty)
+        self.shards.iter().all(HashMap::is_empty) && self.sorted.is_empty() && self.listed.is_empty()
     }
 
     /// Every combination with its rows, in no particular order.
+    ///
+    /// # Panics
+    /// Combinations appended and not settled ([`FrequencyTable::settle`]).
     pub fn entries(&self) -> impl Iterator<Item = (&[u32], &Entry)> {
+        self.assert_settled();
         self.shards.iter().flatten().map(|(k, e)| (&k[..], e))
+    }
+
+    /// A table read by combination must have none pending: a silent count of some of them would
+    /// be a wrong count.
+    fn assert_settled(&self) {
+        assert!(self.sorted.is_empty() && self.listed.is_empty(), "a frequency table read before it was settled");
     }
 
     /// The table of one batch, from the canonical text of its quasi-identifier and sensitive
@@ -334,59 +433,81 @@ impl FrequencyTable {
         table
     }
 
-    /// Adds another table's rows (its ids are translated to this table's), on the calling
-    /// thread.
-    pub fn merge(&mut self, other: FrequencyTable) {
-        self.absorb(other, false);
+    /// Adds another table's rows like [`FrequencyTable::merge`], but lists its combinations
+    /// (ids translated) instead of looking each one up: for a census, which gathers thousands of
+    /// batch tables into one of up to millions of combinations and only then reads it. The list
+    /// is sorted and its repeats added up on the current rayon pool, when it grows past
+    /// [`LISTED`] and twice the combinations already sorted, when the table is put in canonical
+    /// form or serialized, or by [`FrequencyTable::settle`]. Never call it while holding a lock
+    /// that a task of that pool may take: a thread waiting for the sort's tasks may run such a
+    /// task meanwhile, and it would wait on its own lock.
+    pub fn append(&mut self, other: FrequencyTable) {
+        let (quasi, sensitive) = self.translation(&other);
+        let translate = |(mut key, mut entry): (Key, Entry)| {
+            translate_ids(&mut key, &mut entry, &quasi, &sensitive);
+            (key, entry)
+        };
+        let mut theirs = other.sorted;
+        theirs.extend(other.listed);
+        theirs.extend(other.shards.into_iter().flatten());
+        if theirs.len() < 1 << 16 {
+            self.listed.extend(theirs.into_iter().map(translate));
+        } else {
+            self.listed.par_extend(theirs.into_par_iter().map(translate));
+        }
+        self.rows += other.rows;
+        if self.listed.len() >= LISTED.max(2 * self.sorted.len()) {
+            self.sort_listed();
+        }
     }
 
-    /// [`FrequencyTable::merge`], with every shard taking its combinations in parallel on the
-    /// current rayon pool: for a census of millions of combinations. Never call it while holding
-    /// a lock that a task of that pool may take: a thread waiting for the shards' tasks may run
-    /// such a task meanwhile, and it would wait on its own lock.
-    pub fn merge_in_parallel(&mut self, other: FrequencyTable) {
-        self.absorb(other, true);
+    /// Sorts the listed combinations into the sorted ones, repeats added up.
+    fn sort_listed(&mut self) {
+        let parts = [std::mem::take(&mut self.sorted), std::mem::take(&mut self.listed)];
+        self.sorted = sorted_distinct(parts.into(), &self.quasi, self.sensitive.len());
     }
 
-    /// Translates `other`'s ids and sorts its combinations into shards on the calling thread,
-    /// then adds each shard's (in parallel when `parallel`).
-    fn absorb(&mut self, other: FrequencyTable, parallel: bool) {
+    /// Looks up every appended combination ([`FrequencyTable::append`]), so that the table can be
+    /// read by combination ([`FrequencyTable::len`], [`FrequencyTable::entries`]).
+    pub fn settle(&mut self) {
+        if self.sorted.is_empty() && self.listed.is_empty() {
+            return;
+        }
+        self.sort_listed();
+        let slots = self.sensitive.len();
+        for (key, entry) in std::mem::take(&mut self.sorted) {
+            let shard = &mut self.shards[shard_of(&key)];
+            add_entry(entry_of(shard, key, slots), entry);
+        }
+    }
+
+    /// For each of `other`'s quasi-identifier and sensitive dictionaries, this table's id of each
+    /// of its ids (values new to this table are added).
+    fn translation(&mut self, other: &FrequencyTable) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
         let translate = |mine: &mut [Dictionary], theirs: &[Dictionary]| -> Vec<Vec<u32>> {
             mine.iter_mut()
                 .zip(theirs)
                 .map(|(m, t)| t.values().iter().map(|v| m.intern(v.as_deref())).collect())
                 .collect()
         };
-        let quasi = translate(&mut self.quasi, &other.quasi);
-        let sensitive = translate(&mut self.sensitive, &other.sensitive);
+        (translate(&mut self.quasi, &other.quasi), translate(&mut self.sensitive, &other.sensitive))
+    }
+
+    /// Adds another table's rows (its ids are translated to this table's), on the calling
+    /// thread.
+    pub fn merge(&mut self, mut other: FrequencyTable) {
+        other.settle();
+        let (quasi, sensitive) = self.translation(&other);
         let mut parts: Vec<Vec<(Key, Entry)>> = vec![Vec::new(); SHARDS];
         for (mut key, mut entry) in other.shards.into_iter().flatten() {
-            for (c, id) in key.iter_mut().enumerate() {
-                *id = quasi[c][*id as usize];
-            }
-            for (s, histogram) in entry.sensitive.iter_mut().enumerate() {
-                for (id, _) in histogram.iter_mut() {
-                    *id = sensitive[s][*id as usize];
-                }
-            }
+            translate_ids(&mut key, &mut entry, &quasi, &sensitive);
             parts[shard_of(&key)].push((key, entry));
         }
         let slots = sensitive.len();
-        let add = |(shard, part): (&mut Combos, Vec<(Key, Entry)>)| {
+        for (shard, part) in self.shards.iter_mut().zip(parts) {
             for (key, entry) in part {
-                let mine = entry_of(shard, key, slots);
-                mine.count += entry.count;
-                for (s, histogram) in entry.sensitive.into_iter().enumerate() {
-                    for (id, rows) in histogram {
-                        add_to_histogram(&mut mine.sensitive[s], id, rows);
-                    }
-                }
+                add_entry(entry_of(shard, key, slots), entry);
             }
-        };
-        if parallel {
-            self.shards.par_iter_mut().zip(parts).for_each(add);
-        } else {
-            self.shards.iter_mut().zip(parts).for_each(add);
         }
         self.rows += other.rows;
     }
@@ -411,46 +532,89 @@ impl FrequencyTable {
         let (quasi, quasi_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.quasi.iter().map(sorted).unzip();
         let (sensitive, sensitive_remap): (Vec<Dictionary>, Vec<Vec<u32>>) = self.sensitive.iter().map(sorted).unzip();
         // Each shard is drained into a list and remapped on a task of its own, so that every
-        // thread of the pool writes (and first touches) its share of the entries' memory.
-        let parts: Vec<Vec<(Key, Entry)>> = self
+        // thread of the pool writes (and first touches) its share of the entries' memory; the
+        // appended combinations are remapped where they lie, in parallel.
+        let remap = |(key, entry): &mut (Key, Entry)| {
+            translate_ids(key, entry, &quasi_remap, &sensitive_remap);
+            for histogram in entry.sensitive.iter_mut() {
+                histogram.sort_unstable_by_key(|&(id, _)| id);
+            }
+        };
+        let mut parts: Vec<Vec<(Key, Entry)>> = self
             .shards
             .into_par_iter()
             .map(|shard| {
                 let mut part: Vec<(Key, Entry)> = shard.into_iter().collect();
-                for (key, entry) in &mut part {
-                    for (c, id) in key.iter_mut().enumerate() {
-                        *id = quasi_remap[c][*id as usize];
-                    }
-                    for (s, histogram) in entry.sensitive.iter_mut().enumerate() {
-                        for (id, _) in histogram.iter_mut() {
-                            *id = sensitive_remap[s][*id as usize];
-                        }
-                        histogram.sort_unstable_by_key(|&(id, _)| id);
-                    }
-                }
+                part.iter_mut().for_each(remap);
                 part
             })
             .collect();
-        let order = key_order(&parts, &quasi);
-        let combos = if sensitive.is_empty() && quasi.len() <= INLINE_IDS {
-            // Inline keys and no histograms copy without allocating: gathered in parallel.
-            order.par_iter().map(|&(p, i)| parts[p][i].clone()).collect()
+        let (mut sorted, mut listed) = (self.sorted, self.listed);
+        let slots = sensitive.len();
+        let combos = if sorted.is_empty() && listed.is_empty() {
+            // Each key is in one shard: no repeats to add up.
+            let (order, _) = key_order(&parts, &quasi, false);
+            if slots == 0 && quasi.len() <= INLINE_IDS {
+                // Inline keys and no histograms copy without allocating: gathered in parallel.
+                order
+                    .par_iter()
+                    .map(|&place| {
+                        let (p, i) = unplace(place);
+                        parts[p][i].clone()
+                    })
+                    .collect()
+            } else {
+                order
+                    .into_iter()
+                    .map(|place| {
+                        let (p, i) = unplace(place);
+                        std::mem::take(&mut parts[p][i])
+                    })
+                    .collect()
+            }
         } else {
-            let mut parts = parts;
-            order.into_iter().map(|(p, i)| std::mem::take(&mut parts[p][i])).collect()
+            sorted.par_iter_mut().for_each(remap);
+            listed.par_iter_mut().for_each(remap);
+            parts.extend([sorted, listed]);
+            sorted_distinct(parts, &quasi, slots)
         };
         CanonicalTable { quasi, sensitive, combos, rows: self.rows }
     }
 
-    /// The combinations in key order.
-    pub fn sorted_combos(&self) -> Vec<(&[u32], &Entry)> {
-        let combos: Vec<(&[u32], &Entry)> = self.entries().collect();
-        key_order(std::slice::from_ref(&combos), &self.quasi).into_iter().map(|(_, i)| combos[i]).collect()
+    /// The combinations in key order (appended ones added up with the others).
+    pub fn sorted_combos(&self) -> Vec<(Cow<'_, [u32]>, Cow<'_, Entry>)> {
+        let combos: Vec<(&[u32], &Entry)> = self.shards.iter().flatten().map(|(k, e)| (&k[..], e)).collect();
+        if self.sorted.is_empty() && self.listed.is_empty() {
+            let (order, _) = key_order(std::slice::from_ref(&combos), &self.quasi, false);
+            return order
+                .into_iter()
+                .map(|place| {
+                    let (_, i) = unplace(place);
+                    (Cow::Borrowed(combos[i].0), Cow::Borrowed(combos[i].1))
+                })
+                .collect();
+        }
+        let owned = combos.into_iter().map(|(k, e)| (Key::from_slice(k), e.clone())).collect();
+        let parts = vec![owned, self.sorted.clone(), self.listed.clone()];
+        let combos = sorted_distinct(parts, &self.quasi, self.sensitive.len());
+        combos.into_iter().map(|(k, e)| (Cow::Owned(k.to_vec()), Cow::Owned(e))).collect()
     }
 
     /// Rows per value of every quasi-identifier (one pass over the combinations).
     pub fn marginals(&self) -> Vec<Vec<u64>> {
-        marginals(&self.quasi, self.entries())
+        let appended = self.sorted.iter().chain(&self.listed).map(|(k, e)| (&k[..], e));
+        marginals(&self.quasi, self.shards.iter().flatten().map(|(k, e)| (&k[..], e)).chain(appended))
+    }
+}
+
+/// Tables are equal when they hold the same dictionaries and the same rows per combination,
+/// however the combinations are held (looked up or appended).
+impl PartialEq for FrequencyTable {
+    fn eq(&self, other: &Self) -> bool {
+        self.quasi == other.quasi
+            && self.sensitive == other.sensitive
+            && self.rows == other.rows
+            && self.sorted_combos() == other.sorted_combos()
     }
 }
 
@@ -482,38 +646,73 @@ fn marginals<'a>(quasi: &[Dictionary], combos: impl Iterator<Item = (&'a [u32], 
     counts
 }
 
+/// Where a combination is in a list of lists: the list in the high 24 bits, the index in it in
+/// the low 40 (one word, not two: an order of millions of combinations is half the size).
+type Place = u64;
+
+const INDEX_BITS: u32 = 40;
+
+fn place(part: usize, index: usize) -> Place {
+    ((part as u64) << INDEX_BITS) | index as u64
+}
+
+fn unplace(place: Place) -> (usize, usize) {
+    ((place >> INDEX_BITS) as usize, (place & ((1 << INDEX_BITS) - 1)) as usize)
+}
+
 /// The order that puts combinations (each key one id per dictionary), held in `parts`, in key
-/// order, as (part, index in it). Keys packed into one integer (first column highest) sort as
-/// the keys do, and integers sort several times faster than slices, so each key is packed once,
-/// into 64 bits when it fits; tables too wide to pack sort by slice. Keys are distinct, so the
-/// order is total and does not depend on how the combinations are spread over the parts.
+/// order, as places ([`place`]), and, when `runs`, the positions in that order where a key's
+/// listings begin. Keys packed into one integer (first column highest) sort as the keys do, and
+/// integers sort (and compare) several times faster than slices, so each key is packed once,
+/// into 64 bits when it fits; tables too wide to pack sort by slice. Where keys are distinct the
+/// order is total and does not depend on how the combinations are spread over the parts; a
+/// repeated key's listings come out together, in no particular order.
 fn key_order<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync>(
     parts: &[Vec<(K, E)>],
     quasi: &[Dictionary],
-) -> Vec<(usize, usize)> {
+    runs: bool,
+) -> (Vec<Place>, Vec<usize>) {
     let widths: Vec<u32> = quasi.iter().map(|d| u32::BITS - (d.len() as u32).leading_zeros()).collect();
     let bits: u32 = widths.iter().sum();
     let pack = |key: &[u32]| key.iter().zip(&widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id));
     let places = || {
-        parts.par_iter().enumerate().flat_map_iter(|(p, part)| part.iter().enumerate().map(move |(i, c)| ((p, i), c)))
+        parts
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(p, part)| part.iter().enumerate().map(move |(i, c)| (place(p, i), c)))
     };
-    fn by_packed<'a, K: std::ops::Deref<Target = [u32]> + Sync + 'a, E: Sync + 'a, P: Ord + Send>(
-        places: impl ParallelIterator<Item = ((usize, usize), &'a (K, E))>,
+    fn by_packed<'a, K: std::ops::Deref<Target = [u32]> + Sync + 'a, E: Sync + 'a, P: Ord + Send + Sync>(
+        places: impl ParallelIterator<Item = (Place, &'a (K, E))>,
         pack: impl Fn(&[u32]) -> P + Sync,
-    ) -> Vec<(usize, usize)> {
-        let mut keyed: Vec<(P, (usize, usize))> = places.map(|(place, (k, _))| (pack(k), place)).collect();
+        runs: bool,
+    ) -> (Vec<Place>, Vec<usize>) {
+        let mut keyed: Vec<(P, Place)> = places.map(|(place, (k, _))| (pack(k), place)).collect();
         keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        keyed.into_par_iter().map(|(_, place)| place).collect()
+        let starts = if runs {
+            (0..keyed.len()).into_par_iter().filter(|&n| n == 0 || keyed[n].0 != keyed[n - 1].0).collect()
+        } else {
+            Vec::new()
+        };
+        (keyed.into_par_iter().map(|(_, place)| place).collect(), starts)
     }
     if bits <= 64 {
         // Narrower keys sort faster.
-        by_packed(places(), |k| pack(k) as u64)
+        by_packed(places(), |k| pack(k) as u64, runs)
     } else if bits <= 128 {
-        by_packed(places(), pack)
+        by_packed(places(), pack, runs)
     } else {
-        let mut order: Vec<(usize, usize)> = places().map(|(place, _)| place).collect();
-        order.par_sort_unstable_by(|&(p, i), &(q, j)| (*parts[p][i].0).cmp(&*parts[q][j].0));
-        order
+        let key = |place: Place| -> &[u32] {
+            let (p, i) = unplace(place);
+            &parts[p][i].0
+        };
+        let mut order: Vec<Place> = places().map(|(place, _)| place).collect();
+        order.par_sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
+        let starts = if runs {
+            (0..order.len()).into_par_iter().filter(|&n| n == 0 || key(order[n]) != key(order[n - 1])).collect()
+        } else {
+            Vec::new()
+        };
+        (order, starts)
     }
 }
 
@@ -600,7 +799,7 @@ mod tests {
                     d.intern(Some(&format!("x{v}")));
                 }
             }
-            let sorted: Vec<&[u32]> = table.sorted_combos().into_iter().map(|(k, _)| k).collect();
+            let sorted: Vec<Vec<u32>> = table.sorted_combos().into_iter().map(|(k, _)| k.into_owned()).collect();
             assert_eq!(sorted.len(), table.len());
             assert!(sorted.windows(2).all(|w| w[0] < w[1]), "{columns} columns: not in key order");
             let canonical = table.clone().canonical();
@@ -647,16 +846,80 @@ mod tests {
         };
         let forward = merged(&mut parts.iter());
         let backward = merged(&mut parts.iter().rev());
-        let mut parallel = FrequencyTable::new(2, 1);
-        for part in &parts {
-            parallel.merge_in_parallel(part.clone());
-        }
-        assert_eq!(parallel, forward, "the parallel merge differs from the sequential one");
         assert_eq!(forward.len(), whole.len());
         assert_eq!(content(&forward), content(&whole));
         let (forward, backward, whole) = (forward.canonical(), backward.canonical(), whole.canonical());
         assert_eq!(forward, backward);
         assert_eq!(forward, whole);
+    }
+
+    /// Batch tables appended (listed, sorted part of the way, settled or not) hold what merged
+    /// ones hold: equal tables, the same serialized bytes and marginals, the same canonical
+    /// table as the whole; with and without a sensitive column (histograms added up, or counts
+    /// alone copied in parallel), and with keys wider than the inline ones.
+    #[test]
+    fn appended_tables_hold_what_merged_ones_hold() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for (columns, sensitive) in [(2usize, true), (2, false), (6, true), (6, false)] {
+            let rows = 5000;
+            let column = |rng: &mut rand_chacha::ChaCha8Rng, values: u32| {
+                StringArray::from(
+                    (0..rows).map(|_| Some(format!("v{}", rng.random_range(0..values)))).collect::<Vec<_>>(),
+                )
+            };
+            let quasi: Vec<StringArray> = (0..columns).map(|c| column(&mut rng, if c < 2 { 12 } else { 2 })).collect();
+            let target: Vec<StringArray> = if sensitive { vec![column(&mut rng, 4)] } else { Vec::new() };
+            let mut cuts: Vec<usize> = (0..15).map(|_| rng.random_range(0..rows)).collect();
+            cuts.extend([0, rows]);
+            cuts.sort_unstable();
+            let slice = |arrays: &[StringArray], w: &[usize]| -> Vec<StringArray> {
+                arrays.iter().map(|a| a.slice(w[0], w[1] - w[0])).collect()
+            };
+            let parts: Vec<FrequencyTable> =
+                cuts.windows(2).map(|w| FrequencyTable::from_batch(&slice(&quasi, w), &slice(&target, w))).collect();
+            let whole = FrequencyTable::from_batch(&quasi, &target);
+            let mut merged = FrequencyTable::new(columns, target.len());
+            let mut appended = FrequencyTable::new(columns, target.len());
+            // The first part merged (looked up), the rest appended, sorted a third of the way.
+            appended.merge(parts[0].clone());
+            for (n, part) in parts.iter().enumerate() {
+                merged.merge(part.clone());
+                if n > 0 {
+                    appended.append(part.clone());
+                }
+                if n == parts.len() / 3 {
+                    appended.sort_listed();
+                }
+            }
+            let what = format!("{columns} columns, sensitive {sensitive}");
+            assert!(!appended.sorted.is_empty() && !appended.listed.is_empty(), "{what}: not mixed");
+            assert_eq!(appended, merged, "{what}");
+            assert_eq!(serde_json::to_vec(&appended).unwrap(), serde_json::to_vec(&merged).unwrap(), "{what}");
+            assert_eq!(appended.marginals(), merged.marginals(), "{what}");
+            assert_eq!(appended.clone().canonical(), whole.clone().canonical(), "{what}");
+            appended.settle();
+            assert_eq!(appended.len(), whole.len(), "{what}");
+            assert_eq!(content(&appended), content(&whole), "{what}");
+            // An appended table merged into another, and another appended into it.
+            let mut twice = FrequencyTable::new(columns, target.len());
+            twice.append(appended.clone());
+            twice.append(appended);
+            let doubled = twice.canonical();
+            let single = whole.canonical();
+            assert_eq!(doubled.quasi, single.quasi, "{what}");
+            let counts = |t: &CanonicalTable| -> Vec<u64> { t.combos.iter().map(|(_, e)| e.count).collect() };
+            assert_eq!(counts(&doubled), counts(&single).iter().map(|c| 2 * c).collect::<Vec<_>>(), "{what}");
+        }
+    }
+
+    /// Reading combinations one by one while some are only listed would miss them: it stops.
+    #[test]
+    #[should_panic(expected = "read before it was settled")]
+    fn an_unsettled_table_is_not_read_by_combination() {
+        let mut table = FrequencyTable::new(1, 0);
+        table.append(FrequencyTable::from_batch(&[StringArray::from(vec!["a"])], &[]));
+        let _ = table.len();
     }
 
     /// Keys wider than the inline ones (looked up by slice before being built) count repeats

@@ -468,7 +468,7 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
             Some(passes) => census = pool.install(|| passes.census(&engine))?,
             None => {
                 // Only the columns the census reads are decoded; the merge runs on the pool too
-                // (a table's shards merge in parallel).
+                // (a table's appended combinations are sorted in parallel).
                 let read = source.only_columns(&engine.census_columns());
                 let mut merge = |part: Census| pool.install(|| census.merge(part));
                 pipeline::ordered(&read, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
