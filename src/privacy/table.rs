@@ -180,8 +180,8 @@ pub struct Entry {
 ///
 /// [`FrequencyTable::append`] (how a census gathers its batches) does not look combinations up
 /// at all: it lists them, and the list is sorted, and repeats added up, only when it is put in
-/// canonical form or serialized, or when it has grown past twice what its last sort kept
-/// ([`FrequencyTable::settle`] does it on demand).
+/// canonical form or serialized, or when it has grown past [`LISTED`] entries and twice what its
+/// last sort kept ([`FrequencyTable::settle`] does it on demand).
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(try_from = "TableForm")]
 pub struct FrequencyTable {
@@ -198,7 +198,8 @@ pub struct FrequencyTable {
 
 /// How many listed combinations [`FrequencyTable::append`] keeps unsorted at least (192 MB of
 /// entries): the list is sorted once it holds this many and twice the sorted ones, so that its
-/// memory follows the combinations, not the rows, and sorting costs at most twice the rows.
+/// memory follows the combinations, not the rows, and each sort takes at most half as many
+/// entries again as it was given since the last one (at most 1.5 sorted entries per row).
 const LISTED: usize = 1 << 22;
 
 /// One shard of a table's combinations.
