@@ -258,27 +258,32 @@ fn translate_ids(key: &mut Key, entry: &mut Entry, quasi: &[Vec<u32>], sensitive
 }
 
 /// The combinations of `parts` in key order, each key once with the rows of all its listings
-/// added up (histograms sorted by id). Keys that fit four ids and carry no histogram are copied
-/// in parallel; others are moved in order on the calling thread (a copy would allocate).
+/// added up (histograms sorted by id). Counts-only tables whose keys pack into one word are
+/// sorted as (packed key, rows) pairs, in parallel; others are moved in key order on the calling
+/// thread.
 fn sorted_distinct(parts: Vec<Vec<(Key, Entry)>>, quasi: &[Dictionary], slots: usize) -> Vec<(Key, Entry)> {
-    let (order, starts) = key_order(&parts, quasi, true);
-    let end = |s: usize| starts.get(s + 1).copied().unwrap_or(order.len());
-    if slots == 0 && quasi.len() <= INLINE_IDS {
-        return (0..starts.len())
+    let packing = Packing::of(quasi);
+    if slots == 0 && quasi.len() <= INLINE_IDS && packing.bits <= 64 {
+        // Counts only, keys packed in one word: (key, rows) pairs are sorted and added up in
+        // place, and each key unpacked again, so no combination is fetched back through the
+        // order (a cache miss each), and the parts are freed before the sort.
+        let mut keyed: Vec<(u64, u64)> = listed(&parts, |k, e, _| (packing.pack(k) as u64, e.count));
+        drop(parts);
+        keyed.par_sort_unstable_by_key(|&(key, _)| key);
+        keyed.dedup_by(|next, kept| {
+            let repeat = next.0 == kept.0;
+            if repeat {
+                kept.1 += next.1;
+            }
+            repeat
+        });
+        return keyed
             .into_par_iter()
-            .map(|s| {
-                let (p, i) = unplace(order[starts[s]]);
-                let count = order[starts[s]..end(s)]
-                    .iter()
-                    .map(|&place| {
-                        let (p, i) = unplace(place);
-                        parts[p][i].1.count
-                    })
-                    .sum();
-                (parts[p][i].0.clone(), Entry { count, sensitive: Box::default() })
-            })
+            .map(|(key, count)| (packing.unpack(key), Entry { count, sensitive: Box::default() }))
             .collect();
     }
+    let (order, starts) = key_order(&parts, quasi, true);
+    let end = |s: usize| starts.get(s + 1).copied().unwrap_or(order.len());
     let mut parts = parts;
     let mut out = Vec::with_capacity(starts.len());
     for s in 0..starts.len() {
@@ -661,33 +666,65 @@ fn unplace(place: Place) -> (usize, usize) {
     ((place >> INDEX_BITS) as usize, (place & ((1 << INDEX_BITS) - 1)) as usize)
 }
 
+/// How keys pack into one integer: each column's id in as many bits as its dictionary needs,
+/// the first column highest, so that packed keys sort (and compare) as the keys do, several
+/// times faster than slices.
+struct Packing {
+    widths: Vec<u32>,
+    bits: u32,
+}
+
+impl Packing {
+    fn of(quasi: &[Dictionary]) -> Self {
+        let widths: Vec<u32> = quasi.iter().map(|d| u32::BITS - (d.len() as u32).leading_zeros()).collect();
+        Self { bits: widths.iter().sum(), widths }
+    }
+
+    /// The packed key (all its bits when [`Packing::bits`] is at most 128).
+    fn pack(&self, key: &[u32]) -> u128 {
+        key.iter().zip(&self.widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id))
+    }
+
+    /// The key that [`Packing::pack`] packed into at most 64 bits.
+    fn unpack(&self, mut packed: u64) -> Key {
+        let mut key = Key::from_elem(0, self.widths.len());
+        for (id, &w) in key.iter_mut().zip(&self.widths).rev() {
+            *id = (packed & ((1u64 << w) - 1)) as u32;
+            packed = packed.checked_shr(w).unwrap_or(0);
+        }
+        key
+    }
+}
+
+/// One item per combination of `parts`, from its key, entry and place ([`place`]), in part
+/// order, written straight into one list (an indexed parallel extend per part: no intermediate
+/// lists to copy).
+fn listed<T: Send, K: Sync, E: Sync>(parts: &[Vec<(K, E)>], item: impl Fn(&K, &E, Place) -> T + Sync) -> Vec<T> {
+    let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for (p, part) in parts.iter().enumerate() {
+        out.par_extend(part.par_iter().enumerate().map(|(i, (k, e))| item(k, e, place(p, i))));
+    }
+    out
+}
+
 /// The order that puts combinations (each key one id per dictionary), held in `parts`, in key
 /// order, as places ([`place`]), and, when `runs`, the positions in that order where a key's
-/// listings begin. Keys packed into one integer (first column highest) sort as the keys do, and
-/// integers sort (and compare) several times faster than slices, so each key is packed once,
-/// into 64 bits when it fits; tables too wide to pack sort by slice. Where keys are distinct the
-/// order is total and does not depend on how the combinations are spread over the parts; a
-/// repeated key's listings come out together, in no particular order.
+/// listings begin. Each key is packed once ([`Packing`]), into 64 bits when it fits; tables too
+/// wide to pack sort by slice. Where keys are distinct the order is total and does not depend
+/// on how the combinations are spread over the parts; a repeated key's listings come out
+/// together, in no particular order.
 fn key_order<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync>(
     parts: &[Vec<(K, E)>],
     quasi: &[Dictionary],
     runs: bool,
 ) -> (Vec<Place>, Vec<usize>) {
-    let widths: Vec<u32> = quasi.iter().map(|d| u32::BITS - (d.len() as u32).leading_zeros()).collect();
-    let bits: u32 = widths.iter().sum();
-    let pack = |key: &[u32]| key.iter().zip(&widths).fold(0u128, |acc, (&id, &w)| (acc << w) | u128::from(id));
-    let places = || {
-        parts
-            .par_iter()
-            .enumerate()
-            .flat_map_iter(|(p, part)| part.iter().enumerate().map(move |(i, c)| (place(p, i), c)))
-    };
-    fn by_packed<'a, K: std::ops::Deref<Target = [u32]> + Sync + 'a, E: Sync + 'a, P: Ord + Send + Sync>(
-        places: impl ParallelIterator<Item = (Place, &'a (K, E))>,
+    let packing = Packing::of(quasi);
+    fn by_packed<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync, P: Ord + Send + Sync>(
+        parts: &[Vec<(K, E)>],
         pack: impl Fn(&[u32]) -> P + Sync,
         runs: bool,
     ) -> (Vec<Place>, Vec<usize>) {
-        let mut keyed: Vec<(P, Place)> = places.map(|(place, (k, _))| (pack(k), place)).collect();
+        let mut keyed: Vec<(P, Place)> = listed(parts, |k, _, place| (pack(k), place));
         keyed.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let starts = if runs {
             (0..keyed.len()).into_par_iter().filter(|&n| n == 0 || keyed[n].0 != keyed[n - 1].0).collect()
@@ -696,17 +733,17 @@ fn key_order<K: std::ops::Deref<Target = [u32]> + Sync, E: Sync>(
         };
         (keyed.into_par_iter().map(|(_, place)| place).collect(), starts)
     }
-    if bits <= 64 {
+    if packing.bits <= 64 {
         // Narrower keys sort faster.
-        by_packed(places(), |k| pack(k) as u64, runs)
-    } else if bits <= 128 {
-        by_packed(places(), pack, runs)
+        by_packed(parts, |k| packing.pack(k) as u64, runs)
+    } else if packing.bits <= 128 {
+        by_packed(parts, |k| packing.pack(k), runs)
     } else {
         let key = |place: Place| -> &[u32] {
             let (p, i) = unplace(place);
             &parts[p][i].0
         };
-        let mut order: Vec<Place> = places().map(|(place, _)| place).collect();
+        let mut order: Vec<Place> = listed(parts, |_, _, place| place);
         order.par_sort_unstable_by(|&a, &b| key(a).cmp(key(b)));
         let starts = if runs {
             (0..order.len()).into_par_iter().filter(|&n| n == 0 || key(order[n]) != key(order[n - 1])).collect()
@@ -911,6 +948,29 @@ mod tests {
             assert_eq!(doubled.quasi, single.quasi, "{what}");
             let counts = |t: &CanonicalTable| -> Vec<u64> { t.combos.iter().map(|(_, e)| e.count).collect() };
             assert_eq!(counts(&doubled), counts(&single).iter().map(|c| 2 * c).collect::<Vec<_>>(), "{what}");
+        }
+    }
+
+    /// Packed keys sort as the keys do, and a key packed into one word unpacks to itself, for
+    /// columns of 0 to 32 bits (a dictionary of no value up to one of 2^32 - 1).
+    #[test]
+    fn packed_keys_keep_order_and_unpack_to_themselves() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(17);
+        for _ in 0..500 {
+            let columns = rng.random_range(0..=INLINE_IDS);
+            let mut widths: Vec<u32> = (0..columns).map(|_| rng.random_range(0..=32)).collect();
+            while widths.iter().sum::<u32>() > 64 {
+                let widest = (0..columns).max_by_key(|&c| widths[c]).unwrap_or(0);
+                widths[widest] /= 2;
+            }
+            let packing = Packing { bits: widths.iter().sum(), widths: widths.clone() };
+            let key = |rng: &mut rand_chacha::ChaCha8Rng| -> Key {
+                widths.iter().map(|&w| if w == 0 { 0 } else { rng.random_range(0..=(u32::MAX >> (32 - w))) }).collect()
+            };
+            let (a, b) = (key(&mut rng), key(&mut rng));
+            assert_eq!(packing.unpack(packing.pack(&a) as u64), a, "widths {widths:?}");
+            assert_eq!(packing.pack(&a).cmp(&packing.pack(&b)), a.cmp(&b), "widths {widths:?}");
         }
     }
 
