@@ -35,7 +35,9 @@ pub struct RunArgs {
     /// Print the run summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Rows per record batch, for memory tuning (default 16384). Never changes any result.
+    /// Rows per record batch, for memory tuning (default 16384; the census pass of a k-anonymous
+    /// job or a release reads four times as many rows, of only the columns it counts). Never
+    /// changes any result.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub batch_rows: Option<u32>,
     /// The privacy report's format (default: from the `report:` path's extension, else html).

@@ -442,6 +442,17 @@ impl DataSource {
         Self { only: Some(only.into()), ..self.clone() }
     }
 
+    /// The same files read `rows` rows per batch (batches already in memory keep their size).
+    #[must_use]
+    pub fn with_batch_size(&self, rows: usize) -> Self {
+        Self { batch_size: rows.max(1), ..self.clone() }
+    }
+
+    /// Rows per batch read from files.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
     /// Every batch of every file, in order. Batches never span two files.
     pub fn batches(&self) -> impl Iterator<Item = Result<RecordBatch, IoError>> + Send + '_ {
         self.batches_with_origin().map(|b| b.map(|(_, batch)| batch))

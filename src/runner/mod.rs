@@ -467,9 +467,13 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
         match passes {
             Some(passes) => census = pool.install(|| passes.census(&engine))?,
             None => {
-                // Only the columns the census reads are decoded; the merge runs on the pool too
-                // (a table's appended combinations are sorted in parallel).
-                let read = source.only_columns(&engine.census_columns());
+                // Only the columns the census reads are decoded, in batches of
+                // CENSUS_BATCHES output batches (fewer batch tables and dictionaries to build
+                // and merge); the merge runs on the pool too (a table's appended combinations
+                // are sorted in parallel).
+                let read = source
+                    .only_columns(&engine.census_columns())
+                    .with_batch_size(source.batch_size().saturating_mul(CENSUS_BATCHES));
                 let mut merge = |part: Census| pool.install(|| census.merge(part));
                 pipeline::ordered(&read, &pool, window, |piece| engine.census_of(&piece.batch), &mut merge)?;
             }
@@ -560,6 +564,13 @@ fn run_unchecked(job: &Job, bound: Result<plan::Bound, PlanError>, options: &Run
     summary.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(Prepared { summary, staged, decisions: decisions_file, reservation })
 }
+
+/// How many output batches' rows the census pass reads per batch. Its batches hold only the
+/// columns it counts, so they are cheap to make larger, and each batch's table and text
+/// dictionaries cost about as much to build and merge whatever their rows: on 10 M generated
+/// customers (4 quasi-identifiers, k = 10) four times the rows took a second off a 14-15 s run,
+/// while the output pass ran slower with larger batches (its encoder works batch by batch).
+const CENSUS_BATCHES: usize = 4;
 
 /// The output pass in this process: every batch applied in parallel, checked and written in
 /// input order into one file, staged.
